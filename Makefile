@@ -1,0 +1,31 @@
+# One command each: `make test` and `make demo` create the virtual environment themselves.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: install test lint demo bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test,bench]"
+	touch $@
+
+install: $(VENV)/.installed
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+test: install lint
+	$(PY) -m pytest
+
+demo: install
+	$(PY) scripts/demo.py
+
+bench: install
+	$(PY) benchmarks/import_time.py
+	$(PY) benchmarks/triggerer_load.py
+	$(PY) benchmarks/download.py
+
+clean:
+	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache

@@ -1,0 +1,104 @@
+"""xAI, the official REST API: ``POST /v1/videos/generations``, ``GET /v1/videos/{request_id}``.
+
+See UPSTREAMS.md section 3.  Completed and failed generations both answer HTTP 200.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from airflow_provider_grokvideo.dialects.base import (
+    Dialect,
+    HttpCall,
+    Limits,
+    ParsedStatus,
+    as_progress,
+    error_details,
+    path_segment,
+)
+from airflow_provider_grokvideo.models import Status, VideoGeneration, VideoRequest
+
+
+class XAIDialect(Dialect):
+    name = "xai"
+    default_model = "grok-imagine-video"
+    limits = Limits(
+        models=("grok-imagine-video",),
+        durations=range(1, 16),
+        durations_text="whole seconds from 1 to 15",
+        aspect_ratios=("1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3"),
+        resolutions=("480p", "720p"),
+        max_images=1,
+        image_data_uris=True,
+    )
+    statuses: Mapping[str, Status] = {
+        "pending": "queued",
+        "done": "succeeded",
+        "failed": "failed",
+        "expired": "expired",
+    }
+
+    def rejects_key(self, status_code: int, message: str) -> bool:
+        # xAI answers a bad key with 400 "Incorrect API key provided", not 401.
+        return status_code in (401, 403) or (status_code == 400 and "api key" in message.lower())
+
+    def submit_path(self) -> str:
+        return "/v1/videos/generations"
+
+    def submit_body(self, request: VideoRequest) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": request.model, "prompt": request.prompt}
+        if request.duration is not None:
+            body["duration"] = request.duration
+        if request.aspect_ratio is not None:
+            body["aspect_ratio"] = request.aspect_ratio
+        if request.resolution is not None:
+            body["resolution"] = request.resolution
+        if request.image_urls:
+            body["image"] = {"url": request.image_urls[0]}
+        return body
+
+    def parse_submit(self, body: Any) -> str:
+        if isinstance(body, Mapping):
+            generation_id = body.get("request_id")
+            if isinstance(generation_id, str) and generation_id:
+                return generation_id
+        raise self.unexpected("submit answer carries no request_id", body)
+
+    def status_call(self, generation_id: str) -> HttpCall:
+        generation_id = self.check_generation_id(generation_id)
+        return HttpCall("GET", f"/v1/videos/{path_segment(generation_id)}")
+
+    def parse_status(self, body: Any, generation_id: str) -> ParsedStatus:
+        answer = self.require_mapping(body, "status answer")
+        status, unknown = self.status_of(answer.get("status"))
+        video = answer.get("video") if isinstance(answer.get("video"), Mapping) else {}
+        url = video.get("url")
+        urls = [url] if isinstance(url, str) and url else []
+        code: str | None = None
+        message: str | None = None
+        if status in ("failed", "expired"):
+            code, message = error_details(answer)
+            if status == "expired":
+                message = message if message != "empty body" else "xAI says the request expired"
+        if status == "succeeded" and not urls:
+            status = "failed"
+            code = "moderation"
+            message = (
+                "xAI finished the video but returned no URL: it was withheld by content "
+                "moderation (respect_moderation is false)"
+                if video.get("respect_moderation") is False
+                else "xAI reported the video done but returned no URL"
+            )
+        generation = VideoGeneration(
+            generation_id=generation_id,
+            status=status,
+            progress=as_progress(answer.get("progress")),
+            video_urls=urls,
+            error_code=code,
+            error_message=message,
+        )
+        return ParsedStatus(generation, unknown)
+
+
+DIALECT = XAIDialect()

@@ -1,0 +1,188 @@
+"""Per-job state and life, and the bounded job store.
+
+Nothing here knows any upstream's wire format.  A job's life is computed lazily from the clock:
+no timer runs per job, so holding tens of thousands of jobs costs only their memory.
+
+Life of a job of ``seconds`` seconds, created at ``created``:
+
+* ``queued``  for the first :data:`QUEUED_FRACTION` of its life;
+* ``running`` until the end (``progress`` rises from 0 to 99); with the ``unknown-status``
+  scenario, the second half of that time is the ``unknown`` phase (an undocumented status word);
+* then its outcome for ever: ``succeeded``, ``failed``, ``cancelled``, ``expired``, ``timeout``
+  or ``no_url`` (succeeded without a video URL).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from airflow_provider_grokvideo.emulator.faults import Scenario
+
+QUEUED_FRACTION = 0.2
+QUEUED = "queued"
+RUNNING = "running"
+UNKNOWN = "unknown"
+SUCCEEDED = "succeeded"
+#: Job phases in the normalized vocabulary of the provider (for stats).
+NORMALIZED: dict[str, str] = {
+    QUEUED: "queued",
+    RUNNING: "running",
+    UNKNOWN: "running",
+    SUCCEEDED: "succeeded",
+    "failed": "failed",
+    "timeout": "failed",
+    "no_url": "failed",
+    "cancelled": "cancelled",
+    "expired": "expired",
+}
+NORMALIZED_STATES: tuple[str, ...] = (
+    "queued",
+    "running",
+    "succeeded",
+    "failed",
+    "cancelled",
+    "expired",
+)
+
+
+@dataclass(slots=True, eq=False)
+class Job:
+    """One generation job: who owns it, when it started, how long it lives and how it ends."""
+
+    id: str
+    upstream: str
+    created: float  # unix seconds
+    seconds: float
+    scenario: Scenario
+    video_duration: float  # the duration the client asked for (reported back by xAI)
+
+    @property
+    def ends(self) -> float:
+        """Unix time of the job's final state."""
+        return self.created + self.seconds
+
+    def phase(self, now: float) -> str:
+        """``queued``, ``running``, ``unknown`` or the job's outcome."""
+        elapsed = now - self.created
+        seconds = self.seconds
+        if elapsed >= seconds:
+            return self.scenario.outcome
+        if elapsed < seconds * QUEUED_FRACTION:
+            return QUEUED
+        if self.scenario.unknown_status and elapsed >= seconds * 0.6:
+            return UNKNOWN
+        return RUNNING
+
+    def progress(self, now: float) -> int:
+        """0 while queued, rising to 99 while running, 100 once finished."""
+        elapsed = now - self.created
+        seconds = self.seconds
+        if elapsed >= seconds:
+            return 100
+        start = seconds * QUEUED_FRACTION
+        if elapsed <= start:
+            return 0
+        return min(99, int(100 * (elapsed - start) / (seconds - start)))
+
+    def queue_fraction(self, now: float) -> float:
+        """How far through its queued time the job is (0..1), for multi-word queues."""
+        queued = self.seconds * QUEUED_FRACTION
+        if queued <= 0:
+            return 1.0
+        return min(1.0, max(0.0, (now - self.created) / queued))
+
+    def finished(self, now: float) -> bool:
+        return now >= self.created + self.seconds
+
+    def has_video(self, now: float) -> bool:
+        """Whether the CDN holds this job's video."""
+        return self.scenario.outcome == SUCCEEDED and now >= self.created + self.seconds
+
+
+class JobStore:
+    """All live jobs, by id, in creation order, bounded to ``max_jobs``.
+
+    When full, a new job makes room by forgetting the oldest finished jobs first (in batches of
+    1 % of the bound, so eviction is amortized O(1)); only when no job has finished are the oldest
+    unfinished ones forgotten.  A forgotten job answers 404, as a purged job does upstream.
+    """
+
+    __slots__ = ("_jobs", "evicted", "max_jobs")
+
+    def __init__(self, max_jobs: int) -> None:
+        if max_jobs < 1:
+            raise ValueError(f"max_jobs must be at least 1, got {max_jobs}")
+        self.max_jobs = max_jobs
+        self._jobs: OrderedDict[str, Job] = OrderedDict()
+        self.evicted = 0
+
+    def __len__(self) -> int:
+        return len(self._jobs)
+
+    def get(self, job_id: str) -> Job | None:
+        return self._jobs.get(job_id)
+
+    def add(self, job: Job, now: float | None = None) -> None:
+        if len(self._jobs) >= self.max_jobs:
+            self._evict(time.time() if now is None else now)
+        self._jobs[job.id] = job
+
+    def _evict(self, now: float) -> None:
+        jobs = self._jobs
+        want = max(1, self.max_jobs // 100, len(jobs) - self.max_jobs + 1)
+        finished = []
+        for job_id, job in jobs.items():
+            if job.created + job.seconds <= now:
+                finished.append(job_id)
+                if len(finished) >= want:
+                    break
+        for job_id in finished:
+            del jobs[job_id]
+        # Not enough finished jobs: forget the oldest unfinished ones, a batch at a time.
+        missing = min(want - len(finished), len(jobs)) if len(jobs) >= self.max_jobs else 0
+        for _ in range(missing):
+            jobs.popitem(last=False)
+        self.evicted += len(finished) + missing
+
+    def clear(self) -> None:
+        self._jobs.clear()
+        self.evicted = 0
+
+    def counts(self, now: float) -> dict[str, int]:
+        """How many jobs are in each normalized state, plus ``total`` and ``evicted``."""
+        counts = dict.fromkeys(NORMALIZED_STATES, 0)
+        for job in self._jobs.values():
+            counts[NORMALIZED[job.phase(now)]] += 1
+        counts["total"] = len(self._jobs)
+        counts["evicted"] = self.evicted
+        return counts
+
+
+# --------------------------------------------------------------------------------------------
+# Job ids, in each upstream's style
+# --------------------------------------------------------------------------------------------
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def ulid(now: float | None = None) -> str:
+    """A ULID (26 Crockford base-32 characters: 48-bit milliseconds, 80 random bits)."""
+    ms = int((time.time() if now is None else now) * 1000) & ((1 << 48) - 1)
+    value = (ms << 80) | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _ in range(26):
+        chars.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def uuid4_hex() -> str:
+    """A random UUID in its canonical 8-4-4-4-12 form."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

@@ -1,0 +1,101 @@
+"""Provider metadata read by Airflow through the ``apache_airflow_provider`` entry point.
+
+This is also the one registry of connection types: ``hooks.hook_class_for`` reads the hook
+class of a connection type from here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+INTEGRATION = "Grok Video"
+
+_UPSTREAMS = (
+    # (connection type suffix, hook class, display name, default base URL)
+    ("xcompute", "XComputeVideoHook", "Grok Video (xcompute)", "https://xcompute.us"),
+    ("mountsea", "MountseaVideoHook", "Grok Video (Mountsea)", "https://api.mountsea.ai"),
+    ("xai", "XAIVideoHook", "Grok Video (xAI)", "https://api.x.ai"),
+)
+
+_CONN_FIELDS: dict[str, Any] = {
+    "model": {
+        "label": "Default model",
+        "description": "Model used when a task does not name one (the upstream's own default "
+        "when empty).",
+        "schema": {"type": ["string", "null"]},
+    },
+    "timeout": {
+        "label": "Request timeout (seconds)",
+        "description": "Timeout of each HTTP request to the API (default 30).",
+        "schema": {"type": ["number", "null"], "minimum": 1},
+    },
+    "relax_limits": {
+        "label": "Relax documented limits",
+        "description": "Check only types, not the documented durations, ratios, resolutions "
+        "and counts: for when the upstream widens its limits before this provider does.",
+        "schema": {"type": ["boolean", "null"], "default": False},
+    },
+}
+
+
+def _connection_type(suffix: str, hook: str, name: str, base_url: str) -> dict[str, Any]:
+    return {
+        "connection-type": f"grokvideo_{suffix}",
+        "hook-class-name": f"airflow_provider_grokvideo.hooks.{suffix}.{hook}",
+        "hook-name": name,
+        "ui-field-behaviour": {
+            "hidden-fields": ["schema", "login", "port", "extra"],
+            "relabeling": {"host": "Base URL", "password": "API key"},
+            "placeholders": {"host": base_url, "password": "your API key"},
+        },
+        "conn-fields": _CONN_FIELDS,
+    }
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": "airflow-provider-grokvideo",
+        "name": "Grok Video",
+        "description": "Generate videos with Grok through xcompute, Mountsea or the xAI API: "
+        "submit, wait without holding a worker, and store the files.",
+        "versions": ["0.1.0"],
+        "integrations": [
+            {
+                "integration-name": INTEGRATION,
+                "external-doc-url": "https://docs.x.ai/docs/guides/video-generations",
+                "tags": ["ai", "video"],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": [
+                    "airflow_provider_grokvideo.hooks.base",
+                    *(f"airflow_provider_grokvideo.hooks.{s}" for s, *_ in _UPSTREAMS),
+                ],
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": [
+                    "airflow_provider_grokvideo.operators.generate",
+                    "airflow_provider_grokvideo.operators.download",
+                ],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": ["airflow_provider_grokvideo.sensors.video"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": ["airflow_provider_grokvideo.triggers.video"],
+            }
+        ],
+        "extra-links": ["airflow_provider_grokvideo.links.GrokVideoLink"],
+        "connection-types": [_connection_type(*upstream) for upstream in _UPSTREAMS],
+    }

@@ -1,0 +1,452 @@
+"""The one base hook: connection, HTTP clients, authentication, timeouts and retries.
+
+Each upstream's hook is a few lines naming its connection type, default base URL and dialect;
+everything that does I/O lives here, once, for the three of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+import time
+import weakref
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
+
+import httpx
+import tenacity
+from airflow.sdk.bases.hook import BaseHook
+
+from airflow_provider_grokvideo.dialects.base import Dialect, HttpCall, error_details
+from airflow_provider_grokvideo.exceptions import (
+    GrokVideoError,
+    SubmitOutcomeUnknown,
+    UnexpectedResponse,
+    UpstreamHTTPError,
+    UpstreamUnreachable,
+)
+from airflow_provider_grokvideo.models import VideoGeneration, VideoRequest
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
+
+DEFAULT_TIMEOUT = 30.0
+USER_AGENT = "airflow-provider-grokvideo"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """What a hook needs from its Airflow connection, read once."""
+
+    base_url: str
+    api_key: str = field(repr=False)
+    model: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    relax_limits: bool = False
+
+    @classmethod
+    def from_connection(cls, conn: Connection, default_base_url: str) -> ConnectionSettings:
+        extra = conn.extra_dejson or {}
+        return cls(
+            base_url=_base_url(conn, default_base_url),
+            api_key=conn.password or "",
+            model=extra.get("model") or None,
+            timeout=float(extra.get("timeout") or DEFAULT_TIMEOUT),
+            relax_limits=_as_bool(extra.get("relax_limits", False)),
+        )
+
+    @property
+    def origin(self) -> tuple[str, str, int | None]:
+        parts = urlsplit(self.base_url)
+        return parts.scheme, parts.hostname or "", parts.port
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How transient failures are retried: exponential backoff with jitter, or ``Retry-After``.
+
+    Status reads retry 429, 5xx, unreadable answers and network errors.  Submits retry only
+    what surely never reached the upstream (429, connection refused or never opened): a paid
+    video must never be generated twice.
+    """
+
+    attempts: int = 5
+    initial_wait: float = 1.0
+    max_wait: float = 60.0
+
+    def wait_for(self, attempt: int, error: BaseException | None) -> float:
+        asked = getattr(error, "retry_after", None)
+        if asked is not None:
+            return min(float(asked), self.max_wait)
+        backoff = self.initial_wait * 2 ** (attempt - 1)
+        return min(backoff, self.max_wait) * random.uniform(0.5, 1.0)
+
+
+def is_transient_read_error(error: BaseException) -> bool:
+    """Weather on a status read: the same GET may well succeed later."""
+    if isinstance(error, UpstreamHTTPError):
+        return error.is_transient
+    return isinstance(error, (UpstreamUnreachable, UnexpectedResponse))
+
+
+def _is_safe_submit_retry(error: BaseException) -> bool:
+    if isinstance(error, UpstreamHTTPError):
+        return error.status_code == 429
+    return isinstance(error, UpstreamUnreachable) and not isinstance(error, SubmitOutcomeUnknown)
+
+
+class _BearerAuth(httpx.Auth):
+    """Adds the API key only to requests for the API's own origin, never to another host."""
+
+    def __init__(self, api_key: str, origin: tuple[str, str, int | None]) -> None:
+        self._header = f"Bearer {api_key}"
+        self._origin = origin
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        url = request.url
+        if (url.scheme, url.host, url.port) == self._origin:
+            request.headers["Authorization"] = self._header
+        yield request
+
+    def __repr__(self) -> str:
+        return "_BearerAuth(<redacted>)"
+
+
+# One pooled async client per event loop and connection settings, shared by every trigger
+# that polls through the same connection: a new client (and TLS handshake) per poll is what
+# makes the generic HTTP trigger expensive.  Weak keys let a closed loop's clients go.
+_ASYNC_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, ...], Any]]
+_ASYNC_CLIENTS = weakref.WeakKeyDictionary()
+ASYNC_POOL_CONNECTIONS = 256
+
+
+class GrokVideoHook(BaseHook):
+    """Base hook of the three upstream video APIs; subclasses set the class attributes below.
+
+    :param conn_id: the Airflow connection; its password is the API key, its host (optional)
+        replaces the upstream's base URL, path prefix included.
+    :param retry: the retry policy for transient failures.
+    :param connection: an already loaded connection (the trigger loads it asynchronously).
+    """
+
+    conn_name_attr = "conn_id"
+    default_conn_name: ClassVar[str]
+    conn_type: ClassVar[str]
+    hook_name: ClassVar[str]
+    default_base_url: ClassVar[str]
+    dialect: ClassVar[Dialect]
+
+    _unknown_statuses_logged: ClassVar[set[tuple[str, str]]] = set()
+
+    def __init__(
+        self,
+        conn_id: str | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        connection: Connection | None = None,
+    ) -> None:
+        super().__init__()
+        self.conn_id = conn_id or self.default_conn_name
+        self.retry = retry or RetryPolicy()
+        self._connection = connection
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(conn_id={self.conn_id!r})"
+
+    # -- connection -----------------------------------------------------------------------
+    @cached_property
+    def settings(self) -> ConnectionSettings:
+        conn = self._connection or self.get_connection(self.conn_id)
+        settings = ConnectionSettings.from_connection(conn, self.default_base_url)
+        if not settings.api_key:
+            raise GrokVideoError(
+                f"connection {self.conn_id!r} has no API key: put the key in its password field"
+            )
+        return settings
+
+    def get_conn(self) -> httpx.Client:
+        """The pooled sync client, authenticated for the API host only."""
+        return self._sync_client
+
+    @cached_property
+    def _sync_client(self) -> httpx.Client:
+        s = self.settings
+        return httpx.Client(
+            base_url=s.base_url,
+            auth=_BearerAuth(s.api_key, s.origin),
+            timeout=httpx.Timeout(s.timeout, connect=min(s.timeout, 10.0)),
+            headers={"User-Agent": USER_AGENT},
+        )
+
+    async def _async_client(self) -> httpx.AsyncClient:
+        s = self.settings
+        clients = _ASYNC_CLIENTS.setdefault(asyncio.get_running_loop(), {})
+        key = (s.base_url, hashlib.sha256(s.api_key.encode()).hexdigest(), str(s.timeout))
+        client = clients.get(key)
+        if client is None or client.is_closed:
+            # Imported here: httpx_aiohttp costs ~115 ms and DAG files never need it.
+            from httpx_aiohttp import AiohttpTransport
+
+            client = httpx.AsyncClient(
+                base_url=s.base_url,
+                auth=_BearerAuth(s.api_key, s.origin),
+                timeout=httpx.Timeout(s.timeout, connect=min(s.timeout, 10.0)),
+                headers={"User-Agent": USER_AGENT},
+                transport=AiohttpTransport(
+                    limits=httpx.Limits(max_connections=ASYNC_POOL_CONNECTIONS),
+                ),
+            )
+            clients[key] = client
+        return client
+
+    # -- the API ----------------------------------------------------------------------------
+    def build_request(
+        self,
+        prompt: str,
+        *,
+        duration: int | float | str | None = None,
+        aspect_ratio: str | None = None,
+        resolution: str | None = None,
+        image_urls: Sequence[str] | None = None,
+        model: str | None = None,
+    ) -> HttpCall:
+        """Validate a request against this upstream's limits and return the submit call.
+
+        Raises :class:`~airflow_provider_grokvideo.exceptions.InvalidVideoRequest` (a
+        ``ValueError``) naming the field, the value and what this upstream allows.
+        """
+        if isinstance(image_urls, str):
+            image_urls = [image_urls]
+        request = VideoRequest(
+            prompt=prompt,
+            model=model or self.settings.model,
+            duration=duration,  # type: ignore[arg-type]  # numeric text is read by the dialect
+            aspect_ratio=aspect_ratio,
+            resolution=resolution,
+            image_urls=tuple(image_urls or ()),
+        )
+        return self.dialect.submit_call(request, relaxed=self.settings.relax_limits)
+
+    def submit_video(
+        self,
+        prompt: str,
+        *,
+        duration: int | float | str | None = None,
+        aspect_ratio: str | None = None,
+        resolution: str | None = None,
+        image_urls: Sequence[str] | None = None,
+        model: str | None = None,
+    ) -> str:
+        """Validate, then submit one generation; return the upstream's generation id.
+
+        Retried only when the request surely never reached the upstream.
+        """
+        call = self.build_request(
+            prompt,
+            duration=duration,
+            aspect_ratio=aspect_ratio,
+            resolution=resolution,
+            image_urls=image_urls,
+            model=model,
+        )
+        body = self._with_retries(lambda: self._send(call, submit=True), _is_safe_submit_retry)
+        try:
+            generation_id = self.dialect.parse_submit(body)
+        except UnexpectedResponse as exc:
+            raise SubmitOutcomeUnknown(
+                f"{exc}; the job may have been created upstream, so it is not submitted again"
+            ) from None
+        self.log.info("%s accepted the generation %s", self.dialect.name, generation_id)
+        return generation_id
+
+    def get_video(self, generation_id: str) -> VideoGeneration:
+        """Read the generation's current state (retrying transient failures)."""
+        call = self.dialect.status_call(generation_id)
+        body = self._with_retries(lambda: self._send(call, submit=False), is_transient_read_error)
+        return self._parse_status(body, generation_id)
+
+    async def aget_video(self, generation_id: str, *, retry: bool = True) -> VideoGeneration:
+        """Async twin of :meth:`get_video`, over the loop's shared pooled client.
+
+        ``retry=False`` makes a single attempt; the trigger uses that and handles weather
+        itself, so that its waits stay within its own deadline.
+        """
+        call = self.dialect.status_call(generation_id)
+        if not retry:
+            return self._parse_status(await self._asend(call), generation_id)
+        async for attempt in self._async_retrying(is_transient_read_error):
+            with attempt:
+                body = await self._asend(call)
+        return self._parse_status(body, generation_id)
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Check the key with one status read of a made-up id: free, and never a paid request."""
+        upstream = self.dialect.name
+        try:
+            call = self.dialect.status_call("airflow-connection-test")
+            self._send(call, submit=False)
+        except UpstreamHTTPError as exc:
+            if self.dialect.rejects_key(exc.status_code, exc.message):
+                return False, f"{upstream} rejected the API key: {exc}"
+            if exc.status_code == 402:
+                return False, f"{upstream} accepted the key but refuses to work: {exc}"
+            if exc.is_transient:
+                return False, f"{upstream} is not answering normally: {exc}"
+            return True, f"Connected to {upstream} at {self.settings.base_url}; API key accepted"
+        except GrokVideoError as exc:
+            return False, str(exc)
+        return True, f"Connected to {upstream} at {self.settings.base_url}; API key accepted"
+
+    # -- plumbing --------------------------------------------------------------------------
+    def _parse_status(self, body: Any, generation_id: str) -> VideoGeneration:
+        parsed = self.dialect.parse_status(body, generation_id)
+        word = parsed.unknown_status
+        if word is not None and (self.dialect.name, word) not in self._unknown_statuses_logged:
+            self._unknown_statuses_logged.add((self.dialect.name, word))
+            self.log.warning(
+                "%s answered an undocumented status %r; treating it as still running",
+                self.dialect.name,
+                word,
+            )
+        return parsed.generation
+
+    def _send(self, call: HttpCall, *, submit: bool) -> Any:
+        try:
+            response = self._sync_client.request(
+                call.method, call.path, params=call.params, json=call.json
+            )
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc, submit=submit) from None
+        return self._read(response, submit=submit)
+
+    async def _asend(self, call: HttpCall) -> Any:
+        client = await self._async_client()
+        try:
+            response = await client.request(
+                call.method, call.path, params=call.params, json=call.json
+            )
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc, submit=False) from None
+        return self._read(response, submit=False)
+
+    def _read(self, response: httpx.Response, *, submit: bool) -> Any:
+        upstream = self.dialect.name
+        if response.status_code >= 400:
+            try:
+                body: Any = response.json()
+            except ValueError:
+                body = None
+            code, message = error_details(body, response.text)
+            raise UpstreamHTTPError(
+                upstream,
+                response.status_code,
+                code and self._scrub(code),
+                self._scrub(message),
+                retry_after=_retry_after(response.headers.get("Retry-After")),
+            )
+        try:
+            return response.json()
+        except ValueError:
+            snippet = self._scrub(response.text[:200])
+            raise UnexpectedResponse(
+                f"{upstream} answered HTTP {response.status_code} with a body that is not "
+                f"JSON: {snippet!r}"
+            ) from None
+
+    def _unreachable(self, exc: httpx.TransportError, *, submit: bool) -> UpstreamUnreachable:
+        where = f"{self.dialect.name} at {self.settings.base_url}"
+        reason = self._scrub(str(exc) or type(exc).__name__)
+        # Only these mean the request never left this machine; anything later (a reset, a
+        # read timeout, a cut-off answer) may have created the job upstream.
+        never_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+        if submit and not never_sent:
+            return SubmitOutcomeUnknown(
+                f"the submit to {where} got no answer ({type(exc).__name__}: {reason}); the "
+                "job may have been created upstream, so it is not submitted again"
+            )
+        return UpstreamUnreachable(f"no answer from {where} ({type(exc).__name__}: {reason})")
+
+    def _scrub(self, text: str) -> str:
+        key = self.settings.api_key
+        return text.replace(key, "***") if key and len(key) >= 4 else text
+
+    def _with_retries(
+        self, func: Callable[[], Any], should_retry: Callable[[BaseException], bool]
+    ) -> Any:
+        for attempt in tenacity.Retrying(**self._retry_arguments(should_retry)):
+            with attempt:
+                return func()
+        raise AssertionError("unreachable: tenacity reraises the last error")
+
+    def _async_retrying(self, should_retry: Callable[[BaseException], bool]) -> Any:
+        return tenacity.AsyncRetrying(**self._retry_arguments(should_retry))
+
+    def _retry_arguments(self, should_retry: Callable[[BaseException], bool]) -> dict[str, Any]:
+        policy = self.retry
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            error = state.outcome.exception() if state.outcome else None
+            return policy.wait_for(state.attempt_number, error)
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            self.log.warning(
+                "%s: %s; retrying in %.1fs (attempt %d of %d)",
+                self.dialect.name,
+                error,
+                state.upcoming_sleep,
+                state.attempt_number,
+                policy.attempts,
+            )
+
+        return {
+            "retry": tenacity.retry_if_exception(should_retry),
+            "stop": tenacity.stop_after_attempt(policy.attempts),
+            "wait": wait,
+            "before_sleep": before_sleep,
+            "reraise": True,
+        }
+
+
+def _base_url(conn: Connection, default: str) -> str:
+    host = (conn.host or "").strip()
+    if not host:
+        return default.rstrip("/")
+    if "://" not in host:
+        scheme = "https"
+        host = f"{scheme}://{host}"
+    parts = urlsplit(host)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise GrokVideoError(
+            f"connection {conn.conn_id!r}: host {conn.host!r} is not an http(s) base URL"
+        )
+    if conn.port and parts.port is None:
+        host = parts._replace(netloc=f"{parts.netloc}:{conn.port}").geturl()
+    return host.rstrip("/")
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)

@@ -1,0 +1,76 @@
+"""The normalized view of a video generation, shared by every upstream.
+
+Operators, the sensor and the trigger speak only these types; the dialect modules translate
+them to and from each upstream's own wire format.  Everything here is plain data that
+round-trips through JSON, because it travels through XCom and trigger events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Status = Literal["queued", "running", "succeeded", "failed", "cancelled", "expired"]
+
+STATUSES: tuple[Status, ...] = ("queued", "running", "succeeded", "failed", "cancelled", "expired")
+#: Statuses after which the upstream will never change its answer.
+TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled", "expired"})
+
+
+@dataclass(frozen=True)
+class VideoRequest:
+    """What a user asks for, in the neutral vocabulary every hook accepts.
+
+    ``None`` means "the upstream's default"; each dialect maps the names to its upstream's own
+    fields (for example ``aspect_ratio`` is xcompute's ``size`` and Mountsea's ``aspectRatio``).
+    """
+
+    prompt: str
+    model: str | None = None
+    duration: int | float | None = None
+    aspect_ratio: str | None = None
+    resolution: str | None = None
+    image_urls: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class VideoGeneration:
+    """One generation job as the upstream last described it.
+
+    ``generation_id`` is the upstream's own job id: xcompute's task id, Mountsea's ``taskId``,
+    xAI's ``request_id``.  ``expires_at`` is unix seconds when the upstream says when its video
+    URLs stop working.  ``estimated_seconds`` is the upstream's estimate of the job's total
+    run time, when it gives one; ``created_at`` is unix seconds when known.
+    """
+
+    generation_id: str
+    status: Status
+    progress: int | None = None
+    video_urls: list[str] = field(default_factory=list)
+    thumbnail_url: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    expires_at: float | None = None
+    estimated_seconds: float | None = None
+    created_at: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {', '.join(STATUSES)}, not {self.status!r}")
+        if self.progress is not None and not 0 <= self.progress <= 100:
+            raise ValueError(f"progress must be within 0..100, not {self.progress!r}")
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict, as pushed to XCom and carried by trigger events."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VideoGeneration:
+        """Read back what :meth:`to_dict` produced (unknown keys are ignored)."""
+        known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        known["video_urls"] = list(known.get("video_urls") or [])
+        return cls(**known)

@@ -1,0 +1,37 @@
+"""Test set-up shared by the whole suite.
+
+Airflow reads its configuration when first imported, so the environment is set here, at
+conftest import time, before any test module imports Airflow: a throw-away ``AIRFLOW_HOME``
+with its own SQLite metadata database, and the DAGs folder pointed at ``example_dags/`` so
+that ``dag.test()`` finds the example DAGs serialized.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE_DAGS = REPO / "example_dags"
+
+_home = Path(tempfile.mkdtemp(prefix="grokvideo-airflow-home-"))
+os.environ["AIRFLOW_HOME"] = str(_home)
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(EXAMPLE_DAGS)
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_home / 'airflow.db'}"
+os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "INFO"
+
+pytest_plugins = ["airflow_provider_grokvideo.emulator.pytest_plugin"]
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """A migrated Airflow metadata database (SQLite in the temporary AIRFLOW_HOME)."""
+    from airflow.utils import db
+
+    db.resetdb()
+    return _home
