@@ -222,9 +222,9 @@ def error_details(body: Any, text: str = "") -> tuple[str | None, str]:
             message = err.get("message")
             if message:
                 return _text(code), str(message)
-        if isinstance(err, str) and err:
-            return _text(body.get("code")), err
         message = body.get("message") or body.get("errorMessage") or body.get("msg")
+        if isinstance(err, str) and err and not message:
+            return _text(body.get("code")), err
         if isinstance(message, list):
             message = "; ".join(str(m) for m in message)
         if message:

@@ -138,7 +138,8 @@ def video_urls(result: Any) -> list[str]:
 
 
 def _text(value: Any) -> str | None:
-    return None if value in (None, "") else str(value)
+    # The documented sample carries errorCode/errorMessage on every answer: 0 or "" is no error.
+    return None if value in (None, "", 0) else str(value)
 
 
 DIALECT = MountseaDialect()

@@ -64,8 +64,8 @@ class ConnectionSettings:
 
     @property
     def origin(self) -> tuple[str, str, int | None]:
-        parts = urlsplit(self.base_url)
-        return parts.scheme, parts.hostname or "", parts.port
+        url = httpx.URL(self.base_url)  # the same normalization (default ports) as requests
+        return url.scheme, url.host, url.port
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Hook for the XCompute video API (connection type ``grokvideo_xcompute``)."""
+"""Hook for the xcompute video API (connection type ``grokvideo_xcompute``)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from airflow_provider_grokvideo.hooks.base import GrokVideoHook
 
 
 class XComputeVideoHook(GrokVideoHook):
-    """Grok video generation through XCompute (https://xcompute.us).
+    """Grok video generation through xcompute (https://xcompute.us).
 
     Connection: password = API key; host (optional) = base URL replacing https://xcompute.us.
     """
 
     conn_type = "grokvideo_xcompute"
     default_conn_name = "grokvideo_xcompute_default"
-    hook_name = "Grok Video (XCompute)"
+    hook_name = "Grok Video (xcompute)"
     default_base_url = "https://xcompute.us"
     dialect = DIALECT

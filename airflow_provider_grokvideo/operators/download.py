@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import httpx
@@ -79,7 +79,7 @@ class VideoURLExpired(VideoDownloadError, AirflowFailException):
     """The video URL is past its life; no retry can fetch it (the task fails without retrying)."""
 
 
-class InvalidGeneration(GrokVideoError, AirflowFailException, ValueError):
+class InvalidDownloadInput(GrokVideoError, AirflowFailException, ValueError):
     """The ``generation`` input is not a succeeded generation with video URLs."""
 
 
@@ -117,34 +117,34 @@ def parse_generation(value: Any) -> VideoGeneration:
             text = value.decode() if isinstance(value, bytes) else value
             data = _parse_text(text)
         if not isinstance(data, dict):
-            raise InvalidGeneration(
+            raise InvalidDownloadInput(
                 "generation must be the GrokVideoSensor's XCom value (a dict with "
                 "generation_id, status and video_urls) or its JSON, not "
                 f"{type(data).__name__}: {_shorten(repr(data))}"
             )
         if not data.get("generation_id"):
-            raise InvalidGeneration(
+            raise InvalidDownloadInput(
                 f"generation has no generation_id; keys given: {sorted(map(str, data))}"
             )
         try:
             generation = VideoGeneration.from_dict(data)
         except (TypeError, ValueError) as exc:
-            raise InvalidGeneration(f"generation is not a valid VideoGeneration: {exc}") from exc
+            raise InvalidDownloadInput(f"generation is not a valid VideoGeneration: {exc}") from exc
     if generation.status != "succeeded":
         reason = generation.error_message or generation.error_code
         detail = f" ({reason})" if reason else ""
-        raise InvalidGeneration(
+        raise InvalidDownloadInput(
             f"generation {generation.generation_id} has status {generation.status!r}{detail}: "
             "only a succeeded generation can be downloaded"
         )
     if not generation.video_urls:
-        raise InvalidGeneration(
+        raise InvalidDownloadInput(
             f"generation {generation.generation_id} succeeded but carries no video_urls: "
             "there is nothing to download"
         )
     for url in generation.video_urls:
         if not isinstance(url, str):
-            raise InvalidGeneration(
+            raise InvalidDownloadInput(
                 f"generation {generation.generation_id}: video_urls must be strings, "
                 f"not {type(url).__name__}"
             )
@@ -154,7 +154,7 @@ def parse_generation(value: Any) -> VideoGeneration:
 def _parse_text(text: str) -> Any:
     text = text.strip()
     if not text:
-        raise InvalidGeneration("generation is an empty string (did the XCom pull find nothing?)")
+        raise InvalidDownloadInput("generation is an empty string (did the XCom pull find nothing?)")
     try:
         return json.loads(text)
     except ValueError:
@@ -163,7 +163,7 @@ def _parse_text(text: str) -> Any:
         # ``{{ ti.xcom_pull('wait') }}`` renders a dict as its Python repr (None, True, '...').
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
-        raise InvalidGeneration(
+        raise InvalidDownloadInput(
             "generation is a string that is neither JSON nor a dict literal: "
             f"{_shorten(text)!r}; pass the sensor's output (XComArg) or use "
             "'{{ ti.xcom_pull(task_ids=\"wait\") | tojson }}'"
@@ -177,17 +177,17 @@ def _shorten(text: str, limit: int = 120) -> str:
 def check_download_url(url: str, kind: FileKind = "video") -> None:
     """Refuse any URL that is not plain ``http``/``https`` with a host, before any request."""
     if not isinstance(url, str):
-        raise InvalidGeneration(f"the {kind} URL must be a string, not {type(url).__name__}")
+        raise InvalidDownloadInput(f"the {kind} URL must be a string, not {type(url).__name__}")
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     if scheme not in ALLOWED_SCHEMES:
         shown = f"{scheme}:" if scheme else "no scheme"
-        raise InvalidGeneration(
+        raise InvalidDownloadInput(
             f"refusing to download the {kind} from {redact_url(url)!r}: only http and https "
             f"URLs are fetched, this one has {shown}"
         )
     if not parts.hostname:
-        raise InvalidGeneration(f"refusing to download the {kind}: URL {url!r} has no host")
+        raise InvalidDownloadInput(f"refusing to download the {kind}: URL {url!r} has no host")
 
 
 def redact_url(url: str) -> str:
@@ -245,7 +245,7 @@ def _substitute(template: str, generation_id: str, n: str) -> str:
 def _check_relative(name: str, template: str) -> str:
     parts = name.split("/")
     if name.startswith("/") or any(part in ("", ".", "..") for part in parts):
-        raise InvalidGeneration(
+        raise InvalidDownloadInput(
             f"file_name {template!r} gives {name!r}: it must be a relative name without "
             "empty, '.' or '..' parts"
         )
@@ -300,9 +300,7 @@ def _signature_problem(head: bytes, kind: FileKind) -> str | None:
     if kind == "video":
         if len(head) >= 8 and head[4:8] == b"ftyp":
             return None
-        return (
-            f"not an MP4 video: no 'ftyp' box at offset 4 (first bytes {bytes(head[:16])!r})"
-        )
+        return f"not an MP4 video: no 'ftyp' box at offset 4 (first bytes {bytes(head[:16])!r})"
     if (
         head.startswith(b"\xff\xd8\xff")
         or head.startswith(b"\x89PNG\r\n\x1a\n")
@@ -544,8 +542,9 @@ def download_file(
 
 
 def _reused(target: ObjectStoragePath, size: int, kind: FileKind, started: float) -> StoredFile:
-    log.info("%s already holds the complete %s (%d bytes); not downloading it again", target, kind,
-             size)
+    log.info(
+        "%s already holds the complete %s (%d bytes); not downloading it again", target, kind, size
+    )
     return StoredFile(str(target), size, kind, True, time.monotonic() - started)
 
 
@@ -647,7 +646,7 @@ class GrokVideoDownloadOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("generation", "destination", "file_name")
-    template_fields_renderers = {"generation": "json"}
+    template_fields_renderers: ClassVar[dict[str, str]] = {"generation": "json"}
     operator_extra_links = (GrokVideoLink(),)
     ui_color = "#e8f1ff"
 

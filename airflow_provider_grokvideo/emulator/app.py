@@ -1,0 +1,528 @@
+"""Routing: one ASGI application serving the three upstreams, the CDN and the control plane.
+
+* ``/xcompute/…``, ``/mountsea/…``, ``/xai/…``: each upstream's API (wire formats in
+  ``xcompute.py``, ``mountsea.py``, ``xai.py``; job life in ``jobs.py``);
+* ``/cdn/videos/<id>.mp4`` and ``/cdn/thumbnails/<id>.jpg``: the finished media (``cdn.py``);
+* ``/_emulator/…``: stats, reset, faults and job inspection (a small Starlette router).
+
+The upstream and CDN paths are the hot path (thousands of status polls per second), so they are
+plain ASGI: a dictionary lookup for the prefix, a dictionary lookup for the job, one JSON dump.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from airflow_provider_grokvideo.emulator.cdn import JPEG_TYPE, VIDEO_TYPE, MediaFile, send_media
+from airflow_provider_grokvideo.emulator.cdn import sample_bytes as _sample_bytes
+from airflow_provider_grokvideo.emulator.connections import ConnectionTracker
+from airflow_provider_grokvideo.emulator.defaults import (
+    DEFAULT_API_KEY,
+    DEFAULT_JOB_SECONDS,
+    DEFAULT_MAX_JOBS,
+    UPSTREAMS,
+)
+from airflow_provider_grokvideo.emulator.faults import (
+    FAULTS,
+    MARKERS,
+    Fault,
+    FaultQueue,
+    make_fault,
+)
+from airflow_provider_grokvideo.emulator.jobs import NORMALIZED, Job, JobStore
+from airflow_provider_grokvideo.emulator.mountsea import MountseaAPI
+from airflow_provider_grokvideo.emulator.upstream import (
+    SUBMIT,
+    Links,
+    UpstreamAPI,
+    retry_after_header,
+)
+from airflow_provider_grokvideo.emulator.wire import (
+    CT_JSON,
+    Receive,
+    Reply,
+    Scope,
+    Send,
+    bearer_token,
+    html_error,
+    public_base,
+    read_body,
+    request_headers,
+    send_reply,
+    text_reply,
+)
+from airflow_provider_grokvideo.emulator.xai import XaiAPI
+from airflow_provider_grokvideo.emulator.xcompute import XComputeAPI
+
+_MALFORMED = Reply(200, b'{"code":200,"data":{"id":"task_01J', [CT_JSON])
+_MALFORMED_MEDIA = Reply(200, b"<html><body>upstream error</body></html>", [VIDEO_TYPE])
+
+
+class UpstreamStats:
+    """Counters of one upstream (plain attributes: incremented on every request)."""
+
+    __slots__ = (
+        "auth_failures",
+        "faults",
+        "not_found",
+        "rejected",
+        "requests",
+        "status_reads",
+        "submissions",
+        "submit_requests",
+    )
+
+    def __init__(self) -> None:
+        self.requests = 0  # every request under this upstream's prefix
+        self.submit_requests = 0  # submissions that reached the handler (accepted or not)
+        self.submissions = 0  # accepted submissions: jobs created
+        self.status_reads = 0  # status reads that reached the handler
+        self.rejected = 0  # submissions refused by validation (400/413)
+        self.auth_failures = 0  # requests refused for a missing or wrong key
+        self.not_found = 0  # status reads of unknown job ids
+        self.faults = 0  # requests that got an injected fault
+
+    def to_dict(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+def _keys(api_key: str | Iterable[str]) -> frozenset[str]:
+    keys = frozenset([api_key] if isinstance(api_key, str) else api_key)
+    if not keys or not all(isinstance(k, str) and k for k in keys):
+        raise ValueError("api_key must be a non-empty string or a non-empty list of them")
+    return keys
+
+
+class EmulatorApp:
+    """The emulator as an ASGI application (state included).
+
+    Use it through :class:`~airflow_provider_grokvideo.emulator.server.Emulator` (a real server
+    in a thread), ``python -m airflow_provider_grokvideo.emulator``, or mount it in any ASGI
+    server yourself (``create_app()``); the ``drop`` and ``lost-answer`` faults and the
+    ``cut-download`` marker need the emulator's own server to close connections.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | Iterable[str] = DEFAULT_API_KEY,
+        job_seconds: float = DEFAULT_JOB_SECONDS,
+        max_jobs: int = DEFAULT_MAX_JOBS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if job_seconds < 0:
+            raise ValueError(f"job_seconds must be zero or more, got {job_seconds}")
+        self.keys = _keys(api_key)
+        self._accepted = frozenset(f"Bearer {k}".encode("latin-1") for k in self.keys)
+        self.job_seconds = float(job_seconds)
+        self.clock = clock
+        self.jobs = JobStore(max_jobs)
+        self.faults = FaultQueue()
+        self.connections = ConnectionTracker()
+        self.apis: dict[str, UpstreamAPI] = {
+            api.name: api for api in (XComputeAPI(), MountseaAPI(), XaiAPI())
+        }
+        self._links: dict[str, Links] = {}
+        self._control: Any = None
+        self._reset_counters()
+
+    def _reset_counters(self) -> None:
+        self.upstream_stats = {name: UpstreamStats() for name in UPSTREAMS}
+        self.requests = 0
+        self.cdn_requests = 0
+        self.cdn_requests_with_authorization = 0
+        self.cdn_bytes_sent = 0
+        self.started = self.clock()
+
+    # ------------------------------------------------------------------------ public state API
+
+    def stats(self) -> dict[str, Any]:
+        """Counters since start or the last reset (see ``docs/emulator.md``)."""
+        now = self.clock()
+        return {
+            "upstreams": {name: s.to_dict() for name, s in self.upstream_stats.items()},
+            "jobs": self.jobs.counts(now),
+            "requests": self.requests,
+            "connections_opened": self.connections.opened,
+            "connections_open": self.connections.open_now,
+            "cdn_requests": self.cdn_requests,
+            "cdn_requests_with_authorization": self.cdn_requests_with_authorization,
+            "cdn_bytes_sent": self.cdn_bytes_sent,
+            "faults_fired": dict(self.faults.fired),
+            "faults_pending": self.faults.pending(),
+            "job_seconds": self.job_seconds,
+            "max_jobs": self.jobs.max_jobs,
+            "seconds_since_reset": round(now - self.started, 3),
+        }
+
+    def reset(self) -> None:
+        """Forget every job, pending fault and counter (open connections stay open)."""
+        self.jobs.clear()
+        self.faults.reset()
+        self.connections.reset_counters()
+        self._reset_counters()
+
+    def inject(
+        self,
+        fault: str | int,
+        *,
+        count: int = 1,
+        upstream: str | None = None,
+        endpoint: str | None = None,
+        retry_after: float | None = None,
+        delay: float | None = None,
+    ) -> dict[str, Any]:
+        """Queue a global fault for the next ``count`` matching requests (see ``faults.py``)."""
+        item = make_fault(
+            fault,
+            count=count,
+            upstream=upstream,
+            endpoint=endpoint,
+            retry_after=retry_after,
+            delay=delay,
+        )
+        self.faults.add(item)
+        return item.to_dict()
+
+    def clear_faults(self) -> None:
+        """Drop every pending fault."""
+        self.faults.clear()
+
+    def job(self, job_id: str) -> dict[str, Any] | None:
+        """What the emulator knows of one job (``None`` if unknown)."""
+        job = self.jobs.get(job_id)
+        if job is None:
+            return None
+        now = self.clock()
+        phase = job.phase(now)
+        return {
+            "id": job.id,
+            "upstream": job.upstream,
+            "phase": phase,
+            "state": NORMALIZED[phase],
+            "progress": job.progress(now),
+            "created": job.created,
+            "ends": job.ends,
+            "seconds": job.seconds,
+            "markers": job.scenario.markers,
+        }
+
+    # ------------------------------------------------------------------------ ASGI entry point
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind != "http":
+            if kind == "lifespan":
+                await self._lifespan(receive, send)
+            return
+        self.requests += 1
+        path: str = scope["path"]
+        cut = path.find("/", 1)
+        head = path[1:cut] if cut > 0 else path[1:]
+        api = self.apis.get(head)
+        if api is not None:
+            await self._api(api, scope, receive, send, path[cut:] if cut > 0 else "")
+        elif head == "cdn":
+            await self._cdn(scope, send, path[cut:] if cut > 0 else "")
+        else:
+            await self._control_app()(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def _authorized(self, header: bytes | None) -> bool:
+        if header is None:
+            return False
+        return header in self._accepted or bearer_token(header) in self.keys
+
+    def _links_for(self, scope: Scope, host: bytes | None) -> Links:
+        base = public_base(scope, host)
+        links = self._links.get(base)
+        if links is None:
+            if len(self._links) > 64:
+                self._links.clear()
+            links = self._links[base] = Links(base)
+        return links
+
+    # ------------------------------------------------------------------------ upstream APIs
+
+    async def _api(
+        self, api: UpstreamAPI, scope: Scope, receive: Receive, send: Send, path: str
+    ) -> None:
+        ustats = self.upstream_stats[api.name]
+        ustats.requests += 1
+        route = api.route(scope["method"], path, scope["query_string"])
+        if type(route) is Reply:
+            await send_reply(send, route)
+            return
+        endpoint, job_id = route  # type: ignore[misc]
+        fault = self.faults.take(api.name, endpoint) if self.faults else None
+        if fault is not None:
+            ustats.faults += 1
+            if fault.fault == "slow":
+                await asyncio.sleep(fault.delay)
+            elif fault.fault != "lost-answer":
+                await self._fault_reply(fault, scope, send, api)
+                return
+        auth, host, _ = request_headers(scope)
+        if endpoint == SUBMIT:
+            reply = await self._submit(api, ustats, auth, receive)
+        else:
+            reply = self._status(api, ustats, auth, job_id, self._links_for(scope, host))
+        if fault is not None and fault.fault == "lost-answer":
+            await self.connections.drop(scope)
+            return
+        await send_reply(send, reply)
+
+    async def _fault_reply(
+        self, fault: Fault, scope: Scope, send: Send, api: UpstreamAPI | None
+    ) -> None:
+        name = fault.fault
+        if name == "drop" or name == "lost-answer":
+            await self.connections.drop(scope)
+            return
+        if name == "429":
+            if api is not None:
+                reply = api.rate_limited(fault.retry_after)
+            else:
+                reply = text_reply(
+                    429, "Too Many Requests", [retry_after_header(fault.retry_after)]
+                )
+        elif name == "malformed":
+            reply = _MALFORMED if api is not None else _MALFORMED_MEDIA
+        else:
+            reply = html_error(int(name))
+        await send_reply(send, reply)
+
+    async def _submit(
+        self, api: UpstreamAPI, ustats: UpstreamStats, auth: bytes | None, receive: Receive
+    ) -> Reply:
+        ustats.submit_requests += 1
+        if not self._authorized(auth):
+            ustats.auth_failures += 1
+            return api.unauthorized()
+        raw = await read_body(receive)
+        if raw is None:
+            ustats.rejected += 1
+            return api.too_large()
+        body: Any = None
+        if raw.strip():
+            try:
+                body = json.loads(raw)
+            except ValueError as exc:
+                ustats.rejected += 1
+                detail = (
+                    f"{exc.msg} at position {exc.pos}"
+                    if isinstance(exc, json.JSONDecodeError)
+                    else "body is not UTF-8 JSON"
+                )
+                return api.invalid_json(detail)
+        spec = api.parse_submit(body)
+        if isinstance(spec, list):
+            ustats.rejected += 1
+            return api.bad_request(spec)
+        now = self.clock()
+        seconds = spec.scenario.seconds
+        job = Job(
+            api.new_id(now),
+            api.name,
+            now,
+            self.job_seconds if seconds is None else seconds,
+            spec.scenario,
+            spec.video_duration,
+        )
+        self.jobs.add(job, now)
+        ustats.submissions += 1
+        return api.submitted(job)
+
+    def _status(
+        self,
+        api: UpstreamAPI,
+        ustats: UpstreamStats,
+        auth: bytes | None,
+        job_id: str,
+        links: Links,
+    ) -> Reply:
+        ustats.status_reads += 1
+        if not self._authorized(auth):
+            ustats.auth_failures += 1
+            return api.unauthorized()
+        job = self.jobs.get(job_id)
+        if job is None or job.upstream != api.name:
+            ustats.not_found += 1
+            return api.not_found(job_id)
+        return api.status(job, self.clock(), links)
+
+    # ------------------------------------------------------------------------ CDN
+
+    async def _cdn(self, scope: Scope, send: Send, path: str) -> None:
+        self.cdn_requests += 1
+        auth, _, range_header = request_headers(scope)
+        if auth is not None:
+            self.cdn_requests_with_authorization += 1
+        method = scope["method"]
+        kind, _, name = path[1:].partition("/")
+        job: Job | None = None
+        if kind == "videos" and name.endswith(".mp4"):
+            job = self.jobs.get(name[:-4])
+        elif kind == "thumbnails" and name.endswith(".jpg"):
+            job = self.jobs.get(name[:-4])
+        else:
+            kind = ""
+        fault = (
+            self.faults.take(job.upstream if job else None, "cdn") if self.faults else None
+        )
+        if fault is not None:
+            if job is not None:
+                self.upstream_stats[job.upstream].faults += 1
+            if fault.fault == "slow":
+                await asyncio.sleep(fault.delay)
+            else:
+                await self._fault_reply(fault, scope, send, None)
+                return
+        if method not in ("GET", "HEAD"):
+            await send_reply(send, text_reply(405, "Method Not Allowed", [(b"allow", b"GET, HEAD")]))
+            return
+        now = self.clock()
+        if not kind or job is None or not job.has_video(now):
+            await send_reply(send, text_reply(404, "Not Found"), head=method == "HEAD")
+            return
+        if job.scenario.url_expired:
+            await send_reply(
+                send, text_reply(410, "This link has expired"), head=method == "HEAD"
+            )
+            return
+        if kind == "videos":
+            media = MediaFile.video(job.scenario.video_mb)
+            content_type = VIDEO_TYPE
+        else:
+            media = MediaFile(_sample_bytes("sample.jpg"))
+            content_type = JPEG_TYPE
+
+        async def drop() -> None:
+            await self.connections.drop(scope)
+
+        self.cdn_bytes_sent += await send_media(
+            send,
+            media,
+            content_type,
+            range_header=range_header,
+            head=method == "HEAD",
+            cut=job.scenario.cut_download and kind == "videos",
+            drop=drop,
+        )
+
+    # ------------------------------------------------------------------------ control plane
+
+    def _control_app(self) -> Any:
+        if self._control is None:
+            self._control = _build_control(self)
+        return self._control
+
+
+def _build_control(app: EmulatorApp) -> Any:
+    """The ``/_emulator`` router (Starlette; loaded on first use)."""
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route, Router
+
+    async def index(request: Request) -> Response:
+        base = str(request.base_url).rstrip("/")
+        return JSONResponse(
+            {
+                "emulator": "grokvideo",
+                "upstreams": {name: f"{base}/{name}" for name in UPSTREAMS},
+                "control": {
+                    "stats": "GET /_emulator/stats",
+                    "reset": "POST /_emulator/reset",
+                    "faults": "GET|POST|DELETE /_emulator/faults",
+                    "job": "GET /_emulator/jobs/{id}",
+                    "health": "GET /_emulator/health",
+                },
+                "faults": list(FAULTS),
+                "markers": sorted(MARKERS),
+            }
+        )
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def stats(request: Request) -> Response:
+        return JSONResponse(app.stats())
+
+    async def reset(request: Request) -> Response:
+        app.reset()
+        return JSONResponse({"reset": True})
+
+    async def faults(request: Request) -> Response:
+        if request.method == "GET":
+            return JSONResponse({"faults": app.faults.pending()})
+        if request.method == "DELETE":
+            app.clear_faults()
+            return JSONResponse({"faults": []})
+        try:
+            body = await request.json()
+        except ValueError:
+            return JSONResponse({"error": "body must be JSON"}, status_code=400)
+        if not isinstance(body, dict) or "fault" not in body:
+            return JSONResponse({"error": "body must be an object with a 'fault'"}, 400)
+        unknown = set(body) - {"fault", "count", "upstream", "endpoint", "retry_after", "delay"}
+        if unknown:
+            return JSONResponse({"error": f"unknown fields: {', '.join(sorted(unknown))}"}, 400)
+        try:
+            added = app.inject(
+                body["fault"],
+                count=body.get("count", 1),
+                upstream=body.get("upstream"),
+                endpoint=body.get("endpoint"),
+                retry_after=body.get("retry_after"),
+                delay=body.get("delay"),
+            )
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse({"added": added, "faults": app.faults.pending()}, status_code=201)
+
+    async def job(request: Request) -> Response:
+        info = app.job(request.path_params["job_id"])
+        if info is None:
+            return JSONResponse({"error": "unknown job id"}, status_code=404)
+        return JSONResponse(info)
+
+    async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
+        await send_reply(send, Reply(404, b'{"error":"not found"}', [CT_JSON]))
+
+    return Router(
+        routes=[
+            Route("/", index, methods=["GET"]),
+            Route("/_emulator", index, methods=["GET"]),
+            Route("/_emulator/health", health, methods=["GET"]),
+            Route("/_emulator/stats", stats, methods=["GET"]),
+            Route("/_emulator/reset", reset, methods=["POST"]),
+            Route("/_emulator/faults", faults, methods=["GET", "POST", "DELETE"]),
+            Route("/_emulator/jobs/{job_id}", job, methods=["GET"]),
+        ],
+        default=not_found,
+    )
+
+
+def create_app(
+    *,
+    api_key: str | Iterable[str] = DEFAULT_API_KEY,
+    job_seconds: float = DEFAULT_JOB_SECONDS,
+    max_jobs: int = DEFAULT_MAX_JOBS,
+) -> EmulatorApp:
+    """A new emulator application (for ``uvicorn --factory`` or ``httpx.ASGITransport``)."""
+    return EmulatorApp(api_key=api_key, job_seconds=job_seconds, max_jobs=max_jobs)
+
+
+__all__ = ["EmulatorApp", "UpstreamStats", "create_app"]

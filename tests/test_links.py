@@ -1,0 +1,101 @@
+"""The "Grok video" operator extra link."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from unittest import mock
+
+import pytest
+from airflow.sdk import DAG, BaseOperator
+from airflow.sdk.execution_time import xcom
+
+from airflow_provider_grokvideo.links import GrokVideoLink, video_link_from_xcom
+from airflow_provider_grokvideo.models import VideoGeneration
+from airflow_provider_grokvideo.operators.download import GrokVideoDownloadOperator
+
+SENSOR_VALUE = VideoGeneration(
+    generation_id="task_01",
+    status="succeeded",
+    progress=100,
+    video_urls=["https://cdn.example/f/video/a.mp4", "https://cdn.example/f/video/b.mp4"],
+    thumbnail_url="https://cdn.example/f/image/a.jpg",
+    expires_at=1762940095,
+).to_dict()
+DOWNLOAD_VALUE = ["s3://aws_default@bucket/videos/task_01-1.mp4", "file:///data/task_01-2.mp4"]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (DOWNLOAD_VALUE, "s3://aws_default@bucket/videos/task_01-1.mp4"),
+        (tuple(DOWNLOAD_VALUE), "s3://aws_default@bucket/videos/task_01-1.mp4"),
+        (SENSOR_VALUE, "https://cdn.example/f/video/a.mp4"),
+        (json.dumps(SENSOR_VALUE), "https://cdn.example/f/video/a.mp4"),
+        (json.dumps(DOWNLOAD_VALUE), "s3://aws_default@bucket/videos/task_01-1.mp4"),
+        ("file:///data/x.mp4", "file:///data/x.mp4"),
+        ({"generation_id": "x", "status": "failed", "video_urls": []}, ""),
+        ([], ""),
+        (None, ""),
+        (42, ""),
+        ("not a uri", ""),
+        ("{not json", ""),
+    ],
+)
+def test_video_link_from_xcom(value: object, expected: str) -> None:
+    assert video_link_from_xcom(value) == expected
+
+
+def test_link_is_named_grok_video() -> None:
+    assert GrokVideoLink().name == "Grok video"
+    assert GrokVideoLink().xcom_key == "_link_GrokVideoLink"
+
+
+def _ti_key(task_id: str) -> mock.Mock:
+    return mock.Mock(dag_id="d", task_id=task_id, run_id="r", map_index=-1, try_number=1)
+
+
+def test_get_link_of_download_task_is_first_stored_uri() -> None:
+    operator = GrokVideoDownloadOperator(
+        task_id="download", generation=SENSOR_VALUE, destination="file:///data"
+    )
+    key = _ti_key("download")
+    with mock.patch.object(xcom.XCom, "get_value", return_value=DOWNLOAD_VALUE) as get_value:
+        link = GrokVideoLink().get_link(operator, ti_key=key)
+    assert link == DOWNLOAD_VALUE[0]
+    get_value.assert_called_once_with(ti_key=key, key="return_value")
+
+
+def test_get_link_of_sensor_task_is_first_video_url() -> None:
+    # The sensor is another engineer's; any operator whose XCom is the generation dict will do.
+    sensor_like = BaseOperator(task_id="wait")
+    key = _ti_key("wait")
+    with mock.patch.object(xcom.XCom, "get_value", return_value=SENSOR_VALUE) as get_value:
+        link = GrokVideoLink().get_link(sensor_like, ti_key=key)
+    assert link == "https://cdn.example/f/video/a.mp4"
+    get_value.assert_called_once_with(ti_key=key, key="return_value")
+
+
+def test_get_link_without_xcom_is_empty() -> None:
+    with mock.patch.object(xcom.XCom, "get_value", return_value=None):
+        assert GrokVideoLink().get_link(BaseOperator(task_id="t"), ti_key=_ti_key("t")) == ""
+
+
+def test_download_operator_declares_the_link_and_it_survives_serialization() -> None:
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    assert any(isinstance(link, GrokVideoLink) for link in GrokVideoDownloadOperator.operator_extra_links)
+    with DAG(
+        "links_serialization", schedule=None, start_date=datetime(2025, 1, 1, tzinfo=timezone.utc)
+    ) as dag:
+        GrokVideoDownloadOperator(
+            task_id="download", generation=SENSOR_VALUE, destination="file:///data"
+        )
+        GrokVideoDownloadOperator.partial(task_id="download_many", destination="file:///d").expand(
+            generation=[SENSOR_VALUE]
+        )
+    restored = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
+    for task_id in ("download", "download_many"):
+        task = restored.get_task(task_id)
+        assert "Grok video" in task.extra_links
+        assert task.operator_extra_link_dict["Grok video"].xcom_key == "_link_GrokVideoLink"
