@@ -58,6 +58,7 @@ from airflow_provider_grokvideo.emulator.wire import (
 from airflow_provider_grokvideo.emulator.xai import XaiAPI
 from airflow_provider_grokvideo.emulator.xcompute import XComputeAPI
 
+_MEDIA_SUFFIX = {"videos": ".mp4", "thumbnails": ".jpg"}
 _MALFORMED = Reply(200, b'{"code":200,"data":{"id":"task_01J', [CT_JSON])
 _MALFORMED_MEDIA = Reply(200, b"<html><body>upstream error</body></html>", [VIDEO_TYPE])
 
@@ -373,15 +374,12 @@ class EmulatorApp:
         method = scope["method"]
         kind, _, name = path[1:].partition("/")
         job: Job | None = None
-        if kind == "videos" and name.endswith(".mp4"):
-            job = self.jobs.get(name[:-4])
-        elif kind == "thumbnails" and name.endswith(".jpg"):
-            job = self.jobs.get(name[:-4])
+        suffix = _MEDIA_SUFFIX.get(kind)
+        if suffix is not None and name.endswith(suffix):
+            job = self.jobs.get(name[: -len(suffix)])
         else:
             kind = ""
-        fault = (
-            self.faults.take(job.upstream if job else None, "cdn") if self.faults else None
-        )
+        fault = self.faults.take(job.upstream if job else None, "cdn") if self.faults else None
         if fault is not None:
             if job is not None:
                 self.upstream_stats[job.upstream].faults += 1
@@ -391,16 +389,15 @@ class EmulatorApp:
                 await self._fault_reply(fault, scope, send, None)
                 return
         if method not in ("GET", "HEAD"):
-            await send_reply(send, text_reply(405, "Method Not Allowed", [(b"allow", b"GET, HEAD")]))
+            reply = text_reply(405, "Method Not Allowed", [(b"allow", b"GET, HEAD")])
+            await send_reply(send, reply)
             return
         now = self.clock()
         if not kind or job is None or not job.has_video(now):
             await send_reply(send, text_reply(404, "Not Found"), head=method == "HEAD")
             return
         if job.scenario.url_expired:
-            await send_reply(
-                send, text_reply(410, "This link has expired"), head=method == "HEAD"
-            )
+            await send_reply(send, text_reply(410, "This link has expired"), head=method == "HEAD")
             return
         if kind == "videos":
             media = MediaFile.video(job.scenario.video_mb)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Awaitable, Callable, Iterator
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 
 from airflow_provider_grokvideo.emulator.wire import CT_TEXT, Send
@@ -23,7 +23,7 @@ JPEG_TYPE = (b"content-type", b"image/jpeg")
 _COMMON = [(b"accept-ranges", b"bytes"), (b"cache-control", b"public, max-age=86400")]
 
 
-@lru_cache(maxsize=None)
+@cache
 def sample_bytes(name: str) -> bytes:
     """A packaged media file (``sample.mp4`` or ``sample.jpg``)."""
     return resources.files(__package__).joinpath(name).read_bytes()
@@ -73,7 +73,7 @@ def _padded_video(total: int) -> MediaFile:
     return MediaFile(sample + header, total)
 
 
-def parse_range(value: bytes | None, size: int) -> tuple[int, int] | None | bool:
+def parse_range(value: bytes | None, size: int) -> tuple[int, int] | bool | None:
     """``(start, end_exclusive)`` of a single-range ``Range`` header.
 
     ``None`` means "send the whole file" (no header, or one this server ignores, such as a
@@ -98,10 +98,10 @@ def parse_range(value: bytes | None, size: int) -> tuple[int, int] | None | bool
         end = int(last) + 1 if last else size
     except ValueError:
         return None
-    if end <= start:  # "bytes=9-3" is not a valid range: ignore the header
-        return None
     if start >= size:
         return False
+    if end <= start:  # "bytes=9-3" is not a valid range: ignore the header
+        return None
     return start, min(end, size)
 
 

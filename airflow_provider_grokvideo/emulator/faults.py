@@ -112,7 +112,9 @@ def _number(name: str, raw: str, upper: float) -> float:
     try:
         value = float(raw)
     except ValueError:
-        raise MarkerError(f"emulator marker [emulator:{name}=...] needs a number, got {raw!r}")
+        raise MarkerError(
+            f"emulator marker [emulator:{name}=...] needs a number, got {raw!r}"
+        ) from None
     if not math.isfinite(value) or value < 0 or value > upper:
         raise MarkerError(f"emulator marker [emulator:{name}=...] must be between 0 and {upper:g}")
     return value
@@ -143,8 +145,11 @@ def parse_markers(prompt: str, upstream: str) -> tuple[Scenario, str]:
             raise MarkerError(f"emulator marker must be written {form}")
         if name in _OUTCOMES:
             if "outcome" in changes:
-                raise MarkerError("at most one of the outcome markers " + ", ".join(
-                    f"[emulator:{n}]" for n in OUTCOME_MARKERS) + " per prompt")
+                raise MarkerError(
+                    "at most one of the outcome markers "
+                    + ", ".join(f"[emulator:{n}]" for n in OUTCOME_MARKERS)
+                    + " per prompt"
+                )
             changes["outcome"] = _OUTCOMES[name]
         elif name in _FLAGS:
             changes[_FLAGS[name]] = True
@@ -164,7 +169,9 @@ def parse_markers(prompt: str, upstream: str) -> tuple[Scenario, str]:
             changes["video_mb"] = _number(name, value, MAX_VIDEO_MB)
     leftover = _MARKER_RE.sub("", prompt)
     if MARKER_PREFIX in leftover:
-        raise MarkerError("malformed emulator marker: write [emulator:name] or [emulator:name=value]")
+        raise MarkerError(
+            "malformed emulator marker: write [emulator:name] or [emulator:name=value]"
+        )
     return (replace(DEFAULT_SCENARIO, **changes) if changes else DEFAULT_SCENARIO), leftover.strip()
 
 
@@ -234,9 +241,11 @@ def make_fault(
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ValueError(f"count must be a positive integer, got {count!r}")
     if upstream is not None and upstream not in UPSTREAMS:
-        raise ValueError(f"upstream must be one of {', '.join(UPSTREAMS)} or null; got {upstream!r}")
+        allowed = ", ".join(UPSTREAMS)
+        raise ValueError(f"upstream must be one of {allowed} or null; got {upstream!r}")
     if endpoint is not None and endpoint not in ENDPOINTS:
-        raise ValueError(f"endpoint must be one of {', '.join(ENDPOINTS)} or null; got {endpoint!r}")
+        allowed = ", ".join(ENDPOINTS)
+        raise ValueError(f"endpoint must be one of {allowed} or null; got {endpoint!r}")
     return Fault(
         fault=name,
         remaining=count,

@@ -100,7 +100,11 @@ class MountseaAPI(UpstreamAPI):
     def too_large(self) -> Reply:
         return json_reply(
             413,
-            {"statusCode": 413, "message": "request entity too large", "error": "Payload Too Large"},
+            {
+                "statusCode": 413,
+                "message": "request entity too large",
+                "error": "Payload Too Large",
+            },
         )
 
     def not_found(self, job_id: str) -> Reply:

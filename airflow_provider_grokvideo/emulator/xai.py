@@ -145,7 +145,7 @@ class XaiAPI(UpstreamAPI):
         body: dict[str, Any]
         if phase == QUEUED:
             body = {"status": "pending", "model": MODEL}
-        elif phase == RUNNING or phase == UNKNOWN:
+        elif phase in (RUNNING, UNKNOWN):
             body = {
                 "status": "pending" if phase == RUNNING else UNKNOWN_WORD,
                 "progress": job.progress(now),

@@ -142,7 +142,8 @@ class XComputeAPI(UpstreamAPI):
 
     def submitted(self, job: Job) -> Reply:
         if job.scenario.list_submit:
-            return json_reply(200, {"code": 200, "data": [{"task_id": job.id, "status": "submitted"}]})
+            data = [{"task_id": job.id, "status": "submitted"}]
+            return json_reply(200, {"code": 200, "data": data})
         return json_reply(
             200,
             {
@@ -170,7 +171,7 @@ class XComputeAPI(UpstreamAPI):
                 "created": created,
                 "estimated_time": estimate,
             }
-        if phase == RUNNING or phase == UNKNOWN:
+        if phase in (RUNNING, UNKNOWN):
             return {
                 "id": job.id,
                 "status": "processing" if phase == RUNNING else UNKNOWN_WORD,

@@ -7,12 +7,13 @@ everything that does I/O lives here, once, for the three of them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import random
 import time
 import weakref
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from functools import cached_property
@@ -119,11 +120,18 @@ class _BearerAuth(httpx.Auth):
         return "_BearerAuth(<redacted>)"
 
 
+@dataclass
+class _SharedClient:
+    client: httpx.AsyncClient
+    leases: int = 0
+
+
 # One pooled async client per event loop and connection settings, shared by every trigger
 # that polls through the same connection: a new client (and TLS handshake) per poll is what
-# makes the generic HTTP trigger expensive.  Weak keys let a closed loop's clients go.
-_ASYNC_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, ...], Any]]
-_ASYNC_CLIENTS = weakref.WeakKeyDictionary()
+# makes the generic HTTP trigger expensive.  Weak keys let a finished loop's entries go.
+_ASYNC_CLIENTS: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[tuple[str, ...], _SharedClient]
+] = weakref.WeakKeyDictionary()
 ASYNC_POOL_CONNECTIONS = 256
 
 
@@ -185,26 +193,43 @@ class GrokVideoHook(BaseHook):
             headers={"User-Agent": USER_AGENT},
         )
 
-    async def _async_client(self) -> httpx.AsyncClient:
-        s = self.settings
-        clients = _ASYNC_CLIENTS.setdefault(asyncio.get_running_loop(), {})
-        key = (s.base_url, hashlib.sha256(s.api_key.encode()).hexdigest(), str(s.timeout))
-        client = clients.get(key)
-        if client is None or client.is_closed:
-            # Imported here: httpx_aiohttp costs ~115 ms and DAG files never need it.
-            from httpx_aiohttp import AiohttpTransport
+    @contextlib.asynccontextmanager
+    async def async_session(self) -> AsyncIterator[httpx.AsyncClient]:
+        """Lease this event loop's shared async client for this connection.
 
-            client = httpx.AsyncClient(
-                base_url=s.base_url,
-                auth=_BearerAuth(s.api_key, s.origin),
-                timeout=httpx.Timeout(s.timeout, connect=min(s.timeout, 10.0)),
-                headers={"User-Agent": USER_AGENT},
-                transport=AiohttpTransport(
-                    limits=httpx.Limits(max_connections=ASYNC_POOL_CONNECTIONS),
-                ),
-            )
-            clients[key] = client
-        return client
+        Every lease of the same connection in one loop gets the same pooled client; it is
+        closed when the last lease ends.  A trigger holds a lease for its whole life, so a
+        triggerer full of them polls over a few kept-alive connections.
+        """
+        s = self.settings
+        pool = _ASYNC_CLIENTS.setdefault(asyncio.get_running_loop(), {})
+        key = (s.base_url, hashlib.sha256(s.api_key.encode()).hexdigest(), str(s.timeout))
+        shared = pool.get(key)
+        if shared is None:
+            shared = pool[key] = _SharedClient(self._new_async_client())
+        shared.leases += 1
+        try:
+            yield shared.client
+        finally:
+            shared.leases -= 1
+            if shared.leases == 0 and pool.get(key) is shared:
+                del pool[key]
+                await shared.client.aclose()
+
+    def _new_async_client(self) -> httpx.AsyncClient:
+        # Imported here: httpx_aiohttp costs ~115 ms and DAG files never need it.
+        from httpx_aiohttp import AiohttpTransport
+
+        s = self.settings
+        return httpx.AsyncClient(
+            base_url=s.base_url,
+            auth=_BearerAuth(s.api_key, s.origin),
+            timeout=httpx.Timeout(s.timeout, connect=min(s.timeout, 10.0)),
+            headers={"User-Agent": USER_AGENT},
+            transport=AiohttpTransport(
+                limits=httpx.Limits(max_connections=ASYNC_POOL_CONNECTIONS)
+            ),
+        )
 
     # -- the API ----------------------------------------------------------------------------
     def build_request(
@@ -256,8 +281,10 @@ class GrokVideoHook(BaseHook):
             image_urls=image_urls,
             model=model,
         )
-        body = self._with_retries(lambda: self._send(call, submit=True), _is_safe_submit_retry)
         try:
+            body = self._with_retries(
+                lambda: self._send(call, submit=True), _is_safe_submit_retry
+            )
             generation_id = self.dialect.parse_submit(body)
         except UnexpectedResponse as exc:
             raise SubmitOutcomeUnknown(
@@ -279,11 +306,12 @@ class GrokVideoHook(BaseHook):
         itself, so that its waits stay within its own deadline.
         """
         call = self.dialect.status_call(generation_id)
-        if not retry:
-            return self._parse_status(await self._asend(call), generation_id)
-        async for attempt in self._async_retrying(is_transient_read_error):
-            with attempt:
-                body = await self._asend(call)
+        async with self.async_session() as client:
+            if not retry:
+                return self._parse_status(await self._asend(client, call), generation_id)
+            async for attempt in self._async_retrying(is_transient_read_error):
+                with attempt:
+                    body = await self._asend(client, call)
         return self._parse_status(body, generation_id)
 
     def test_connection(self) -> tuple[bool, str]:
@@ -326,8 +354,7 @@ class GrokVideoHook(BaseHook):
             raise self._unreachable(exc, submit=submit) from None
         return self._read(response, submit=submit)
 
-    async def _asend(self, call: HttpCall) -> Any:
-        client = await self._async_client()
+    async def _asend(self, client: httpx.AsyncClient, call: HttpCall) -> Any:
         try:
             response = await client.request(
                 call.method, call.path, params=call.params, json=call.json

@@ -1,0 +1,280 @@
+"""The trigger that waits for a Grok video generation, in the triggerer's event loop.
+
+One short loop per generation: read the status through the hook's shared pooled async client,
+sleep as long as the upstream's own hints allow, and fire exactly one event when the
+generation ends, the deadline passes or an error that waiting will not cure happens.
+
+Poll spacing (:func:`next_poll_delay`) is a small pure function: where the upstream reports
+``progress`` the trigger measures the rate between two answers and sleeps half of the estimated
+remaining time (few polls early, frequent ones near the end); where it only gives its own
+(conservative) ``estimated_seconds`` it sleeps a quarter of what is left of it; with no hint at
+all it backs off gently from ``min_poll_interval`` toward ``poll_interval``.  Every delay is
+clamped within ``[min_poll_interval, max_poll_interval]`` and never runs past the deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+if TYPE_CHECKING:
+    from airflow_provider_grokvideo.hooks.base import GrokVideoHook
+    from airflow_provider_grokvideo.models import VideoGeneration
+
+#: Default spacing of polls, in seconds (see :func:`next_poll_delay`).
+DEFAULT_POLL_INTERVAL = 20.0
+DEFAULT_MIN_POLL_INTERVAL = 5.0
+DEFAULT_MAX_POLL_INTERVAL = 120.0
+
+#: Share of the remaining time (measured from the progress rate) slept before the next poll.
+PROGRESS_FRACTION = 0.5
+#: Share of the remaining time by the upstream's own estimate (known to be conservative: 600 s
+#: announced for a job that took 265 s) slept before the next poll.
+ESTIMATE_FRACTION = 0.25
+#: Growth of the delay between polls when the upstream gives no hint.
+BACKOFF_FACTOR = 1.5
+
+#: The event statuses; every event carries ``status``, ``generation`` and ``message``.
+EVENT_STATUSES = ("succeeded", "failed", "cancelled", "expired", "timeout", "error")
+
+
+def next_poll_delay(
+    *,
+    now: float,
+    deadline: float,
+    polls: int,
+    poll_interval: float,
+    min_poll_interval: float,
+    max_poll_interval: float,
+    progress: int | None = None,
+    estimated_seconds: float | None = None,
+    created_at: float | None = None,
+    first_progress: tuple[float, int] | None = None,
+) -> float:
+    """Seconds to sleep before the next status read.  Pure: no clock, no I/O.
+
+    :param now: unix time of the answer just read.
+    :param deadline: unix time after which nobody waits any more.
+    :param polls: status reads made so far (drives the back-off when there is no hint).
+    :param progress: the upstream's progress (0..100) in the answer just read, if any.
+    :param estimated_seconds: the upstream's estimate of the job's total run time, if any.
+    :param created_at: unix time the upstream created the job, if known.
+    :param first_progress: ``(time, progress)`` of the first answer that reported a progress
+        above 0; with the current ``progress`` it gives the job's measured rate.
+
+    In order of trust:
+
+    1. a measured progress rate: sleep :data:`PROGRESS_FRACTION` of the remaining time;
+    2. progress seen once, no rate yet: a short probe (the back-off step) to measure it;
+    3. the upstream's estimate and creation time: sleep :data:`ESTIMATE_FRACTION` of what is
+       left of the estimate;
+    4. nothing: ``min_poll_interval * BACKOFF_FACTOR ** polls``, at most ``poll_interval``.
+
+    The result lies within ``[min_poll_interval, max_poll_interval]``, and is cut short so as
+    never to sleep past ``deadline`` (0 when the deadline has come).
+    """
+    low = max(0.0, min_poll_interval)
+    high = max(low, max_poll_interval)
+    backoff = min(low * BACKOFF_FACTOR ** max(0, polls), max(low, poll_interval))
+
+    delay: float
+    if progress is not None and first_progress is not None and progress > first_progress[1]:
+        first_at, first_value = first_progress
+        elapsed = now - first_at
+        if elapsed > 0:
+            rate = (progress - first_value) / elapsed  # percent per second
+            delay = PROGRESS_FRACTION * max(0.0, 100 - progress) / rate
+        else:
+            delay = backoff
+    elif progress:
+        delay = backoff
+    elif estimated_seconds and created_at is not None and created_at + estimated_seconds > now:
+        delay = ESTIMATE_FRACTION * (created_at + estimated_seconds - now)
+    else:
+        delay = backoff
+
+    delay = min(max(delay, low), high)
+    return max(0.0, min(delay, deadline - now))
+
+
+class GrokVideoTrigger(BaseTrigger):
+    """Wait, without a worker, until a Grok video generation ends.
+
+    :param conn_id: the Airflow connection of the upstream (its type picks the hook); the
+        connection is read once, with Airflow's async lookup.
+    :param generation_id: the upstream's job id (xcompute task id, Mountsea ``taskId``, xAI
+        ``request_id``).
+    :param deadline: unix time (wall clock, so that a trigger moved to another triggerer keeps
+        it) after which the trigger gives up with a ``timeout`` event.
+    :param poll_interval: the longest back-off step when the upstream gives no hint.
+    :param min_poll_interval: the shortest delay between two status reads.
+    :param max_poll_interval: the longest delay between two status reads, whatever the hints.
+
+    Fires exactly one event, then returns::
+
+        {"status": "succeeded" | "failed" | "cancelled" | "expired" | "timeout" | "error",
+         "generation_id": "...", "generation": VideoGeneration.to_dict() or None,
+         "message": "..."}
+
+    429, 5xx, unreadable answers and network errors are weather: it backs off (honouring
+    ``Retry-After``) and goes on until the deadline.  Any other error (401, 404...) ends it
+    with an ``error`` event.
+    """
+
+    def __init__(
+        self,
+        conn_id: str,
+        generation_id: str,
+        deadline: float,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        min_poll_interval: float = DEFAULT_MIN_POLL_INTERVAL,
+        max_poll_interval: float = DEFAULT_MAX_POLL_INTERVAL,
+    ) -> None:
+        super().__init__()
+        self.conn_id = conn_id
+        self.generation_id = str(generation_id)
+        self.deadline = float(deadline)
+        self.poll_interval = float(poll_interval)
+        self.min_poll_interval = float(min_poll_interval)
+        self.max_poll_interval = float(max_poll_interval)
+        #: Status reads made by this instance (for logs and the load benchmark).
+        self.polls = 0
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "conn_id": self.conn_id,
+                "generation_id": self.generation_id,
+                "deadline": self.deadline,
+                "poll_interval": self.poll_interval,
+                "min_poll_interval": self.min_poll_interval,
+                "max_poll_interval": self.max_poll_interval,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        yield TriggerEvent(await self.wait())
+
+    async def wait(self) -> dict[str, Any]:
+        """The loop of :meth:`run`: returns the one event payload."""
+        from airflow_provider_grokvideo.hooks import aget_video_hook
+        from airflow_provider_grokvideo.hooks.base import RetryPolicy, is_transient_read_error
+
+        try:
+            hook = await aget_video_hook(self.conn_id)
+        except Exception as exc:
+            return self._payload("error", None, f"cannot use connection {self.conn_id!r}: {exc}")
+
+        # Weather back-off: from min_poll_interval, doubling, at most max_poll_interval,
+        # or what the upstream asked for in Retry-After.
+        weather = RetryPolicy(
+            attempts=1_000_000,
+            initial_wait=max(self.min_poll_interval, 0.1),
+            max_wait=max(self.max_poll_interval, self.min_poll_interval, 0.1),
+        )
+        upstream = _upstream_name(hook)
+        first_progress: tuple[float, int] | None = None
+        last: VideoGeneration | None = None
+        last_problem: str | None = None
+        errors_in_a_row = 0
+        while True:
+            try:
+                generation = await hook.aget_video(self.generation_id, retry=False)
+            except Exception as exc:
+                self.polls += 1
+                if not is_transient_read_error(exc):
+                    return self._payload("error", last, str(exc))
+                errors_in_a_row += 1
+                last_problem = str(exc)
+                delay = weather.wait_for(errors_in_a_row, exc)
+                now = time.time()
+                if now >= self.deadline:
+                    return self._timeout(last, last_problem)
+                delay = max(0.0, min(delay, self.deadline - now))
+                self.log.warning(
+                    "%s: status of %s not readable (%s); next try in %.1fs",
+                    upstream,
+                    self.generation_id,
+                    exc,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                continue
+
+            self.polls += 1
+            errors_in_a_row = 0
+            last_problem = None
+            now = time.time()
+            if last is None or generation.status != last.status:
+                self.log.info(
+                    "%s: generation %s is %s", upstream, self.generation_id, generation.status
+                )
+            last = generation
+            if generation.is_terminal:
+                return self._final(generation)
+            if now >= self.deadline:
+                return self._timeout(generation, last_problem)
+            if first_progress is None and generation.progress:
+                first_progress = (now, generation.progress)
+            delay = next_poll_delay(
+                now=now,
+                deadline=self.deadline,
+                polls=self.polls,
+                poll_interval=self.poll_interval,
+                min_poll_interval=self.min_poll_interval,
+                max_poll_interval=self.max_poll_interval,
+                progress=generation.progress,
+                estimated_seconds=generation.estimated_seconds,
+                created_at=generation.created_at,
+                first_progress=first_progress,
+            )
+            self.log.debug("next status read of %s in %.1fs", self.generation_id, delay)
+            await asyncio.sleep(delay)
+
+    # -- events ---------------------------------------------------------------------------
+    def _payload(
+        self, status: str, generation: VideoGeneration | None, message: str
+    ) -> dict[str, Any]:
+        return {
+            "status": status,
+            "generation_id": self.generation_id,
+            "generation": generation.to_dict() if generation is not None else None,
+            "message": message,
+        }
+
+    def _final(self, generation: VideoGeneration) -> dict[str, Any]:
+        if generation.status == "succeeded":
+            urls = ", ".join(generation.video_urls) or "no URL"
+            message = f"generation {self.generation_id} succeeded: {urls}"
+        else:
+            from airflow_provider_grokvideo.exceptions import GenerationFailed
+
+            message = str(
+                GenerationFailed(
+                    self.generation_id,
+                    generation.status,
+                    generation.error_code,
+                    generation.error_message,
+                )
+            )
+        return self._payload(generation.status, generation, message)
+
+    def _timeout(self, last: VideoGeneration | None, problem: str | None) -> dict[str, Any]:
+        state = "never answered readably"
+        if last is not None:
+            progress = f", {last.progress}%" if last.progress is not None else ""
+            state = f"was still {last.status}{progress}"
+        message = f"generation {self.generation_id} {state} at the deadline"
+        if problem:
+            message += f" (last problem: {problem})"
+        return self._payload("timeout", last, message)
+
+
+def _upstream_name(hook: GrokVideoHook) -> str:
+    dialect = getattr(hook, "dialect", None)
+    return str(getattr(dialect, "name", type(hook).__name__))

@@ -1,0 +1,90 @@
+"""A daily marketing batch: one video per product, generated in parallel.
+
+``prompts`` builds today's prompts from the ``products`` param; ``generate`` and ``wait`` are
+mapped over them with dynamic task mapping (one mapped task instance per video), and
+``report`` lists the finished videos.  Each wait defers to the triggerer, so a batch of fifty
+videos holds no worker slot while the upstream works.
+
+Pick the upstream with the ``conn_id`` param or the ``GROKVIDEO_CONN_ID`` environment variable
+(default ``grokvideo_xcompute_default``).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+from typing import Any
+
+from airflow.sdk import DAG, Param, task
+
+from airflow_provider_grokvideo.operators.generate import GrokVideoGenerateOperator
+from airflow_provider_grokvideo.sensors.video import GrokVideoSensor
+
+CONN_ID = os.environ.get("GROKVIDEO_CONN_ID", "grokvideo_xcompute_default")
+POLL_INTERVAL = float(os.environ.get("GROKVIDEO_POLL_INTERVAL", "20"))
+MIN_POLL_INTERVAL = float(os.environ.get("GROKVIDEO_MIN_POLL_INTERVAL", "5"))
+MAX_POLL_INTERVAL = float(os.environ.get("GROKVIDEO_MAX_POLL_INTERVAL", "120"))
+WAIT_TIMEOUT = float(os.environ.get("GROKVIDEO_WAIT_TIMEOUT", "3600"))
+
+with DAG(
+    dag_id="example_grokvideo_daily_batch",
+    description="Daily marketing videos, one per product, with dynamic task mapping",
+    schedule="@daily",
+    start_date=datetime(2025, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=["example", "grokvideo"],
+    doc_md=__doc__,
+    params={
+        "conn_id": Param(CONN_ID, type="string", description="Connection of the upstream."),
+        "products": Param(
+            ["trail running shoes", "insulated water bottle", "waterproof backpack"],
+            type="array",
+            minItems=1,
+            description="One video per product.",
+        ),
+        "style": Param(
+            "bright, upbeat product showcase, smooth camera orbit, studio lighting",
+            type="string",
+        ),
+    },
+) as dag:
+
+    @task
+    def prompts(params: dict[str, Any] | None = None) -> list[str]:
+        """Today's prompts, one per product."""
+        params = params or {}
+        style = params.get("style", "")
+        return [f"{product}: {style}".strip(": ") for product in params["products"]]
+
+    generate = GrokVideoGenerateOperator.partial(
+        task_id="generate",
+        conn_id="{{ params.conn_id }}",
+        duration=6,
+        aspect_ratio="9:16",
+        retries=0,
+    ).expand(prompt=prompts())
+
+    wait = GrokVideoSensor.partial(
+        task_id="wait",
+        conn_id="{{ params.conn_id }}",
+        poll_interval=POLL_INTERVAL,
+        min_poll_interval=MIN_POLL_INTERVAL,
+        max_poll_interval=MAX_POLL_INTERVAL,
+        timeout=WAIT_TIMEOUT,
+        retries=2,
+        retry_delay=timedelta(seconds=30),
+    ).expand(generation_id=generate.output)
+
+    @task
+    def report(videos: list[dict[str, Any]]) -> list[str]:
+        """One line per finished video; the list is this task's XCom."""
+        lines = [
+            f"{video['generation_id']}: {', '.join(video.get('video_urls') or [])}"
+            for video in videos
+        ]
+        for line in lines:
+            print(line)
+        return lines
+
+    report(wait.output)

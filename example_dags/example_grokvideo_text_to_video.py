@@ -1,0 +1,84 @@
+"""Text to video with Grok: submit a prompt, wait in the triggerer, hand the video on.
+
+``generate`` submits one generation and returns its id (XCom); ``wait`` defers to the
+triggerer until the upstream finishes it and returns the finished generation (status, video
+URLs, thumbnail, expiry) through XCom.
+
+The same DAG runs against xcompute, Mountsea, xAI or the bundled emulator: only the connection
+changes.  Pick it per run with the ``conn_id`` param, or for the whole deployment with the
+``GROKVIDEO_CONN_ID`` environment variable (default ``grokvideo_xcompute_default``)::
+
+    airflow dags trigger example_grokvideo_text_to_video \\
+        --conf '{"conn_id": "grokvideo_xai_default", "prompt": "A paper boat on a river"}'
+
+Retries: ``generate`` has ``retries=0`` (a second submit could generate, and bill, a second
+video); ``wait`` only reads, so its retries poll the same generation again.
+
+Poll spacing can be tuned per deployment with ``GROKVIDEO_POLL_INTERVAL``,
+``GROKVIDEO_MIN_POLL_INTERVAL``, ``GROKVIDEO_MAX_POLL_INTERVAL`` and ``GROKVIDEO_WAIT_TIMEOUT``
+(seconds).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+
+from airflow.sdk import DAG, Param
+
+from airflow_provider_grokvideo.operators.generate import GrokVideoGenerateOperator
+from airflow_provider_grokvideo.sensors.video import GrokVideoSensor
+
+CONN_ID = os.environ.get("GROKVIDEO_CONN_ID", "grokvideo_xcompute_default")
+POLL_INTERVAL = float(os.environ.get("GROKVIDEO_POLL_INTERVAL", "20"))
+MIN_POLL_INTERVAL = float(os.environ.get("GROKVIDEO_MIN_POLL_INTERVAL", "5"))
+MAX_POLL_INTERVAL = float(os.environ.get("GROKVIDEO_MAX_POLL_INTERVAL", "120"))
+WAIT_TIMEOUT = float(os.environ.get("GROKVIDEO_WAIT_TIMEOUT", "3600"))
+
+with DAG(
+    dag_id="example_grokvideo_text_to_video",
+    description="Generate one video from a text prompt with Grok",
+    schedule=None,
+    start_date=datetime(2025, 1, 1),
+    catchup=False,
+    tags=["example", "grokvideo"],
+    doc_md=__doc__,
+    params={
+        "conn_id": Param(
+            CONN_ID,
+            type="string",
+            description="Connection of the upstream: grokvideo_xcompute_default, "
+            "grokvideo_mountsea_default, grokvideo_xai_default or your own.",
+        ),
+        "prompt": Param(
+            "A red fox trotting through fresh snow at dawn, cinematic, slow motion",
+            type="string",
+            minLength=1,
+            description="What the video shows.",
+        ),
+        "duration": Param(6, type="integer", minimum=1, description="Seconds of video."),
+        "aspect_ratio": Param("16:9", type="string", description="For example 16:9 or 9:16."),
+        "resolution": Param("480p", type="string", enum=["480p", "720p"]),
+    },
+) as dag:
+    generate = GrokVideoGenerateOperator(
+        task_id="generate",
+        conn_id="{{ params.conn_id }}",
+        prompt="{{ params.prompt }}",
+        duration="{{ params.duration }}",
+        aspect_ratio="{{ params.aspect_ratio }}",
+        resolution="{{ params.resolution }}",
+        retries=0,
+    )
+
+    wait = GrokVideoSensor(
+        task_id="wait",
+        conn_id="{{ params.conn_id }}",
+        generation_id=generate.output,
+        poll_interval=POLL_INTERVAL,
+        min_poll_interval=MIN_POLL_INTERVAL,
+        max_poll_interval=MAX_POLL_INTERVAL,
+        timeout=WAIT_TIMEOUT,
+        retries=2,
+        retry_delay=timedelta(seconds=30),
+    )

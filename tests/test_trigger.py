@@ -1,0 +1,365 @@
+"""GrokVideoTrigger: poll spacing (pure), and every outcome for real against the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+from airflow_provider_grokvideo.emulator import DEFAULT_API_KEY, UPSTREAMS, Emulator
+from airflow_provider_grokvideo.triggers.video import (
+    BACKOFF_FACTOR,
+    ESTIMATE_FRACTION,
+    PROGRESS_FRACTION,
+    GrokVideoTrigger,
+    next_poll_delay,
+)
+
+SPACING = {"poll_interval": 20.0, "min_poll_interval": 5.0, "max_poll_interval": 120.0}
+FAR = 1e12  # a deadline that never matters
+
+
+# --------------------------------------------------------------------------------------------
+# next_poll_delay: pure
+# --------------------------------------------------------------------------------------------
+
+
+def delay(**kwargs: Any) -> float:
+    arguments: dict[str, Any] = {"now": 1000.0, "deadline": FAR, "polls": 0, **SPACING}
+    arguments.update(kwargs)
+    return next_poll_delay(**arguments)
+
+
+def test_no_hint_backs_off_geometrically_from_min_to_poll_interval() -> None:
+    delays = [delay(polls=n) for n in range(8)]
+    assert delays[0] == 5.0
+    assert delays[1] == pytest.approx(5.0 * BACKOFF_FACTOR)
+    assert delays == sorted(delays)
+    assert delays[-1] == 20.0  # capped at poll_interval
+
+
+def test_measured_progress_rate_sleeps_a_fraction_of_the_remaining_time() -> None:
+    # 10 % -> 20 % in 10 s: 1 %/s, 80 s left.
+    got = delay(now=1010.0, progress=20, first_progress=(1000.0, 10))
+    assert got == pytest.approx(PROGRESS_FRACTION * 80)
+
+
+def test_polls_often_near_the_end_and_rarely_early() -> None:
+    early = delay(now=1010.0, progress=3, first_progress=(1000.0, 1))
+    late = delay(now=1400.0, progress=98, first_progress=(1000.0, 1))
+    assert early == 120.0  # clamped at max_poll_interval
+    assert late == 5.0  # clamped at min_poll_interval
+
+
+def test_progress_seen_once_probes_soon_to_measure_the_rate() -> None:
+    assert delay(progress=40, polls=0) == 5.0
+    assert delay(progress=40, first_progress=(1000.0, 40), polls=1) == pytest.approx(7.5)
+
+
+def test_upstream_estimate_without_progress() -> None:
+    # Created 20 s ago, estimated at 100 s: a quarter of the 80 s left.
+    got = delay(now=1020.0, created_at=1000.0, estimated_seconds=100.0, progress=0)
+    assert got == pytest.approx(ESTIMATE_FRACTION * 80)
+
+
+def test_overdue_estimate_falls_back_to_back_off() -> None:
+    assert delay(now=2000.0, created_at=1000.0, estimated_seconds=100.0, polls=0) == 5.0
+
+
+def test_never_sleeps_past_the_deadline() -> None:
+    assert delay(now=1000.0, deadline=1002.0) == 2.0
+    assert delay(now=1000.0, deadline=999.0) == 0.0
+    assert delay(now=1010.0, deadline=1030.0, progress=20, first_progress=(1000.0, 10)) == 20.0
+
+
+def test_fixed_interval_when_min_equals_max() -> None:
+    fixed = {"poll_interval": 3.0, "min_poll_interval": 3.0, "max_poll_interval": 3.0}
+    for kwargs in (
+        {},
+        {"polls": 5},
+        {"progress": 50, "first_progress": (900.0, 10)},
+        {"created_at": 990.0, "estimated_seconds": 600.0},
+    ):
+        assert delay(**{**kwargs, **fixed}) == 3.0
+
+
+def test_progress_that_went_backwards_is_not_a_rate() -> None:
+    assert delay(progress=10, first_progress=(990.0, 30), polls=0) == 5.0
+
+
+def simulate(total: float, queued: float, **spacing: float) -> tuple[int, float]:
+    """Polls and detection delay for a job with linear progress after a queue (no I/O)."""
+    now, polls, first = 0.0, 0, None
+    while True:
+        polls += 1
+        if now >= total:
+            return polls, now - total
+        progress = 0 if now < queued else int(100 * (now - queued) / (total - queued))
+        if first is None and progress:
+            first = (now, progress)
+        now += next_poll_delay(
+            now=now,
+            deadline=FAR,
+            polls=polls,
+            progress=progress,
+            first_progress=first,
+            created_at=0.0,
+            **spacing,  # type: ignore[arg-type]
+        )
+
+
+@pytest.mark.parametrize("total", [30.0, 120.0, 600.0, 1800.0])
+def test_a_long_video_costs_few_polls_and_is_seen_promptly(total: float) -> None:
+    polls, late = simulate(total, queued=total * 0.2, **SPACING)
+    fixed_polls = total / SPACING["min_poll_interval"]  # fixed polling with the same promptness
+    assert late <= SPACING["min_poll_interval"] + 1e-6
+    assert polls <= max(8, fixed_polls / 4), (polls, fixed_polls)
+
+
+# --------------------------------------------------------------------------------------------
+# Against the emulator
+# --------------------------------------------------------------------------------------------
+
+FAST = {"poll_interval": 0.3, "min_poll_interval": 0.05, "max_poll_interval": 0.5}
+
+
+@pytest.fixture
+def emulator(grokvideo_emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
+    """The emulator, with a connection per upstream (``grokvideo_<upstream>_default``)."""
+    for upstream in UPSTREAMS:
+        monkeypatch.setenv(
+            f"AIRFLOW_CONN_GROKVIDEO_{upstream.upper()}_DEFAULT",
+            json.dumps(
+                {
+                    "conn_type": f"grokvideo_{upstream}",
+                    "host": grokvideo_emulator.base_url(upstream),
+                    "password": grokvideo_emulator.api_key,
+                }
+            ),
+        )
+    return grokvideo_emulator
+
+
+@pytest.fixture(autouse=True)
+async def close_async_clients() -> AsyncIterator[None]:
+    """Close the hook's pooled clients of this test's event loop (a triggerer keeps them)."""
+    yield
+    from airflow_provider_grokvideo.hooks import base
+
+    for client in base._ASYNC_CLIENTS.pop(asyncio.get_running_loop(), {}).values():
+        await client.aclose()
+
+
+@pytest.fixture
+def no_blocking_connection_lookup(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Make the blocking connection lookup fail: the trigger must use the async one."""
+    from airflow.sdk.bases.hook import BaseHook
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("blocking BaseHook.get_connection called inside the trigger")
+
+    monkeypatch.setattr(BaseHook, "get_connection", classmethod(refuse))
+    yield
+
+
+def submit(upstream: str, prompt: str = "a lighthouse in a storm") -> str:
+    from airflow_provider_grokvideo.hooks import get_video_hook
+
+    return get_video_hook(f"grokvideo_{upstream}_default").submit_video(prompt)
+
+
+async def events_of(trigger: GrokVideoTrigger) -> list[dict[str, Any]]:
+    return [event.payload async for event in trigger.run()]
+
+
+def trigger_for(upstream: str, generation_id: str, timeout: float = 20.0) -> GrokVideoTrigger:
+    return GrokVideoTrigger(
+        conn_id=f"grokvideo_{upstream}_default",
+        generation_id=generation_id,
+        deadline=time.time() + timeout,
+        **FAST,
+    )
+
+
+@pytest.mark.usefixtures("no_blocking_connection_lookup")
+@pytest.mark.parametrize("upstream", UPSTREAMS)
+async def test_succeeded(emulator: Emulator, upstream: str) -> None:
+    generation_id = await asyncio.to_thread(submit, upstream)
+    events = await events_of(trigger_for(upstream, generation_id))
+    assert len(events) == 1
+    event = events[0]
+    assert event["status"] == "succeeded"
+    assert event["generation"]["generation_id"] == generation_id
+    assert event["generation"]["video_urls"][0].startswith(emulator.url)
+    assert generation_id in event["message"]
+    assert emulator.stats()["upstreams"][upstream]["submissions"] == 1
+
+
+@pytest.mark.parametrize(
+    ("upstream", "marker", "status"),
+    [
+        ("xcompute", "fail", "failed"),
+        ("mountsea", "fail", "failed"),
+        ("xai", "fail", "failed"),
+        ("mountsea", "timeout", "failed"),  # Mountsea's own "timeout" is a failed job
+        ("xcompute", "cancel", "cancelled"),
+        ("mountsea", "cancel", "cancelled"),
+        ("xai", "expire", "expired"),
+        ("xai", "no-url", "failed"),
+    ],
+)
+async def test_unsuccessful_outcomes(
+    emulator: Emulator, upstream: str, marker: str, status: str
+) -> None:
+    generation_id = await asyncio.to_thread(submit, upstream, f"a cat [emulator:{marker}]")
+    events = await events_of(trigger_for(upstream, generation_id))
+    assert len(events) == 1
+    event = events[0]
+    assert event["status"] == status
+    assert event["generation"]["status"] == status
+    assert event["message"].startswith(f"generation {generation_id} {status}")
+    error = event["generation"]["error_message"]
+    if error:
+        assert error in event["message"]
+
+
+async def test_timeout_at_the_deadline(emulator: Emulator) -> None:
+    generation_id = await asyncio.to_thread(submit, "xcompute", "slow [emulator:seconds=60]")
+    started = time.monotonic()
+    events = await events_of(trigger_for("xcompute", generation_id, timeout=1.0))
+    took = time.monotonic() - started
+    assert [event["status"] for event in events] == ["timeout"]
+    assert events[0]["generation"]["status"] in ("queued", "running")
+    assert "at the deadline" in events[0]["message"]
+    assert 0.9 <= took < 2.5
+
+
+async def test_deadline_already_passed_still_reads_once(emulator: Emulator) -> None:
+    generation_id = await asyncio.to_thread(submit, "xai")
+    await asyncio.sleep(1.2)
+    trigger = trigger_for("xai", generation_id, timeout=-5.0)
+    events = await events_of(trigger)
+    assert [event["status"] for event in events] == ["succeeded"]
+    assert trigger.polls == 1
+
+
+async def test_unknown_generation_is_an_error(emulator: Emulator) -> None:
+    events = await events_of(trigger_for("mountsea", "no-such-task"))
+    assert len(events) == 1
+    assert events[0]["status"] == "error"
+    assert "404" in events[0]["message"]
+    assert events[0]["generation"] is None
+
+
+async def test_rejected_key_is_an_error_without_the_key(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wrong_key = "sk-wrong-key-0123456789"
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_GROKVIDEO_BADKEY",
+        json.dumps(
+            {
+                "conn_type": "grokvideo_xcompute",
+                "host": emulator.base_url("xcompute"),
+                "password": wrong_key,
+            }
+        ),
+    )
+    trigger = GrokVideoTrigger("grokvideo_badkey", "task_x", time.time() + 10, **FAST)
+    events = await events_of(trigger)
+    assert [event["status"] for event in events] == ["error"]
+    assert "401" in events[0]["message"]
+    assert wrong_key not in json.dumps(events)
+
+
+async def test_missing_connection_is_an_error() -> None:
+    trigger = GrokVideoTrigger("grokvideo_nowhere", "task_x", time.time() + 10, **FAST)
+    events = await events_of(trigger)
+    assert [event["status"] for event in events] == ["error"]
+    assert "grokvideo_nowhere" in events[0]["message"]
+
+
+@pytest.mark.parametrize("upstream", ["xcompute", "mountsea"])
+async def test_weather_429_with_retry_after_and_5xx_still_succeeds(
+    emulator: Emulator, upstream: str
+) -> None:
+    generation_id = await asyncio.to_thread(submit, upstream)
+    emulator.inject("429", count=2, endpoint="status", retry_after=0.4)
+    emulator.inject("500", count=1, endpoint="status")
+    emulator.inject("502", count=1, endpoint="status")
+    emulator.inject("503", count=1, endpoint="status")
+    started = time.monotonic()
+    events = await events_of(trigger_for(upstream, generation_id))
+    took = time.monotonic() - started
+    assert [event["status"] for event in events] == ["succeeded"]
+    assert took >= 0.8  # both Retry-After waits honoured (0.4 s each), not the 0.05 s minimum
+    stats = emulator.stats()
+    assert stats["upstreams"][upstream]["submissions"] == 1
+    assert stats["faults_pending"] == []
+
+
+async def test_dropped_connections_and_unreadable_bodies_are_weather(emulator: Emulator) -> None:
+    generation_id = await asyncio.to_thread(submit, "xai")
+    emulator.inject("drop", count=2, endpoint="status")
+    emulator.inject("malformed", count=2, endpoint="status")
+    events = await events_of(trigger_for("xai", generation_id))
+    assert [event["status"] for event in events] == ["succeeded"]
+
+
+async def test_weather_until_the_deadline_is_a_timeout(emulator: Emulator) -> None:
+    generation_id = await asyncio.to_thread(submit, "xcompute")
+    emulator.inject("503", count=1000, endpoint="status")
+    events = await events_of(trigger_for("xcompute", generation_id, timeout=1.0))
+    emulator.clear_faults()
+    assert [event["status"] for event in events] == ["timeout"]
+    assert "503" in events[0]["message"]
+
+
+async def test_many_triggers_share_one_pooled_client(emulator: Emulator) -> None:
+    ids = await asyncio.to_thread(lambda: [submit("xcompute") for _ in range(30)])
+    opened_before = emulator.stats()["connections_opened"]
+    triggers = [trigger_for("xcompute", generation_id) for generation_id in ids]
+    results = await asyncio.gather(*(events_of(trigger) for trigger in triggers))
+    assert all([e["status"] for e in events] == ["succeeded"] for events in results)
+    polls = sum(trigger.polls for trigger in triggers)
+    opened = emulator.stats()["connections_opened"] - opened_before
+    # One pool: connections are opened for concurrency, never per poll.
+    assert opened <= len(ids)
+    assert polls >= 2 * len(ids)
+
+
+def test_serialize_round_trips_and_holds_no_secret() -> None:
+    trigger = GrokVideoTrigger(
+        conn_id="grokvideo_xai_default",
+        generation_id="req-123",
+        deadline=1_800_000_000.5,
+        poll_interval=30,
+        min_poll_interval=5,
+        max_poll_interval=90,
+    )
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "airflow_provider_grokvideo.triggers.video.GrokVideoTrigger"
+    assert kwargs == {
+        "conn_id": "grokvideo_xai_default",
+        "generation_id": "req-123",
+        "deadline": 1_800_000_000.5,
+        "poll_interval": 30.0,
+        "min_poll_interval": 5.0,
+        "max_poll_interval": 90.0,
+    }
+    json.dumps(kwargs)  # plain JSON
+    rebuilt = GrokVideoTrigger(**kwargs)
+    assert rebuilt.serialize() == (classpath, kwargs)
+    assert DEFAULT_API_KEY not in repr(trigger)
+
+
+def test_serialize_through_airflow_serde() -> None:
+    from airflow.sdk.serde import deserialize, serialize
+
+    trigger = GrokVideoTrigger("c", "g", 1_800_000_000.0)
+    classpath, kwargs = trigger.serialize()
+    assert GrokVideoTrigger(**deserialize(serialize(kwargs))).serialize() == (classpath, kwargs)
