@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -44,6 +45,10 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -149,6 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     lines += [f"  {name:<9} {url}/{name}" for name in UPSTREAMS]
     lines.append(f"  control   {url}/_emulator/stats")
     print("\n".join(lines), flush=True)
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the
+    # previous handler: make that one a clean exit (status 0) instead of a kill.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     try:
         uvicorn.Server(config).run(sockets=[sock])
     except KeyboardInterrupt:

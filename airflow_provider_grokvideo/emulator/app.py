@@ -147,6 +147,8 @@ class EmulatorApp:
         return {
             "upstreams": {name: s.to_dict() for name, s in self.upstream_stats.items()},
             "jobs": self.jobs.counts(now),
+            "jobs_total": len(self.jobs),
+            "jobs_evicted": self.jobs.evicted,
             "requests": self.requests,
             "connections_opened": self.connections.opened,
             "connections_open": self.connections.open_now,

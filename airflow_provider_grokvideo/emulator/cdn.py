@@ -138,7 +138,7 @@ async def send_media(
         await send({"type": "http.response.body", "body": b""})
         return 0
     headers = [content_type, *_COMMON]
-    if wanted is None:
+    if not isinstance(wanted, tuple):
         status, start, end = 200, 0, size
     else:
         status, (start, end) = 206, wanted

@@ -152,12 +152,10 @@ class JobStore:
         self.evicted = 0
 
     def counts(self, now: float) -> dict[str, int]:
-        """How many jobs are in each normalized state, plus ``total`` and ``evicted``."""
+        """How many jobs are in each normalized state (O(n): for stats, not for requests)."""
         counts = dict.fromkeys(NORMALIZED_STATES, 0)
         for job in self._jobs.values():
             counts[NORMALIZED[job.phase(now)]] += 1
-        counts["total"] = len(self._jobs)
-        counts["evicted"] = self.evicted
         return counts
 
 

@@ -23,11 +23,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from airflow_provider_grokvideo.emulator.defaults import DEFAULT_API_KEY
-from airflow_provider_grokvideo.emulator.server import Emulator
+
+if TYPE_CHECKING:  # the server (uvicorn) loads only when a test asks for the emulator
+    from airflow_provider_grokvideo.emulator.server import Emulator
 
 #: Job duration of the plugin's emulator unless configured (short, for fast tests).
 PLUGIN_JOB_SECONDS = 1.0
@@ -56,6 +59,8 @@ def _setting(config: pytest.Config, env: str, ini: str) -> str:
 @pytest.fixture(scope="session")
 def grokvideo_emulator_session(pytestconfig: pytest.Config) -> Iterator[Emulator]:
     """One emulator for the whole test session (not reset between tests)."""
+    from airflow_provider_grokvideo.emulator.server import Emulator
+
     seconds = float(
         _setting(pytestconfig, "GROKVIDEO_EMULATOR_JOB_SECONDS", "grokvideo_emulator_job_seconds")
     )

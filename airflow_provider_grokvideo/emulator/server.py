@@ -49,8 +49,8 @@ def tracked_protocol(tracker: ConnectionTracker) -> type[asyncio.Protocol]:
     except ImportError:  # pragma: no cover - h11 fallback
         from uvicorn.protocols.http.h11_impl import H11Protocol as base
 
-    class TrackedProtocol(base):  # type: ignore[misc,valid-type]
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    class TrackedProtocol(base):  # type: ignore[misc]
+        def connection_made(self, transport: asyncio.Transport) -> None:
             super().connection_made(transport)
             tracker.connection_made(self.client, transport)
 

@@ -118,6 +118,8 @@ class UpstreamAPI(ABC):
 
 
 def retry_after_header(retry_after: float) -> tuple[bytes, bytes]:
-    """``Retry-After`` in whole seconds (rounded up, as the header takes an integer)."""
-    whole = int(retry_after) if retry_after == int(retry_after) else int(retry_after) + 1
-    return (b"retry-after", str(whole).encode())
+    """``Retry-After`` as asked: whole seconds as an integer (the RFC form, what upstreams
+    send); a fraction as a decimal (``0.4``: not RFC-valid, but it keeps tests fast)."""
+    if retry_after == int(retry_after):
+        return (b"retry-after", str(int(retry_after)).encode())
+    return (b"retry-after", f"{retry_after:.3f}".rstrip("0").rstrip(".").encode())

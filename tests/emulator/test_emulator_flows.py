@@ -191,6 +191,7 @@ def test_mountsea_prompt_limit_ignores_markers(api: Any) -> None:
 def test_xai_flow(api: Any, media: Callable[..., httpx.Response]) -> None:
     response = api.submit(
         "xai",
+        prompt="a lighthouse [emulator:seconds=1]",  # long enough to see queued and running
         model="grok-imagine-video",
         duration=6,
         aspect_ratio="4:3",

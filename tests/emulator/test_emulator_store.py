@@ -41,7 +41,8 @@ def test_store_holds_ten_thousand_jobs_and_forgets_finished_first() -> None:
     assert store.get("done-0") is None and store.get("new-1999") is not None
     assert store.evicted == 12_000 - len(store)
     counts = store.counts(now)
-    assert counts["total"] == len(store) and counts["evicted"] == store.evicted
+    assert sum(counts.values()) == len(store) == 10_000
+    assert counts["queued"] == 7_000 and counts["succeeded"] == 3_000
 
 
 def test_store_forgets_oldest_when_nothing_finished() -> None:
@@ -63,7 +64,7 @@ def test_ten_thousand_jobs_in_bounded_memory() -> None:
     tracemalloc.stop()
     assert len(app.jobs) <= 10_000
     assert peak < 20 * 1024 * 1024
-    assert app.stats()["jobs"]["total"] == len(app.jobs)
+    assert app.stats()["jobs_total"] == len(app.jobs)
 
 
 def test_job_life() -> None:
@@ -141,5 +142,10 @@ def test_padded_video_boxes() -> None:
 
 def test_make_fault_defaults() -> None:
     fault = make_fault("429")
-    assert (fault.remaining, fault.retry_after, fault.upstream, fault.endpoint) == (1, 1.0, None, None)
+    assert (fault.remaining, fault.retry_after, fault.upstream, fault.endpoint) == (
+        1,
+        1.0,
+        None,
+        None,
+    )
     assert make_fault("slow").delay == 3.0

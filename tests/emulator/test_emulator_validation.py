@@ -51,7 +51,9 @@ def call(emu: Emulator, upstream: str, endpoint: str, headers: dict[str, str]) -
     ids=["missing", "wrong", "basic", "no-scheme"],
 )
 @pytest.mark.parametrize("upstream", ["xcompute", "mountsea", "xai"])
-def test_auth_failures(emu: Emulator, upstream: str, endpoint: str, headers: dict[str, str]) -> None:
+def test_auth_failures(
+    emu: Emulator, upstream: str, endpoint: str, headers: dict[str, str]
+) -> None:
     response = call(emu, upstream, endpoint, headers)
     body = response.json()
     if upstream == "xcompute":
