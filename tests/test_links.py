@@ -84,7 +84,9 @@ def test_get_link_without_xcom_is_empty() -> None:
 def test_download_operator_declares_the_link_and_it_survives_serialization() -> None:
     from airflow.serialization.serialized_objects import DagSerialization
 
-    assert any(isinstance(link, GrokVideoLink) for link in GrokVideoDownloadOperator.operator_extra_links)
+    assert any(
+        isinstance(link, GrokVideoLink) for link in GrokVideoDownloadOperator.operator_extra_links
+    )
     with DAG(
         "links_serialization", schedule=None, start_date=datetime(2025, 1, 1, tzinfo=timezone.utc)
     ) as dag:
