@@ -95,9 +95,7 @@ class GrokVideoGenerateOperator(BaseOperator):
             if reason:
                 raise AirflowFailException(f"{exc} (not retried: {reason})") from exc
             raise
-        self.log.info(
-            "Submitted generation %s through connection %s", generation_id, self.conn_id
-        )
+        self.log.info("Submitted generation %s through connection %s", generation_id, self.conn_id)
         return generation_id
 
 

@@ -185,10 +185,17 @@ class GrokVideoSensor(BaseSensorOperator):
         try:
             generation = self._hook.get_video(self.generation_id)
         except Exception as exc:
-            if is_transient_read_error(exc):
-                self.log.warning("status of %s not readable now: %s", self.generation_id, exc)
-                return False
-            raise
+            if not is_transient_read_error(exc):
+                raise
+            # Weather: try again at the next poke, later if the upstream asked for more time.
+            extra = min(
+                float(getattr(exc, "retry_after", None) or 0.0) - self.poke_interval,
+                self.max_poll_interval,
+            )
+            self.log.warning("status of %s not readable now: %s", self.generation_id, exc)
+            if extra > 0 and not self.reschedule:
+                time.sleep(extra)
+            return False
         if generation.status == "succeeded":
             data = generation.to_dict()
             self._log_success(data)
@@ -203,8 +210,10 @@ class GrokVideoSensor(BaseSensorOperator):
     def _hook(self) -> GrokVideoHook:
         if self._grokvideo_hook is None:
             from airflow_provider_grokvideo.hooks import get_video_hook
+            from airflow_provider_grokvideo.hooks.base import RetryPolicy
 
-            self._grokvideo_hook = get_video_hook(self.conn_id)
+            # One attempt per poke: the pokes themselves are the retries.
+            self._grokvideo_hook = get_video_hook(self.conn_id, retry=RetryPolicy(attempts=1))
         return self._grokvideo_hook
 
     # -- helpers --------------------------------------------------------------------------

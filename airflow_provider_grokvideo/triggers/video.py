@@ -15,15 +15,22 @@ clamped within ``[min_poll_interval, max_poll_interval]`` and never runs past th
 from __future__ import annotations
 
 import asyncio
+import random
 import time
+import weakref
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+import structlog
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 if TYPE_CHECKING:
     from airflow_provider_grokvideo.hooks.base import GrokVideoHook
     from airflow_provider_grokvideo.models import VideoGeneration
+
+# One module logger rather than one per trigger (a busy triggerer holds thousands of them); the
+# triggerer binds each trigger's task to its log records through context variables.
+log = structlog.get_logger(logger_name=__name__)
 
 #: Default spacing of polls, in seconds (see :func:`next_poll_delay`).
 DEFAULT_POLL_INTERVAL = 20.0
@@ -37,6 +44,8 @@ PROGRESS_FRACTION = 0.5
 ESTIMATE_FRACTION = 0.25
 #: Growth of the delay between polls when the upstream gives no hint.
 BACKOFF_FACTOR = 1.5
+#: The first poll waits a random 0..min(min_poll_interval, this) seconds.
+FIRST_POLL_JITTER = 1.0
 
 #: The event statuses; every event carries ``status``, ``generation`` and ``message``.
 EVENT_STATUSES = ("succeeded", "failed", "cancelled", "expired", "timeout", "error")
@@ -87,7 +96,9 @@ def next_poll_delay(
         elapsed = now - first_at
         if elapsed > 0:
             rate = (progress - first_value) / elapsed  # percent per second
-            delay = PROGRESS_FRACTION * max(0.0, 100 - progress) / rate
+            # Progress is usually a whole number, truncated: the job may be up to one point
+            # further than it says, so count from there (near the end: poll at the minimum).
+            delay = PROGRESS_FRACTION * max(0.0, 99 - progress) / rate
         else:
             delay = backoff
     elif progress:
@@ -162,79 +173,87 @@ class GrokVideoTrigger(BaseTrigger):
 
     async def wait(self) -> dict[str, Any]:
         """The loop of :meth:`run`: returns the one event payload."""
-        from airflow_provider_grokvideo.hooks import aget_video_hook
         from airflow_provider_grokvideo.hooks.base import RetryPolicy, is_transient_read_error
 
         try:
-            hook = await aget_video_hook(self.conn_id)
+            hook = await _shared_hook(self.conn_id)
         except Exception as exc:
             return self._payload("error", None, f"cannot use connection {self.conn_id!r}: {exc}")
 
-        # Weather back-off: from min_poll_interval, doubling, at most max_poll_interval,
-        # or what the upstream asked for in Retry-After.
-        weather = RetryPolicy(
-            attempts=1_000_000,
-            initial_wait=max(self.min_poll_interval, 0.1),
-            max_wait=max(self.max_poll_interval, self.min_poll_interval, 0.1),
-        )
-        upstream = _upstream_name(hook)
-        first_progress: tuple[float, int] | None = None
-        last: VideoGeneration | None = None
-        last_problem: str | None = None
-        errors_in_a_row = 0
-        while True:
-            try:
-                generation = await hook.aget_video(self.generation_id, retry=False)
-            except Exception as exc:
-                self.polls += 1
-                if not is_transient_read_error(exc):
-                    return self._payload("error", last, str(exc))
-                errors_in_a_row += 1
-                last_problem = str(exc)
-                delay = weather.wait_for(errors_in_a_row, exc)
-                now = time.time()
-                if now >= self.deadline:
-                    return self._timeout(last, last_problem)
-                delay = max(0.0, min(delay, self.deadline - now))
-                self.log.warning(
-                    "%s: status of %s not readable (%s); next try in %.1fs",
-                    upstream,
-                    self.generation_id,
-                    exc,
-                    delay,
-                )
-                await asyncio.sleep(delay)
-                continue
-
-            self.polls += 1
+        # Hold a lease on the loop's shared pooled client for the whole wait: every poll of
+        # every trigger of this connection reuses its kept-alive connections.
+        async with hook.async_session():
+            upstream = _upstream_name(hook)
+            weather: RetryPolicy | None = None  # made on the first error only
+            first_progress: tuple[float, int] | None = None
+            last: VideoGeneration | None = None
+            last_problem: str | None = None
             errors_in_a_row = 0
-            last_problem = None
-            now = time.time()
-            if last is None or generation.status != last.status:
-                self.log.info(
-                    "%s: generation %s is %s", upstream, self.generation_id, generation.status
+            # A triggerer that starts (or restarts) with many triggers would otherwise send all
+            # their first polls at once: spread them a little.
+            jitter = random.uniform(0.0, min(self.min_poll_interval, FIRST_POLL_JITTER))
+            await asyncio.sleep(max(0.0, min(jitter, self.deadline - time.time())))
+            while True:
+                try:
+                    generation = await hook.aget_video(self.generation_id, retry=False)
+                except Exception as exc:
+                    self.polls += 1
+                    if not is_transient_read_error(exc):
+                        return self._payload("error", last, str(exc))
+                    errors_in_a_row += 1
+                    last_problem = str(exc)
+                    if weather is None:
+                        # Weather back-off: from min_poll_interval, doubling, at most
+                        # max_poll_interval, or what the upstream asked for in Retry-After.
+                        weather = RetryPolicy(
+                            attempts=1_000_000,
+                            initial_wait=max(self.min_poll_interval, 0.1),
+                            max_wait=max(self.max_poll_interval, self.min_poll_interval, 0.1),
+                        )
+                    delay = weather.wait_for(errors_in_a_row, exc)
+                    now = time.time()
+                    if now >= self.deadline:
+                        return self._timeout(last, last_problem)
+                    delay = max(0.0, min(delay, self.deadline - now))
+                    log.warning(
+                        "%s: status of %s not readable (%s); next try in %.1fs",
+                        upstream,
+                        self.generation_id,
+                        exc,
+                        delay,
+                    )
+                    await asyncio.sleep(delay)
+                    continue
+
+                self.polls += 1
+                errors_in_a_row = 0
+                last_problem = None
+                now = time.time()
+                if last is None or generation.status != last.status:
+                    log.info(
+                        "%s: generation %s is %s", upstream, self.generation_id, generation.status
+                    )
+                last = generation
+                if generation.is_terminal:
+                    return self._final(generation)
+                if now >= self.deadline:
+                    return self._timeout(generation, last_problem)
+                if first_progress is None and generation.progress:
+                    first_progress = (now, generation.progress)
+                delay = next_poll_delay(
+                    now=now,
+                    deadline=self.deadline,
+                    polls=self.polls,
+                    poll_interval=self.poll_interval,
+                    min_poll_interval=self.min_poll_interval,
+                    max_poll_interval=self.max_poll_interval,
+                    progress=generation.progress,
+                    estimated_seconds=generation.estimated_seconds,
+                    created_at=generation.created_at,
+                    first_progress=first_progress,
                 )
-            last = generation
-            if generation.is_terminal:
-                return self._final(generation)
-            if now >= self.deadline:
-                return self._timeout(generation, last_problem)
-            if first_progress is None and generation.progress:
-                first_progress = (now, generation.progress)
-            delay = next_poll_delay(
-                now=now,
-                deadline=self.deadline,
-                polls=self.polls,
-                poll_interval=self.poll_interval,
-                min_poll_interval=self.min_poll_interval,
-                max_poll_interval=self.max_poll_interval,
-                progress=generation.progress,
-                estimated_seconds=generation.estimated_seconds,
-                created_at=generation.created_at,
-                first_progress=first_progress,
-            )
-            self.log.debug("next status read of %s in %.1fs", self.generation_id, delay)
-            await asyncio.sleep(delay)
+                log.debug("next status read of %s in %.1fs", self.generation_id, delay)
+                await asyncio.sleep(delay)
 
     # -- events ---------------------------------------------------------------------------
     def _payload(
@@ -273,6 +292,58 @@ class GrokVideoTrigger(BaseTrigger):
         if problem:
             message += f" (last problem: {problem})"
         return self._payload("timeout", last, message)
+
+
+# Triggers of one connection in one event loop share one hook for a short while: thousands of
+# waits then cost one async connection lookup (and one set of hook objects), not thousands.  A
+# connection changed in Airflow is picked up by the triggers that start after HOOK_REUSE_SECONDS.
+HOOK_REUSE_SECONDS = 60.0
+_HOOKS: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[str, tuple[float, asyncio.Future[GrokVideoHook]]]
+] = weakref.WeakKeyDictionary()
+
+
+class _LookupInterrupted(Exception):
+    """The trigger that was reading a shared connection was cancelled mid-way."""
+
+
+async def _shared_hook(conn_id: str) -> GrokVideoHook:
+    """The hook of ``conn_id``, read with Airflow's async connection lookup (at most once per
+    :data:`HOOK_REUSE_SECONDS` per event loop, however many triggers start at once)."""
+    loop = asyncio.get_running_loop()
+    hooks = _HOOKS.setdefault(loop, {})
+    while True:
+        now = time.monotonic()
+        cached = hooks.get(conn_id)
+        if cached is not None and cached[0] > now:
+            try:
+                return await asyncio.shield(cached[1])
+            except _LookupInterrupted:
+                continue  # the trigger reading it was cancelled: read it ourselves
+        entry: tuple[float, asyncio.Future[GrokVideoHook]] = (
+            now + HOOK_REUSE_SECONDS,
+            loop.create_future(),
+        )
+        hooks[conn_id] = entry
+        future = entry[1]
+        try:
+            future.set_result(await _read_hook(conn_id))
+        except BaseException as exc:
+            if hooks.get(conn_id) is entry:
+                del hooks[conn_id]  # a failed lookup is not remembered
+            interrupted = not isinstance(exc, Exception)
+            future.set_exception(_LookupInterrupted() if interrupted else exc)
+            future.exception()  # retrieved: no "never retrieved" warning when nobody waits
+            raise
+        return future.result()
+
+
+async def _read_hook(conn_id: str) -> GrokVideoHook:
+    from airflow_provider_grokvideo.hooks import aget_video_hook
+
+    hook = await aget_video_hook(conn_id)
+    hook.settings  # noqa: B018  # reads the key and base URL: fail now, not mid-wait
+    return hook
 
 
 def _upstream_name(hook: GrokVideoHook) -> str:

@@ -1,0 +1,234 @@
+"""Every example DAG, run for real with ``dag.test()`` (trigger executed) against the emulator."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from airflow_provider_grokvideo.emulator import UPSTREAMS, Emulator
+from airflow_provider_grokvideo.triggers.video import GrokVideoTrigger
+
+EXAMPLE_DAGS = Path(__file__).resolve().parent.parent / "example_dags"
+LEAK_KEY = "sk-grokvideo-LEAKCHECK-7f3a9c0d51"
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
+FAST_POLLS = {
+    "GROKVIDEO_POLL_INTERVAL": "0.3",
+    "GROKVIDEO_MIN_POLL_INTERVAL": "0.1",
+    "GROKVIDEO_MAX_POLL_INTERVAL": "0.5",
+    "GROKVIDEO_WAIT_TIMEOUT": "60",
+}
+
+
+@pytest.fixture(scope="module")
+def load_dag() -> Iterator[Any]:
+    """Import an example DAG file (with fast poll settings) and return its DAG."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in FAST_POLLS.items():
+            patch.setenv(name, value)
+
+        def load(name: str) -> Any:
+            spec = importlib.util.spec_from_file_location(name, EXAMPLE_DAGS / f"{name}.py")
+            assert spec is not None and spec.loader is not None
+            module: ModuleType = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            return module.dag
+
+        yield load
+
+
+def connect(
+    monkeypatch: pytest.MonkeyPatch, emulator: Emulator, conn_id: str, upstream: str
+) -> None:
+    monkeypatch.setenv(
+        f"AIRFLOW_CONN_{conn_id.upper()}",
+        json.dumps(
+            {
+                "conn_type": f"grokvideo_{upstream}",
+                "host": emulator.base_url(upstream),
+                "password": emulator.api_key,
+            }
+        ),
+    )
+
+
+@pytest.fixture
+def emulator(grokvideo_emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
+    """The emulator, with a connection per upstream (``grokvideo_<upstream>_default``)."""
+    for upstream in UPSTREAMS:
+        connect(monkeypatch, grokvideo_emulator, f"grokvideo_{upstream}_default", upstream)
+    return grokvideo_emulator
+
+
+@pytest.fixture
+def trigger_record(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[Any]]:
+    """What every trigger run in this test was built with and fired."""
+    record: dict[str, list[Any]] = {"kwargs": [], "events": []}
+    original = GrokVideoTrigger.wait
+
+    async def wait(self: GrokVideoTrigger) -> dict[str, Any]:
+        record["kwargs"].append(self.serialize()[1])
+        payload = await original(self)
+        record["events"].append(payload)
+        return payload
+
+    monkeypatch.setattr(GrokVideoTrigger, "wait", wait)
+    return record
+
+
+def states(run: Any) -> dict[tuple[str, int], str]:
+    return {(ti.task_id, ti.map_index): str(ti.state) for ti in run.get_task_instances()}
+
+
+def xcoms(run: Any, task_id: str | None = None, key: str | None = "return_value") -> list[Any]:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        query = XComModel.get_many(run_id=run.run_id, dag_ids=run.dag_id, task_ids=task_id, key=key)
+        rows = session.scalars(query).all()
+        return [XComModel.deserialize_value(row) for row in sorted(rows, key=lambda r: r.map_index)]
+
+
+def submissions(emulator: Emulator) -> int:
+    return sum(u["submissions"] for u in emulator.stats()["upstreams"].values())
+
+
+# -- the main example, on every upstream ------------------------------------------------------
+
+
+@pytest.mark.parametrize("upstream", UPSTREAMS)
+def test_text_to_video(
+    load_dag: Any, emulator: Emulator, trigger_record: dict[str, list[Any]], upstream: str
+) -> None:
+    dag = load_dag("example_grokvideo_text_to_video")
+    run = dag.test(run_conf={"conn_id": f"grokvideo_{upstream}_default"})
+    assert str(run.state) == "success", states(run)
+    generation_id = xcoms(run, "generate")[0]
+    [video] = xcoms(run, "wait")
+    assert video["status"] == "succeeded"
+    assert video["generation_id"] == generation_id
+    assert video["video_urls"] and video["video_urls"][0].startswith(emulator.url)
+    # The trigger really ran, once, and fired one event.
+    assert [event["status"] for event in trigger_record["events"]] == ["succeeded"]
+    assert emulator.stats()["upstreams"][upstream]["submissions"] == 1
+    assert submissions(emulator) == 1
+
+
+def test_text_to_video_failed_generation_fails_with_the_upstream_message(
+    load_dag: Any,
+    emulator: Emulator,
+    trigger_record: dict[str, list[Any]],
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    dag = load_dag("example_grokvideo_text_to_video")
+    run = dag.test(run_conf={"prompt": "a stormy sea [emulator:fail]"})
+    assert str(run.state) == "failed"
+    task_states = states(run)
+    assert task_states[("generate", -1)] == "success"
+    assert task_states[("wait", -1)] == "failed"
+    [event] = trigger_record["events"]
+    assert event["status"] == "failed"
+    upstream_message = event["generation"]["error_message"]
+    assert upstream_message
+    out, err = capfd.readouterr()
+    assert f"GrokVideoGenerationFailed: generation {event['generation_id']} failed" in out + err
+    assert upstream_message in out + err
+    assert submissions(emulator) == 1
+
+
+def test_text_to_video_through_429_and_5xx(
+    load_dag: Any, emulator: Emulator, trigger_record: dict[str, list[Any]]
+) -> None:
+    emulator.inject("429", count=1, endpoint="submit", retry_after=0.2)
+    emulator.inject("429", count=2, endpoint="status", retry_after=0.3)
+    for fault in ("500", "502", "503"):
+        emulator.inject(fault, count=1, endpoint="status")
+    dag = load_dag("example_grokvideo_text_to_video")
+    run = dag.test()
+    assert str(run.state) == "success", states(run)
+    assert xcoms(run, "wait")[0]["status"] == "succeeded"
+    stats = emulator.stats()
+    assert stats["faults_pending"] == []
+    assert submissions(emulator) == 1
+
+
+# -- the other examples -----------------------------------------------------------------------
+
+
+def test_image_to_video(
+    load_dag: Any, emulator: Emulator, trigger_record: dict[str, list[Any]]
+) -> None:
+    dag = load_dag("example_grokvideo_image_to_video")
+    run = dag.test(run_conf={"conn_id": "grokvideo_xai_default"})
+    assert str(run.state) == "success", states(run)
+    [video] = xcoms(run, "wait")
+    assert video["status"] == "succeeded"
+    assert video["video_urls"][0].startswith(emulator.url)
+    assert emulator.stats()["upstreams"]["xai"]["submissions"] == 1
+    assert submissions(emulator) == 1
+
+
+def test_daily_batch_maps_prompts_over_generate_and_wait(
+    load_dag: Any, emulator: Emulator, trigger_record: dict[str, list[Any]]
+) -> None:
+    products = ["red sneakers", "steel bottle", "rain jacket", "desk lamp"]
+    dag = load_dag("example_grokvideo_daily_batch")
+    assert dag.timetable.expression == "0 0 * * *" and dag.catchup is False
+    run = dag.test(run_conf={"conn_id": "grokvideo_mountsea_default", "products": products})
+    assert str(run.state) == "success", states(run)
+    ids = xcoms(run, "generate")
+    videos = xcoms(run, "wait")
+    assert len(ids) == len(videos) == len(products)
+    assert [video["generation_id"] for video in videos] == ids
+    assert all(video["status"] == "succeeded" and video["video_urls"] for video in videos)
+    [report] = xcoms(run, "report")
+    assert len(report) == len(products)
+    assert len(trigger_record["events"]) == len(products)
+    assert emulator.stats()["upstreams"]["mountsea"]["submissions"] == len(products)
+    assert submissions(emulator) == len(products)
+
+
+# -- the API key goes nowhere but the API -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def leak_emulator() -> Iterator[Emulator]:
+    with Emulator(api_key=LEAK_KEY, job_seconds=1) as emulator:
+        yield emulator
+
+
+def test_the_key_is_in_no_trigger_kwargs_event_xcom_or_log(
+    load_dag: Any,
+    leak_emulator: Emulator,
+    airflow_db: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    trigger_record: dict[str, list[Any]],
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    connect(monkeypatch, leak_emulator, "grokvideo_leakcheck", "xcompute")
+    dag = load_dag("example_grokvideo_text_to_video")
+    run = dag.test(run_conf={"conn_id": "grokvideo_leakcheck"})
+    assert str(run.state) == "success", states(run)
+    assert leak_emulator.stats()["upstreams"]["xcompute"]["auth_failures"] == 0
+
+    assert trigger_record["kwargs"] and trigger_record["events"]
+    assert LEAK_KEY not in json.dumps(trigger_record)
+    everything_in_xcom = xcoms(run, key=None)
+    assert everything_in_xcom
+    assert LEAK_KEY not in json.dumps(everything_in_xcom, default=str)
+    out, err = capfd.readouterr()
+    assert "generation" in out + err  # the task logs were captured
+    assert LEAK_KEY not in out + err
+    assert LEAK_KEY not in caplog.text
+    for log_file in (airflow_db / "logs").rglob("*") if (airflow_db / "logs").exists() else []:
+        if log_file.is_file():
+            assert LEAK_KEY not in log_file.read_text(errors="replace"), log_file
