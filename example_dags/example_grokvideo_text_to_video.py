@@ -1,8 +1,11 @@
-"""Text to video with Grok: submit a prompt, wait in the triggerer, hand the video on.
+"""Text to video with Grok: submit a prompt, wait in the triggerer, store the video.
 
 ``generate`` submits one generation and returns its id (XCom); ``wait`` defers to the
 triggerer until the upstream finishes it and returns the finished generation (status, video
-URLs, thumbnail, expiry) through XCom.
+URLs, thumbnail, expiry) through XCom; ``download`` copies the video and its thumbnail into
+``GROKVIDEO_DESTINATION`` (any ``ObjectStoragePath`` URI; default a local ``grokvideo-videos``
+folder in the temporary directory) before the upstream's URLs expire, and emits an event of the
+``grokvideo_videos`` Asset, on which ``example_grokvideo_asset_consumer`` is scheduled.
 
 The same DAG runs against xcompute, Mountsea, xAI or the bundled emulator: only the connection
 changes.  Pick it per run with the ``conn_id`` param, or for the whole deployment with the
@@ -22,10 +25,13 @@ Poll spacing can be tuned per deployment with ``GROKVIDEO_POLL_INTERVAL``,
 from __future__ import annotations
 
 import os
+import tempfile
 from datetime import datetime, timedelta
+from pathlib import Path
 
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG, Asset, Param
 
+from airflow_provider_grokvideo.operators.download import GrokVideoDownloadOperator
 from airflow_provider_grokvideo.operators.generate import GrokVideoGenerateOperator
 from airflow_provider_grokvideo.sensors.video import GrokVideoSensor
 
@@ -34,6 +40,11 @@ POLL_INTERVAL = float(os.environ.get("GROKVIDEO_POLL_INTERVAL", "20"))
 MIN_POLL_INTERVAL = float(os.environ.get("GROKVIDEO_MIN_POLL_INTERVAL", "5"))
 MAX_POLL_INTERVAL = float(os.environ.get("GROKVIDEO_MAX_POLL_INTERVAL", "120"))
 WAIT_TIMEOUT = float(os.environ.get("GROKVIDEO_WAIT_TIMEOUT", "3600"))
+DESTINATION = os.environ.get(
+    "GROKVIDEO_DESTINATION", (Path(tempfile.gettempdir()) / "grokvideo-videos").as_uri()
+)
+# The same Asset as in example_grokvideo_asset_consumer.py: name and URI must match.
+GROKVIDEO_VIDEOS = Asset(name="grokvideo_videos", uri="file:///grokvideo/videos")
 
 with DAG(
     dag_id="example_grokvideo_text_to_video",
@@ -82,3 +93,13 @@ with DAG(
         retries=2,
         retry_delay=timedelta(seconds=30),
     )
+
+    download = GrokVideoDownloadOperator(
+        task_id="download",
+        generation=wait.output,
+        destination=DESTINATION,
+        include_thumbnail=True,
+        outlets=[GROKVIDEO_VIDEOS],
+    )
+
+    generate >> wait >> download

@@ -199,6 +199,7 @@ def main() -> int:
                 result["state"] == "success"
                 and result["status"] == "succeeded"
                 and result["submissions"] == 1
+                and _stored_videos_are_mp4(result["stored"])
             )
             failures += not ok
             results.append(result)
@@ -224,8 +225,21 @@ def main() -> int:
         print(f"FAILED: {failures} of {len(results)} runs did not succeed (log: {log_path})")
         return 1
     videos = f"{len(results)} video{'s' if len(results) != 1 else ''}"
-    print(f"All {videos} generated in {total:.1f}s. Airflow's log: {log_path}")
+    print(f"All {videos} generated and stored in {total:.1f}s, under {REPO / 'demo-output'}")
+    print(f"Airflow's log: {log_path}")
     return 0
+
+
+def _stored_videos_are_mp4(uris: list[str] | None) -> bool:
+    """Each stored video is a real file on disk starting with an MP4 ``ftyp`` box."""
+    from urllib.parse import unquote, urlsplit
+
+    videos = [u for u in uris or [] if u.endswith(".mp4")]
+    for uri in videos:
+        path = Path(unquote(urlsplit(uri).path))
+        if not path.is_file() or path.read_bytes()[4:8] != b"ftyp":
+            return False
+    return bool(videos)
 
 
 if __name__ == "__main__":

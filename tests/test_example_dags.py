@@ -28,11 +28,18 @@ FAST_POLLS = {
 
 
 @pytest.fixture(scope="module")
-def load_dag() -> Iterator[Any]:
+def videos_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the main example's ``download`` task stores the videos in these tests."""
+    return tmp_path_factory.mktemp("videos")
+
+
+@pytest.fixture(scope="module")
+def load_dag(videos_folder: Path) -> Iterator[Any]:
     """Import an example DAG file (with fast poll settings) and return its DAG."""
     with pytest.MonkeyPatch.context() as patch:
         for name, value in FAST_POLLS.items():
             patch.setenv(name, value)
+        patch.setenv("GROKVIDEO_DESTINATION", videos_folder.as_uri())
 
         def load(name: str) -> Any:
             spec = importlib.util.spec_from_file_location(name, EXAMPLE_DAGS / f"{name}.py")
@@ -106,7 +113,11 @@ def submissions(emulator: Emulator) -> int:
 
 @pytest.mark.parametrize("upstream", UPSTREAMS)
 def test_text_to_video(
-    load_dag: Any, emulator: Emulator, trigger_record: dict[str, list[Any]], upstream: str
+    load_dag: Any,
+    emulator: Emulator,
+    trigger_record: dict[str, list[Any]],
+    upstream: str,
+    videos_folder: Path,
 ) -> None:
     dag = load_dag("example_grokvideo_text_to_video")
     run = dag.test(run_conf={"conn_id": f"grokvideo_{upstream}_default"})
@@ -120,6 +131,38 @@ def test_text_to_video(
     assert [event["status"] for event in trigger_record["events"]] == ["succeeded"]
     assert emulator.stats()["upstreams"][upstream]["submissions"] == 1
     assert submissions(emulator) == 1
+    # The video landed on disk, complete, and the key never reached the CDN.
+    [stored] = [uri for uri in xcoms(run, "download")[0] if uri.endswith(".mp4")]
+    assert stored == (videos_folder / f"{generation_id}.mp4").as_uri()
+    assert (videos_folder / f"{generation_id}.mp4").read_bytes()[4:8] == b"ftyp"
+    assert emulator.stats()["cdn_requests_with_authorization"] == 0
+
+
+def test_text_to_video_emits_the_asset_event_the_consumer_dag_runs_on(
+    load_dag: Any, emulator: Emulator
+) -> None:
+    from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    run = load_dag("example_grokvideo_text_to_video").test()
+    assert str(run.state) == "success", states(run)
+    [video_uri] = [uri for uri in xcoms(run, "download")[0] if uri.endswith(".mp4")]
+    with create_session() as session:
+        [event] = session.scalars(
+            select(AssetEvent).where(AssetEvent.source_run_id == run.run_id)
+        ).all()
+        assert (event.asset.name, event.asset.uri) == ("grokvideo_videos", "file:///grokvideo/videos")
+        assert event.source_task_id == "download" and event.extra["videos"] == [video_uri]
+        # The scheduler's queue now holds a run of the consumer DAG, waiting on this Asset.
+        asset_id = session.scalar(
+            select(AssetModel.id).where(AssetModel.name == "grokvideo_videos")
+        )
+        queued = session.scalars(
+            select(AssetDagRunQueue.target_dag_id).where(AssetDagRunQueue.asset_id == asset_id)
+        ).all()
+        # (dag.test() syncs every DAG of the DAGs folder, the consumer example among them.)
+        assert "example_grokvideo_asset_consumer" in queued
 
 
 def test_text_to_video_failed_generation_fails_with_the_upstream_message(
