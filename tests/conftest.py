@@ -8,9 +8,11 @@ that ``dag.test()`` finds the example DAGs serialized.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,3 +37,20 @@ def airflow_db() -> Path:
 
     db.resetdb()
     return _home
+
+
+@pytest.fixture
+def emulator(grokvideo_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The emulator, with a connection per upstream (``grokvideo_<upstream>_default``)."""
+    for upstream in ("xcompute", "mountsea", "xai"):
+        monkeypatch.setenv(
+            f"AIRFLOW_CONN_GROKVIDEO_{upstream.upper()}_DEFAULT",
+            json.dumps(
+                {
+                    "conn_type": f"grokvideo_{upstream}",
+                    "host": grokvideo_emulator.base_url(upstream),
+                    "password": grokvideo_emulator.api_key,
+                }
+            ),
+        )
+    return grokvideo_emulator

@@ -67,14 +67,6 @@ def connect(
 
 
 @pytest.fixture
-def emulator(grokvideo_emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
-    """The emulator, with a connection per upstream (``grokvideo_<upstream>_default``)."""
-    for upstream in UPSTREAMS:
-        connect(monkeypatch, grokvideo_emulator, f"grokvideo_{upstream}_default", upstream)
-    return grokvideo_emulator
-
-
-@pytest.fixture
 def trigger_record(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[Any]]:
     """What every trigger run in this test was built with and fired."""
     record: dict[str, list[Any]] = {"kwargs": [], "events": []}

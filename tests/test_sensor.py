@@ -26,23 +26,6 @@ from airflow_provider_grokvideo.triggers.video import GrokVideoTrigger
 CONTEXT: Any = {}
 
 
-@pytest.fixture
-def emulator(grokvideo_emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
-    """The emulator, with a connection per upstream (``grokvideo_<upstream>_default``)."""
-    for upstream in UPSTREAMS:
-        monkeypatch.setenv(
-            f"AIRFLOW_CONN_GROKVIDEO_{upstream.upper()}_DEFAULT",
-            json.dumps(
-                {
-                    "conn_type": f"grokvideo_{upstream}",
-                    "host": grokvideo_emulator.base_url(upstream),
-                    "password": grokvideo_emulator.api_key,
-                }
-            ),
-        )
-    return grokvideo_emulator
-
-
 def submit(upstream: str, prompt: str = "a hummingbird, macro") -> str:
     from airflow_provider_grokvideo.hooks import get_video_hook
 

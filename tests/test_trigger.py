@@ -130,23 +130,6 @@ def test_a_long_video_costs_few_polls_and_is_seen_promptly(total: float) -> None
 FAST = {"poll_interval": 0.3, "min_poll_interval": 0.05, "max_poll_interval": 0.5}
 
 
-@pytest.fixture
-def emulator(grokvideo_emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
-    """The emulator, with a connection per upstream (``grokvideo_<upstream>_default``)."""
-    for upstream in UPSTREAMS:
-        monkeypatch.setenv(
-            f"AIRFLOW_CONN_GROKVIDEO_{upstream.upper()}_DEFAULT",
-            json.dumps(
-                {
-                    "conn_type": f"grokvideo_{upstream}",
-                    "host": grokvideo_emulator.base_url(upstream),
-                    "password": grokvideo_emulator.api_key,
-                }
-            ),
-        )
-    return grokvideo_emulator
-
-
 @pytest.fixture(autouse=True)
 async def no_client_left_open() -> AsyncIterator[None]:
     """Every trigger releases its lease: the loop's shared client is closed after the test."""
