@@ -68,5 +68,11 @@ class GrokVideoLink(BaseOperatorLink):
         # importing this module must not pay for.
         from airflow.sdk.execution_time import xcom
 
+        # When the worker computes the link as the task stops (``ti_key`` is then the running
+        # task instance), a deferred or failed task has no return value yet: asking for it
+        # would only log "XCom not found".
+        state = getattr(ti_key, "state", None)
+        if state is not None and str(getattr(state, "value", state)) != "success":
+            return ""
         value = xcom.XCom.get_value(ti_key=ti_key, key=RETURN_VALUE_KEY)
         return video_link_from_xcom(value)

@@ -9,6 +9,7 @@ from unittest import mock
 import pytest
 from airflow.sdk import DAG, BaseOperator
 from airflow.sdk.execution_time import xcom
+from airflow.sdk.types import TaskInstanceKey
 
 from airflow_provider_grokvideo.links import GrokVideoLink, video_link_from_xcom
 from airflow_provider_grokvideo.models import VideoGeneration
@@ -51,8 +52,8 @@ def test_link_is_named_grok_video() -> None:
     assert GrokVideoLink().xcom_key == "_link_GrokVideoLink"
 
 
-def _ti_key(task_id: str) -> mock.Mock:
-    return mock.Mock(dag_id="d", task_id=task_id, run_id="r", map_index=-1, try_number=1)
+def _ti_key(task_id: str) -> TaskInstanceKey:
+    return TaskInstanceKey(dag_id="d", task_id=task_id, run_id="r", try_number=1, map_index=-1)
 
 
 def test_get_link_of_download_task_is_first_stored_uri() -> None:
@@ -74,6 +75,19 @@ def test_get_link_of_sensor_task_is_first_video_url() -> None:
         link = GrokVideoLink().get_link(sensor_like, ti_key=key)
     assert link == "https://cdn.example/f/video/a.mp4"
     get_value.assert_called_once_with(ti_key=key, key="return_value")
+
+
+@pytest.mark.parametrize("state", ["deferred", "failed", "up_for_retry"])
+def test_link_of_a_task_stopping_without_success_asks_no_xcom(state: str) -> None:
+    # As the worker computes links when a task stops, ti_key is the running task instance.
+    running = mock.Mock(dag_id="d", task_id="wait", run_id="r", map_index=-1, state=state)
+    with mock.patch.object(xcom.XCom, "get_value") as get_value:
+        assert GrokVideoLink().get_link(BaseOperator(task_id="wait"), ti_key=running) == ""
+    get_value.assert_not_called()
+    running.state = "success"
+    with mock.patch.object(xcom.XCom, "get_value", return_value=SENSOR_VALUE):
+        link = GrokVideoLink().get_link(BaseOperator(task_id="wait"), ti_key=running)
+    assert link == "https://cdn.example/f/video/a.mp4"
 
 
 def test_get_link_without_xcom_is_empty() -> None:
