@@ -97,7 +97,8 @@ def is_transient_read_error(error: BaseException) -> bool:
     return isinstance(error, (UpstreamUnreachable, UnexpectedResponse))
 
 
-def _is_safe_submit_retry(error: BaseException) -> bool:
+def is_safe_submit_retry(error: BaseException) -> bool:
+    """Whether a failed submit surely never reached the upstream (429, never connected)."""
     if isinstance(error, UpstreamHTTPError):
         return error.status_code == 429
     return isinstance(error, UpstreamUnreachable) and not isinstance(error, SubmitOutcomeUnknown)
@@ -283,7 +284,7 @@ class GrokVideoHook(BaseHook):
         )
         try:
             body = self._with_retries(
-                lambda: self._send(call, submit=True), _is_safe_submit_retry
+                lambda: self._send(call, submit=True), is_safe_submit_retry
             )
             generation_id = self.dialect.parse_submit(body)
         except UnexpectedResponse as exc:

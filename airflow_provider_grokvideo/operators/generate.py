@@ -74,27 +74,29 @@ class GrokVideoGenerateOperator(BaseOperator):
     def execute(self, context: Context) -> str:
         from airflow_provider_grokvideo.exceptions import InvalidVideoRequest
         from airflow_provider_grokvideo.hooks import get_video_hook
+        from airflow_provider_grokvideo.hooks.base import is_safe_submit_retry
 
         hook = get_video_hook(self.conn_id)
-        arguments: dict[str, Any] = {
-            "duration": _blank_to_none(self.duration),
-            "aspect_ratio": _blank_to_none(self.aspect_ratio),
-            "resolution": _blank_to_none(self.resolution),
-            "image_urls": _as_urls(self.image_urls),
-            "model": _blank_to_none(self.model),
-        }
         try:
-            # Validation alone first: bad input is refused before any request is sent.
-            hook.build_request(self.prompt, **arguments)
+            # submit_video validates before sending anything: bad input costs no request.
+            generation_id = hook.submit_video(
+                self.prompt,
+                duration=_blank_to_none(self.duration),
+                aspect_ratio=_blank_to_none(self.aspect_ratio),
+                resolution=_blank_to_none(self.resolution),
+                image_urls=_as_urls(self.image_urls),
+                model=_blank_to_none(self.model),
+            )
         except InvalidVideoRequest as exc:
             raise AirflowFailException(str(exc)) from exc
-        try:
-            generation_id = hook.submit_video(self.prompt, **arguments)
         except Exception as exc:
-            reason = _no_retry_reason(exc)
-            if reason:
-                raise AirflowFailException(f"{exc} (not retried: {reason})") from exc
-            raise
+            # The hook's own rule: only what surely never reached the upstream may be retried.
+            if is_safe_submit_retry(exc):
+                raise
+            raise AirflowFailException(
+                f"{exc} (not retried: the job may exist upstream or was refused for good; "
+                "submitting again could bill it twice)"
+            ) from exc
         self.log.info("Submitted generation %s through connection %s", generation_id, self.conn_id)
         return generation_id
 
@@ -113,21 +115,3 @@ def _as_urls(value: Sequence[str] | str | None) -> list[str] | None:
     if isinstance(value, str):
         return [value]
     return [str(url) for url in value]
-
-
-def _no_retry_reason(error: BaseException) -> str | None:
-    """Why a failed submit must not be retried, or ``None`` when a retry is safe.
-
-    Safe: 429 (refused before any work) and a connection that never opened (the hook already
-    retried both).  Not safe: a lost answer or a 5xx (the job may exist upstream, and a second
-    submit could generate and bill the video twice); other 4xx (refused for good).
-    """
-    from airflow_provider_grokvideo.exceptions import SubmitOutcomeUnknown, UpstreamHTTPError
-
-    if isinstance(error, SubmitOutcomeUnknown):
-        return "the job may have been created upstream; submitting again could bill it twice"
-    if isinstance(error, UpstreamHTTPError) and error.status_code != 429:
-        if error.status_code >= 500:
-            return "the job may have been created upstream; submitting again could bill it twice"
-        return "the upstream refused the request; fix it, then clear the task"
-    return None

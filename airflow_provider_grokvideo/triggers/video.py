@@ -183,7 +183,7 @@ class GrokVideoTrigger(BaseTrigger):
         # Hold a lease on the loop's shared pooled client for the whole wait: every poll of
         # every trigger of this connection reuses its kept-alive connections.
         async with hook.async_session():
-            upstream = _upstream_name(hook)
+            upstream = hook.dialect.name
             weather: RetryPolicy | None = None  # made on the first error only
             first_progress: tuple[float, int] | None = None
             last: VideoGeneration | None = None
@@ -344,8 +344,3 @@ async def _read_hook(conn_id: str) -> GrokVideoHook:
     hook = await aget_video_hook(conn_id)
     hook.settings  # noqa: B018  # reads the key and base URL: fail now, not mid-wait
     return hook
-
-
-def _upstream_name(hook: GrokVideoHook) -> str:
-    dialect = getattr(hook, "dialect", None)
-    return str(getattr(dialect, "name", type(hook).__name__))
