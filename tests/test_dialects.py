@@ -151,8 +151,12 @@ REFUSALS = [
     (XC, "duration", {"duration": True}, ["positive number"]),
     (XC, "aspect_ratio", {"aspect_ratio": "4:3"}, ["'16:9'", "'2:3'"]),
     (XC, "resolution", {"resolution": "1080p"}, ["'480p'", "'720p'"]),
-    (XC, "image_urls", {"image_urls": tuple(f"https://e.com/{i}.png" for i in range(8))},
-     ["8 images", "at most 7"]),
+    (
+        XC,
+        "image_urls",
+        {"image_urls": tuple(f"https://e.com/{i}.png" for i in range(8))},
+        ["8 images", "at most 7"],
+    ),
     (XC, "image_urls", {"image_urls": ("data:image/png;base64,AAAA",)}, ["base64"]),
     (XC, "image_urls", {"image_urls": ("ftp://e.com/a.png",)}, ["http"]),
     (XC, "image_urls", {"image_urls": ("not a url",)}, ["http"]),
@@ -162,8 +166,12 @@ REFUSALS = [
     (MS, "duration", {"duration": 15}, ["6, 10, 12, 16, 20"]),
     (MS, "aspect_ratio", {"aspect_ratio": "4:3"}, ["'9:16'"]),
     (MS, "resolution", {"resolution": "1080P"}, ["'480P'", "'720P'"]),
-    (MS, "image_urls", {"image_urls": tuple(f"https://e.com/{i}.png" for i in range(6))},
-     ["6 images", "at most 5"]),
+    (
+        MS,
+        "image_urls",
+        {"image_urls": tuple(f"https://e.com/{i}.png" for i in range(6))},
+        ["6 images", "at most 5"],
+    ),
     (MS, "image_urls", {"image_urls": ("data:image/png;base64,AAAA",)}, ["base64"]),
     (MS, "image_urls", {"image_urls": ("file:///tmp/a.png",)}, ["http"]),
     (XA, "prompt", {"prompt": ""}, ["non-empty"]),
@@ -172,8 +180,12 @@ REFUSALS = [
     (XA, "duration", {"duration": 16}, ["1 to 15"]),
     (XA, "aspect_ratio", {"aspect_ratio": "21:9"}, ["'4:3'", "'3:4'"]),
     (XA, "resolution", {"resolution": "1080p"}, ["'480p'"]),
-    (XA, "image_urls", {"image_urls": ("https://e.com/1.png", "https://e.com/2.png")},
-     ["2 images", "at most 1 image"]),
+    (
+        XA,
+        "image_urls",
+        {"image_urls": ("https://e.com/1.png", "https://e.com/2.png")},
+        ["2 images", "at most 1 image"],
+    ),
     (XA, "image_urls", {"image_urls": ("s3://bucket/a.png",)}, ["http", "data URI"]),
 ]
 
@@ -262,7 +274,10 @@ def test_xcompute_status_processing():
     parsed = XC.parse_status(body, "task_1")
     gen = parsed.generation
     assert (gen.status, gen.progress, gen.estimated_seconds, gen.created_at) == (
-        "running", 91, 600.0, 1765000891.0
+        "running",
+        91,
+        600.0,
+        1765000891.0,
     )
     assert parsed.unknown_status is None and gen.video_urls == []
 
@@ -299,22 +314,35 @@ def test_xcompute_status_url_as_plain_string():
 
 
 def test_xcompute_status_failed_with_error():
-    body = {"code": 200, "data": {"id": "t", "status": "failed",
-                                  "error": {"code": 400, "message": "content rejected",
-                                            "type": "invalid_request_error"}}}
+    body = {
+        "code": 200,
+        "data": {
+            "id": "t",
+            "status": "failed",
+            "error": {"code": 400, "message": "content rejected", "type": "invalid_request_error"},
+        },
+    }
     gen = XC.parse_status(body, "t").generation
     assert (gen.status, gen.error_code, gen.error_message) == (
-        "failed", "invalid_request_error", "content rejected"
+        "failed",
+        "invalid_request_error",
+        "content rejected",
     )
     public_client_shape = {"status": "failed", "error": {"message": "content rejected"}}
     gen = XC.parse_status(public_client_shape, "t").generation
     assert (gen.status, gen.error_message) == ("failed", "content rejected")
 
 
-@pytest.mark.parametrize(("word", "status"), [
-    ("submitted", "queued"), ("pending", "queued"), ("processing", "running"),
-    ("cancelled", "cancelled"), ("failed", "failed"),
-])
+@pytest.mark.parametrize(
+    ("word", "status"),
+    [
+        ("submitted", "queued"),
+        ("pending", "queued"),
+        ("processing", "running"),
+        ("cancelled", "cancelled"),
+        ("failed", "failed"),
+    ],
+)
 def test_xcompute_status_words(word, status):
     assert XC.parse_status({"id": "t", "status": word}, "t").generation.status == status
 
@@ -349,27 +377,45 @@ def test_mountsea_status_call_uses_a_query_parameter():
 
 
 def _ms_task(status, result=None, **extra):
-    return {"taskId": "m1", "status": status, "result": result if result is not None else {},
-            "errorMessage": "", "errorCode": 0, "finishedAt": "2026-01-02T03:04:05Z",
-            "createdAt": "2026-01-02T03:00:00Z", "traceId": "tr", **extra}
+    return {
+        "taskId": "m1",
+        "status": status,
+        "result": result if result is not None else {},
+        "errorMessage": "",
+        "errorCode": 0,
+        "finishedAt": "2026-01-02T03:04:05Z",
+        "createdAt": "2026-01-02T03:00:00Z",
+        "traceId": "tr",
+        **extra,
+    }
 
 
-@pytest.mark.parametrize(("word", "status"), [
-    ("pending", "queued"), ("ready", "queued"), ("assigned", "queued"),
-    ("processing", "running"), ("cancelled", "cancelled"),
-])
+@pytest.mark.parametrize(
+    ("word", "status"),
+    [
+        ("pending", "queued"),
+        ("ready", "queued"),
+        ("assigned", "queued"),
+        ("processing", "running"),
+        ("cancelled", "cancelled"),
+    ],
+)
 def test_mountsea_status_words(word, status):
     gen = MS.parse_status(_ms_task(word), "m1").generation
     assert gen.status == status and gen.error_message is None
     assert gen.created_at == as_epoch("2026-01-02T03:00:00Z")
 
 
-@pytest.mark.parametrize("result", [
-    {"videoUrl": "https://cdn.example/v.mp4"},
-    {"output": {"videos": [{"url": "https://cdn.example/v.mp4"}]}},
-    {"videos": [{"url": "https://cdn.example/v.mp4"}]},
-    {"data": {"assets": [{"href": "https://cdn.example/v.mp4"}]}},
-], ids=["videoUrl", "output.videos", "videos", "any-url"])
+@pytest.mark.parametrize(
+    "result",
+    [
+        {"videoUrl": "https://cdn.example/v.mp4"},
+        {"output": {"videos": [{"url": "https://cdn.example/v.mp4"}]}},
+        {"videos": [{"url": "https://cdn.example/v.mp4"}]},
+        {"data": {"assets": [{"href": "https://cdn.example/v.mp4"}]}},
+    ],
+    ids=["videoUrl", "output.videos", "videos", "any-url"],
+)
 def test_mountsea_completed_finds_the_url_wherever_it_is(result):
     gen = MS.parse_status(_ms_task("completed", result), "m1").generation
     assert gen.status == "succeeded" and gen.video_urls == ["https://cdn.example/v.mp4"]
@@ -415,8 +461,15 @@ def test_xai_status_documented_answers():
     pending = XA.parse_status({"status": "pending", "model": "grok-imagine-video"}, "r").generation
     assert pending.status == "queued"
     done = XA.parse_status(
-        {"status": "done", "video": {"url": "https://vidgen.x.ai/v.mp4", "duration": 6,
-                                     "respect_moderation": True}, "model": "grok-imagine-video"},
+        {
+            "status": "done",
+            "video": {
+                "url": "https://vidgen.x.ai/v.mp4",
+                "duration": 6,
+                "respect_moderation": True,
+            },
+            "model": "grok-imagine-video",
+        },
         "r",
     ).generation
     assert done.status == "succeeded" and done.video_urls == ["https://vidgen.x.ai/v.mp4"]
@@ -424,7 +477,9 @@ def test_xai_status_documented_answers():
         {"status": "failed", "error": {"code": "invalid_argument", "message": "bad prompt"}}, "r"
     ).generation
     assert (failed.status, failed.error_code, failed.error_message) == (
-        "failed", "invalid_argument", "bad prompt"
+        "failed",
+        "invalid_argument",
+        "bad prompt",
     )
     expired = XA.parse_status({"status": "expired"}, "r").generation
     assert expired.status == "expired" and "expired" in expired.error_message
@@ -455,16 +510,35 @@ def test_xai_bad_key_is_recognized_from_a_400():
 # --- error bodies -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("body", "text", "expected"), [
-    ({"error": {"code": 402, "message": "insufficient balance", "type": "payment_required"}}, "",
-     ("payment_required", "insufficient balance")),
-    ({"code": "Client specified an invalid argument", "error": "Incorrect API key provided"}, "",
-     ("Client specified an invalid argument", "Incorrect API key provided")),
-    ({"statusCode": 400, "message": ["duration must be one of 6, 10"], "error": "Bad Request"}, "",
-     ("Bad Request", "duration must be one of 6, 10")),
-    (None, "<html><head><title>502 Bad Gateway</title></head></html>",
-     (None, "HTML page: 502 Bad Gateway")),
-    (None, "", (None, "empty body")),
-])
+@pytest.mark.parametrize(
+    ("body", "text", "expected"),
+    [
+        (
+            {"error": {"code": 402, "message": "insufficient balance", "type": "payment_required"}},
+            "",
+            ("payment_required", "insufficient balance"),
+        ),
+        (
+            {"code": "Client specified an invalid argument", "error": "Incorrect API key provided"},
+            "",
+            ("Client specified an invalid argument", "Incorrect API key provided"),
+        ),
+        (
+            {
+                "statusCode": 400,
+                "message": ["duration must be one of 6, 10"],
+                "error": "Bad Request",
+            },
+            "",
+            ("Bad Request", "duration must be one of 6, 10"),
+        ),
+        (
+            None,
+            "<html><head><title>502 Bad Gateway</title></head></html>",
+            (None, "HTML page: 502 Bad Gateway"),
+        ),
+        (None, "", (None, "empty body")),
+    ],
+)
 def test_error_details_reads_every_documented_error_shape(body, text, expected):
     assert error_details(body, text) == expected

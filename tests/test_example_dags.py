@@ -144,7 +144,10 @@ def test_text_to_video_emits_the_asset_event_the_consumer_dag_runs_on(
         [event] = session.scalars(
             select(AssetEvent).where(AssetEvent.source_run_id == run.run_id)
         ).all()
-        assert (event.asset.name, event.asset.uri) == ("grokvideo_videos", "file:///grokvideo/videos")
+        assert (event.asset.name, event.asset.uri) == (
+            "grokvideo_videos",
+            "file:///grokvideo/videos",
+        )
         assert event.source_task_id == "download" and event.extra["videos"] == [video_uri]
         # The scheduler's queue now holds a run of the consumer DAG, waiting on this Asset.
         asset_id = session.scalar(

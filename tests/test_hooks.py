@@ -189,19 +189,24 @@ def test_default_base_urls_and_connection_ids(cls, url):
     conn = Connection(conn_id="c", conn_type=cls.conn_type, password="k")
     assert cls("c", connection=conn).settings.base_url == url
     assert cls.default_conn_name == f"{cls.conn_type}_default"
-    host_only = Connection(conn_id="c", conn_type=cls.conn_type, host="proxy.local", port=8443,
-                           password="k")
+    host_only = Connection(
+        conn_id="c", conn_type=cls.conn_type, host="proxy.local", port=8443, password="k"
+    )
     assert cls("c", connection=host_only).settings.base_url == "https://proxy.local:8443"
 
 
 def test_connection_extras():
     conn = Connection(
-        conn_id="c", conn_type="grokvideo_xai", password="k",
+        conn_id="c",
+        conn_type="grokvideo_xai",
+        password="k",
         extra=json.dumps({"model": "grok-imagine-video-2", "timeout": 12, "relax_limits": "true"}),
     )
     settings = ConnectionSettings.from_connection(conn, "https://api.x.ai")
     assert (settings.model, settings.timeout, settings.relax_limits) == (
-        "grok-imagine-video-2", 12.0, True
+        "grok-imagine-video-2",
+        12.0,
+        True,
     )
     # The connection's model is used, and relaxed limits accept it.
     call = XAIVideoHook("c", connection=conn).build_request("p", duration=30)
@@ -361,8 +366,9 @@ def test_connection_refused_is_retried_then_reported():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # nothing listens here once closed
-    conn = Connection(conn_id="c", conn_type="grokvideo_xai", host=f"http://127.0.0.1:{port}",
-                      password=SECRET)
+    conn = Connection(
+        conn_id="c", conn_type="grokvideo_xai", host=f"http://127.0.0.1:{port}", password=SECRET
+    )
     hook = XAIVideoHook("c", connection=conn, retry=FAST)
     with pytest.raises(UpstreamUnreachable, match="no answer from xai") as info:
         hook.submit_video("a prompt")

@@ -26,8 +26,11 @@ def test_provider_info_validates_against_airflows_own_schema():
 
 
 def test_entry_point_is_registered():
-    (entry,) = [e for e in entry_points(group="apache_airflow_provider")
-                if e.value.startswith("airflow_provider_grokvideo")]
+    (entry,) = [
+        e
+        for e in entry_points(group="apache_airflow_provider")
+        if e.value.startswith("airflow_provider_grokvideo")
+    ]
     assert entry.load() is get_provider_info
 
 
@@ -50,8 +53,12 @@ def test_every_declared_module_and_class_imports():
 def test_every_module_is_declared():
     """Airflow's own rule: each hook, operator, sensor and trigger module is declared."""
     info = get_provider_info()
-    declared = {m for s in ("hooks", "operators", "sensors", "triggers")
-                for g in info[s] for m in g["python-modules"]}
+    declared = {
+        m
+        for s in ("hooks", "operators", "sensors", "triggers")
+        for g in info[s]
+        for m in g["python-modules"]
+    }
     for folder in ("hooks", "operators", "sensors", "triggers"):
         for path in (PACKAGE / folder).glob("*.py"):
             if path.name != "__init__.py":
@@ -73,9 +80,12 @@ def test_connection_form_shows_only_what_matters():
         (
             ["providers", "hooks"],
             [
-                "grokvideo_xcompute", "XComputeVideoHook",
-                "grokvideo_mountsea", "MountseaVideoHook",
-                "grokvideo_xai", "XAIVideoHook",
+                "grokvideo_xcompute",
+                "XComputeVideoHook",
+                "grokvideo_mountsea",
+                "MountseaVideoHook",
+                "grokvideo_xai",
+                "XAIVideoHook",
             ],
         ),
     ],
@@ -84,7 +94,11 @@ def test_airflow_cli_lists_the_provider(args, expected, tmp_path):
     env = {**os.environ, "AIRFLOW_HOME": str(tmp_path)}
     out = subprocess.run(
         [str(AIRFLOW_BIN), *args, "--output", "plain"],
-        capture_output=True, text=True, env=env, timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=True,
     ).stdout
     for word in expected:
         assert word in out

@@ -107,8 +107,9 @@ class Dialect:
             self._refuse("prompt", prompt, "a non-empty string")
         if not relaxed and lim.max_prompt_chars is not None and len(prompt) > lim.max_prompt_chars:
             self._refuse(
-                "prompt", _shorten(prompt), f"at most {lim.max_prompt_chars} characters, "
-                f"got {len(prompt)}"
+                "prompt",
+                _shorten(prompt),
+                f"at most {lim.max_prompt_chars} characters, got {len(prompt)}",
             )
 
         model = request.model or self.default_model
@@ -145,7 +146,8 @@ class Dialect:
             self._refuse("image_urls", images, "a list of URL strings")
         if not relaxed and len(images) > lim.max_images:
             self._refuse(
-                "image_urls", f"{len(images)} images",
+                "image_urls",
+                f"{len(images)} images",
                 f"at most {lim.max_images} image{'s' if lim.max_images > 1 else ''}",
             )
         for url in images:
@@ -164,7 +166,8 @@ class Dialect:
         if url.startswith("data:"):
             if not self.limits.image_data_uris:
                 self._refuse(
-                    "image_urls", _shorten(url),
+                    "image_urls",
+                    _shorten(url),
                     "public http(s) image URLs only; base64/data URIs are refused",
                 )
             return
@@ -201,6 +204,7 @@ class Dialect:
 
 
 # -- helpers shared by the dialects --------------------------------------------------------
+
 
 def path_segment(generation_id: str) -> str:
     """Quote an id for use as one URL path segment (no '/' smuggling)."""
