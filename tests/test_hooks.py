@@ -17,6 +17,7 @@ from airflow_provider_grokvideo.exceptions import (
     GrokVideoError,
     InvalidVideoRequest,
     SubmitOutcomeUnknown,
+    UnexpectedResponse,
     UpstreamHTTPError,
     UpstreamUnreachable,
 )
@@ -27,6 +28,7 @@ from airflow_provider_grokvideo.hooks.base import (
     RetryPolicy,
     _BearerAuth,
     _retry_after,
+    _SharedClient,
 )
 from airflow_provider_grokvideo.hooks.mountsea import MountseaVideoHook
 from airflow_provider_grokvideo.hooks.xai import XAIVideoHook
@@ -399,6 +401,44 @@ def test_bearer_auth_is_sent_to_the_api_origin_only():
         "http://api.x.ai/v1/videos/3": None,
     }
     assert SECRET not in repr(auth)
+
+
+async def test_async_status_read_goes_to_the_api_only(monkeypatch):
+    """The trigger's status read (straight to the pooled transport, past the client's auth and
+    redirect handling) still sends the key to the API's own URL only, with the connection's
+    timeout, and follows no redirect."""
+    seen: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path.endswith("/moved"):
+            return httpx.Response(302, headers={"Location": "https://cdn.example.com/v.mp4"})
+        return httpx.Response(200, json={"status": "pending", "progress": 40})
+
+    conn = Connection(
+        conn_id="c",
+        conn_type="grokvideo_xai",
+        host="https://api.example.com/prefix",
+        password=SECRET,
+        extra=json.dumps({"timeout": 7}),
+    )
+    hook = XAIVideoHook("c", connection=conn, retry=FAST)
+    transport = httpx.MockTransport(record)
+    monkeypatch.setattr(
+        hook,
+        "_new_shared_client",
+        lambda: _SharedClient(httpx.AsyncClient(transport=transport), transport),
+    )
+    generation = await hook.aget_video("r1", retry=False)
+    assert (generation.status, generation.progress) == ("queued", 40)
+    (request,) = seen
+    assert str(request.url) == "https://api.example.com/prefix/v1/videos/r1"
+    assert request.headers["Authorization"] == f"Bearer {SECRET}"
+    assert request.extensions["timeout"] == {"connect": 7.0, "read": 7.0, "write": 7.0, "pool": 7.0}
+
+    with pytest.raises(UnexpectedResponse, match="not JSON"):
+        await hook.aget_video("moved", retry=False)
+    assert [str(r.url.host) for r in seen] == ["api.example.com", "api.example.com"]
 
 
 def test_upstream_text_echoing_the_key_is_scrubbed():
