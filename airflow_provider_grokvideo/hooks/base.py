@@ -129,15 +129,13 @@ class _SharedClient:
     leases: int = 0
 
 
-class _Lease:
+class _Lease(contextlib.AbstractAsyncContextManager[httpx.AsyncClient]):
     """One holder's share of the loop's pooled client (the async context manager of
     :meth:`GrokVideoHook.async_session`).
 
     A class rather than ``@asynccontextmanager``: a busy triggerer holds one per waiting trigger,
     and a generator-based one is six objects for the garbage collector to walk, this is one.
     """
-
-    __slots__ = ("_hook", "_shared")
 
     def __init__(self, hook: GrokVideoHook) -> None:
         self._hook = hook
