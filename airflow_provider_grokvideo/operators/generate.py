@@ -93,10 +93,7 @@ class GrokVideoGenerateOperator(BaseOperator):
             # The hook's own rule: only what surely never reached the upstream may be retried.
             if is_safe_submit_retry(exc):
                 raise
-            raise AirflowFailException(
-                f"{exc} (not retried: the job may exist upstream or was refused for good; "
-                "submitting again could bill it twice)"
-            ) from exc
+            raise AirflowFailException(f"{exc} (not retried: {_why_not_retried(exc)})") from exc
         self.log.info("Submitted generation %s through connection %s", generation_id, self.conn_id)
         return generation_id
 
@@ -115,3 +112,17 @@ def _as_urls(value: Sequence[str] | str | None) -> list[str] | None:
     if isinstance(value, str):
         return [value]
     return [str(url) for url in value]
+
+
+def _why_not_retried(error: BaseException) -> str:
+    """The words for a submit failure the hook's rule does not retry (the rule itself is
+    ``is_safe_submit_retry``)."""
+    from airflow_provider_grokvideo.exceptions import SubmitOutcomeUnknown, UpstreamHTTPError
+
+    if isinstance(error, SubmitOutcomeUnknown) or (
+        isinstance(error, UpstreamHTTPError) and error.status_code >= 500
+    ):
+        return "the job may exist upstream; submitting again could bill it twice"
+    if isinstance(error, UpstreamHTTPError):
+        return "the upstream refused the request; fix it, then clear the task"
+    return "fix the connection or the request, then clear the task"
