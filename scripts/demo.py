@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.util
-import json
 import os
 import shutil
 import sys
@@ -152,12 +151,8 @@ def main() -> int:
     with Emulator(job_seconds=args.job_seconds) as emulator:
         print(f"  emulator at {emulator.url} (jobs last {args.job_seconds:g}s)")
         for upstream in upstreams:
-            os.environ[f"AIRFLOW_CONN_GROKVIDEO_DEMO_{upstream.upper()}"] = json.dumps(
-                {
-                    "conn_type": f"grokvideo_{upstream}",
-                    "host": emulator.base_url(upstream),
-                    "password": emulator.api_key,
-                }
+            os.environ[f"AIRFLOW_CONN_GROKVIDEO_DEMO_{upstream.upper()}"] = (
+                emulator.airflow_connection(upstream)
             )
 
         with output_to(log_path, not args.verbose):

@@ -8,7 +8,6 @@ that ``dag.test()`` finds the example DAGs serialized.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
@@ -45,12 +44,6 @@ def emulator(grokvideo_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     for upstream in ("xcompute", "mountsea", "xai"):
         monkeypatch.setenv(
             f"AIRFLOW_CONN_GROKVIDEO_{upstream.upper()}_DEFAULT",
-            json.dumps(
-                {
-                    "conn_type": f"grokvideo_{upstream}",
-                    "host": grokvideo_emulator.base_url(upstream),
-                    "password": grokvideo_emulator.api_key,
-                }
-            ),
+            grokvideo_emulator.airflow_connection(upstream),
         )
     return grokvideo_emulator

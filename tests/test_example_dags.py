@@ -54,16 +54,7 @@ def load_dag(videos_folder: Path) -> Iterator[Any]:
 def connect(
     monkeypatch: pytest.MonkeyPatch, emulator: Emulator, conn_id: str, upstream: str
 ) -> None:
-    monkeypatch.setenv(
-        f"AIRFLOW_CONN_{conn_id.upper()}",
-        json.dumps(
-            {
-                "conn_type": f"grokvideo_{upstream}",
-                "host": emulator.base_url(upstream),
-                "password": emulator.api_key,
-            }
-        ),
-    )
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", emulator.airflow_connection(upstream))
 
 
 @pytest.fixture

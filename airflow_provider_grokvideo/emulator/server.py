@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 import os
 import socket
 import threading
@@ -190,6 +191,17 @@ class Emulator:
         if upstream not in UPSTREAMS:
             raise ValueError(f"upstream must be one of {', '.join(UPSTREAMS)}; got {upstream!r}")
         return f"{self.url}/{upstream}"
+
+    def airflow_connection(self, upstream: str) -> str:
+        """The connection to one upstream of this emulator, as an ``AIRFLOW_CONN_<ID>``
+        environment variable takes it (JSON: type ``grokvideo_<upstream>``, host, key)."""
+        return json.dumps(
+            {
+                "conn_type": f"grokvideo_{upstream}",
+                "host": self.base_url(upstream),
+                "password": self.api_key,
+            }
+        )
 
     @property
     def running(self) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import trustme
+from airflow.sdk import Connection
 
 from airflow_provider_grokvideo.emulator import DEFAULT_API_KEY, Emulator, create_app
 from airflow_provider_grokvideo.emulator.__main__ import build_parser
@@ -65,6 +66,12 @@ def test_emulator_lifecycle_and_urls() -> None:
         assert emu.base_url("mountsea") == f"{emu.url}/mountsea"
         with pytest.raises(ValueError):
             emu.base_url("openai")
+        conn = Connection.from_json(emu.airflow_connection("xai"), conn_id="emu")
+        assert (conn.conn_type, conn.host, conn.password) == (
+            "grokvideo_xai",
+            f"{emu.url}/xai",
+            "secret",
+        )
         assert httpx.get(f"{emu.url}/_emulator/health").json() == {"status": "ok"}
         index = httpx.get(emu.url + "/").json()
         assert index["upstreams"]["xai"] == f"{emu.url}/xai" and "drop" in index["faults"]
