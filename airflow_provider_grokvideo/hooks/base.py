@@ -158,6 +158,11 @@ _ASYNC_CLIENTS: weakref.WeakKeyDictionary[
     asyncio.AbstractEventLoop, dict[tuple[str, ...], _SharedClient]
 ] = weakref.WeakKeyDictionary()
 ASYNC_POOL_CONNECTIONS = 256
+#: Seconds an idle pooled connection is kept.  httpx's default (5 s) is shorter than the gaps
+#: between a trigger's polls, so a triggerer would keep re-opening (and TLS-handshaking) the
+#: connections its waits need; common servers keep idle connections 60-75 s, and a GET whose
+#: kept-alive connection the server has just closed is retried once by aiohttp.
+ASYNC_KEEPALIVE_SECONDS = 60.0
 
 
 class GrokVideoHook(BaseHook):
@@ -253,7 +258,11 @@ class GrokVideoHook(BaseHook):
         from httpx_aiohttp import AiohttpTransport
 
         s = self.settings
-        transport = AiohttpTransport(limits=httpx.Limits(max_connections=ASYNC_POOL_CONNECTIONS))
+        transport = AiohttpTransport(
+            limits=httpx.Limits(
+                max_connections=ASYNC_POOL_CONNECTIONS, keepalive_expiry=ASYNC_KEEPALIVE_SECONDS
+            )
+        )
         client = httpx.AsyncClient(
             base_url=s.base_url,
             auth=_BearerAuth(s.api_key, s.origin),
@@ -418,8 +427,12 @@ class GrokVideoHook(BaseHook):
             self.settings.base_url + call.path,
             params=call.params,
             headers=self._status_headers,
+            # A GET has no body: an empty stream skips httpx's body encoding and automatic
+            # headers (aiohttp sets Host itself), half of what building the request costs.
+            stream=httpx.ByteStream(b""),
             extensions={"timeout": self._timeout.as_dict()},
         )
+        request.read()
         try:
             response = await transport.handle_async_request(request)
             try:
