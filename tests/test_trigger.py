@@ -317,6 +317,24 @@ async def test_many_triggers_share_one_pooled_client(emulator: Emulator) -> None
     assert polls >= 2 * len(ids)
 
 
+async def test_a_connection_idle_between_polls_is_kept_not_reopened(emulator: Emulator) -> None:
+    # Polls more than httpx's default keep-alive (5 s) apart, as a trigger's often are.
+    generation_id = await asyncio.to_thread(submit, "xcompute", "a slow one [emulator:seconds=6]")
+    opened_before = emulator.stats()["connections_opened"]
+    trigger = GrokVideoTrigger(
+        conn_id="grokvideo_xcompute_default",
+        generation_id=generation_id,
+        deadline=time.time() + 30,
+        poll_interval=5.5,
+        min_poll_interval=5.5,
+        max_poll_interval=5.5,
+    )
+    events = await events_of(trigger)
+    assert [event["status"] for event in events] == ["succeeded"]
+    assert trigger.polls >= 2
+    assert emulator.stats()["connections_opened"] - opened_before == 1
+
+
 def test_serialize_round_trips_and_holds_no_secret() -> None:
     trigger = GrokVideoTrigger(
         conn_id="grokvideo_xai_default",
