@@ -274,12 +274,14 @@ class LoopWatch:
         self.gc_pauses: list[float] = []
         #: (start, end) of every full (generation 2) collection.
         self.full_gcs: list[tuple[float, float]] = []
-        self.debug = bool(os.environ.get("GROKVIDEO_BENCH_GC_DEBUG"))
+        self.debug = bool(os.environ.get("GROKVIDEO_BENCH_DEBUG"))
+        self.started = 0.0
         self._gc_started = 0.0
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
+        self.started = time.perf_counter()
         gc.callbacks.append(self._on_gc)
         self._task = asyncio.get_running_loop().create_task(self._run())
 
@@ -293,7 +295,8 @@ class LoopWatch:
                 self.full_gcs.append((self._gc_started, ended))
             if self.debug and self.gc_pauses[-1] > 0.02:
                 print(
-                    f"gc gen{info['generation']} {1000 * self.gc_pauses[-1]:.0f} ms "
+                    f"{ended - self.started:6.1f}s gc gen{info['generation']} "
+                    f"{1000 * self.gc_pauses[-1]:.0f} ms "
                     f"collected={info['collected']} objects={len(gc.get_objects())}",
                     file=sys.stderr,
                 )
@@ -305,6 +308,9 @@ class LoopWatch:
             await asyncio.sleep(LAG_TICK)
             self.lags.append(max(0.0, time.perf_counter() - started - LAG_TICK))
             self.times.append(started)
+            if self.debug and self.lags[-1] > 0.05:
+                at = started - self.started
+                print(f"{at:6.1f}s loop lag {1000 * self.lags[-1]:.0f} ms", file=sys.stderr)
             ticks += 1
             if ticks % 10 == 0:
                 self.peak_rss = max(self.peak_rss, self.process.memory_info().rss)
@@ -422,6 +428,8 @@ async def measure(
         if (index + 1) % batch == 0:
             await asyncio.sleep(LAG_TICK)
     all_started = time.perf_counter()
+    if watch.debug:
+        print(f"{all_started - watch.started:6.1f}s all {len(ids)} started", file=sys.stderr)
     await asyncio.gather(*tasks)
 
     result.wall_seconds = time.perf_counter() - started
@@ -628,7 +636,8 @@ def main() -> None:
         "--gc-threshold",
         metavar="T0,T1,T2",
         help="gc.set_threshold() of the measured process, e.g. 20000,20,20 (default: Python's)"
-        "; GROKVIDEO_BENCH_GC_DEBUG=1 prints every collection over 20 ms",
+        "; GROKVIDEO_BENCH_DEBUG=1 prints, with their time, every collection over 20 ms and"
+        " every loop lag over 50 ms",
     )
     parser.add_argument("--quick", action="store_true", help="300 waits, jobs of 5..20 s")
     parser.add_argument(
