@@ -14,6 +14,7 @@ from airflow_provider_grokvideo.emulator import DEFAULT_API_KEY, UPSTREAMS, Emul
 from airflow_provider_grokvideo.triggers.video import (
     BACKOFF_FACTOR,
     ESTIMATE_FRACTION,
+    POLL_SPREAD,
     PROGRESS_FRACTION,
     GrokVideoTrigger,
     next_poll_delay,
@@ -87,11 +88,24 @@ def test_fixed_interval_when_min_equals_max() -> None:
         assert delay(**{**kwargs, **fixed}) == 3.0
 
 
+def test_spread_only_shortens_and_never_below_the_minimum() -> None:
+    rate = {"now": 1010.0, "progress": 20, "first_progress": (1000.0, 10)}
+    assert delay(**rate, spread=0.8) == pytest.approx(0.8 * PROGRESS_FRACTION * 79)
+    # A delay clamped at the maximum is spread too: waits started together drift apart.
+    early = {"now": 1010.0, "progress": 3, "first_progress": (1000.0, 1)}
+    assert delay(**early) == 120.0
+    assert delay(**early, spread=0.8) == pytest.approx(96.0)
+    assert delay(polls=0, spread=0.8) == 5.0  # not below min_poll_interval
+    assert delay(now=1000.0, deadline=1002.0, spread=0.8) == 2.0
+
+
 def test_progress_that_went_backwards_is_not_a_rate() -> None:
     assert delay(progress=10, first_progress=(990.0, 30), polls=0) == 5.0
 
 
-def simulate(total: float, queued: float, **spacing: float) -> tuple[int, float]:
+def simulate(
+    total: float, queued: float, spread: float = 1.0, **spacing: float
+) -> tuple[int, float]:
     """Polls and detection delay for a job with linear progress after a queue (no I/O)."""
     now, polls, first = 0.0, 0, None
     while True:
@@ -108,19 +122,21 @@ def simulate(total: float, queued: float, **spacing: float) -> tuple[int, float]
             progress=progress,
             first_progress=first,
             created_at=0.0,
+            spread=spread,
             **spacing,  # type: ignore[arg-type]
         )
 
 
+@pytest.mark.parametrize("spread", [1.0, 1.0 - POLL_SPREAD])  # none, and the most
 @pytest.mark.parametrize("total", [30.0, 120.0, 600.0, 1800.0, 3600.0])
-def test_a_long_video_costs_few_polls_and_is_seen_promptly(total: float) -> None:
-    polls, late = simulate(total, queued=total * 0.2, **SPACING)
+def test_a_long_video_costs_few_polls_and_is_seen_promptly(total: float, spread: float) -> None:
+    polls, late = simulate(total, queued=total * 0.2, spread=spread, **SPACING)
     # Fixed-interval polling as prompt as this (seen at most min_poll_interval late):
     fixed_polls = total / SPACING["min_poll_interval"]
     assert late <= SPACING["min_poll_interval"] + 1e-6
     assert polls <= (fixed_polls if total < 120 else fixed_polls / 2), (polls, fixed_polls)
-    if total >= 600:
-        assert polls <= fixed_polls / 6, (polls, fixed_polls)
+    if total >= 600:  # a sixth of fixed polling; a fifth when every spread draw is the lowest
+        assert polls <= fixed_polls / (6 if spread == 1.0 else 5), (polls, fixed_polls)
 
 
 # --------------------------------------------------------------------------------------------
@@ -315,6 +331,27 @@ async def test_many_triggers_share_one_pooled_client(emulator: Emulator) -> None
     # One pool: connections are opened for concurrency, never per poll.
     assert opened <= len(ids)
     assert polls >= 2 * len(ids)
+
+
+async def test_every_delay_after_a_poll_is_spread_at_random(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_provider_grokvideo.triggers import video
+
+    draws: list[tuple[float, float]] = []
+
+    def uniform(low: float, high: float) -> float:
+        draws.append((low, high))
+        return low
+
+    monkeypatch.setattr(video.random, "uniform", uniform)
+    generation_id = await asyncio.to_thread(submit, "xcompute")
+    trigger = trigger_for("xcompute", generation_id)
+    assert [event["status"] for event in await events_of(trigger)] == ["succeeded"]
+    # One draw for the first poll's jitter, then one spread per poll that was not the last.
+    assert draws[0][0] == 0.0
+    assert draws[1:] == [(1.0 - POLL_SPREAD, 1.0)] * (trigger.polls - 1)
+    assert trigger.polls >= 2
 
 
 async def test_a_connection_idle_between_polls_is_kept_not_reopened(emulator: Emulator) -> None:

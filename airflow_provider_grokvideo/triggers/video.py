@@ -9,7 +9,9 @@ Poll spacing (:func:`next_poll_delay`) is a small pure function: where the upstr
 remaining time (few polls early, frequent ones near the end); where it only gives its own
 (conservative) ``estimated_seconds`` it sleeps a quarter of what is left of it; with no hint at
 all it backs off gently from ``min_poll_interval`` toward ``poll_interval``.  Every delay is
-clamped within ``[min_poll_interval, max_poll_interval]`` and never runs past the deadline.
+shortened by a random share of up to :data:`POLL_SPREAD` (so that waits started together drift
+apart), clamped within ``[min_poll_interval, max_poll_interval]`` and never runs past the
+deadline.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ ESTIMATE_FRACTION = 0.25
 BACKOFF_FACTOR = 1.5
 #: The first poll waits a random 0..min(min_poll_interval, this) seconds.
 FIRST_POLL_JITTER = 1.0
+#: Every later delay is shortened by a random share of up to this much (see ``spread``).
+POLL_SPREAD = 0.2
 
 #: The event statuses; every event carries ``status``, ``generation`` and ``message``.
 EVENT_STATUSES = ("succeeded", "failed", "cancelled", "expired", "timeout", "error")
@@ -63,6 +67,7 @@ def next_poll_delay(
     estimated_seconds: float | None = None,
     created_at: float | None = None,
     first_progress: tuple[float, int] | None = None,
+    spread: float = 1.0,
 ) -> float:
     """Seconds to sleep before the next status read.  Pure: no clock, no I/O.
 
@@ -74,6 +79,11 @@ def next_poll_delay(
     :param created_at: unix time the upstream created the job, if known.
     :param first_progress: ``(time, progress)`` of the first answer that reported a progress
         above 0; with the current ``progress`` it gives the job's measured rate.
+    :param spread: a factor within ``[1 - POLL_SPREAD, 1]`` that the caller draws at random.
+        Waits that started together (a triggerer that starts with thousands of them) would
+        otherwise keep polling in the same seconds, wave after wave: a load spike for the
+        triggerer's loop and a burst of requests the upstream may rate-limit.  It only ever
+        shortens a delay, so a video is never seen later than the hints allow.
 
     In order of trust:
 
@@ -83,8 +93,9 @@ def next_poll_delay(
        left of the estimate;
     4. nothing: ``min_poll_interval * BACKOFF_FACTOR ** polls``, at most ``poll_interval``.
 
-    The result lies within ``[min_poll_interval, max_poll_interval]``, and is cut short so as
-    never to sleep past ``deadline`` (0 when the deadline has come).
+    The result is clamped within ``[min_poll_interval, max_poll_interval]``, then multiplied by
+    ``spread`` (but not below ``min_poll_interval``), and cut short so as never to sleep past
+    ``deadline`` (0 when the deadline has come).
     """
     low = max(0.0, min_poll_interval)
     high = max(low, max_poll_interval)
@@ -108,7 +119,7 @@ def next_poll_delay(
     else:
         delay = backoff
 
-    delay = min(max(delay, low), high)
+    delay = max(min(max(delay, low), high) * spread, low)
     return max(0.0, min(delay, deadline - now))
 
 
@@ -251,6 +262,7 @@ class GrokVideoTrigger(BaseTrigger):
                     estimated_seconds=generation.estimated_seconds,
                     created_at=generation.created_at,
                     first_progress=first_progress,
+                    spread=random.uniform(1.0 - POLL_SPREAD, 1.0),
                 )
                 log.debug("next status read of %s in %.1fs", self.generation_id, delay)
                 await asyncio.sleep(delay)
