@@ -25,6 +25,7 @@ demo: install
 bench: install
 	$(PY) benchmarks/import_time.py
 	$(PY) benchmarks/triggerer_load.py
+	$(PY) benchmarks/gc_pause.py
 	$(PY) benchmarks/download.py
 
 clean:

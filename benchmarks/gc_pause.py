@@ -1,0 +1,153 @@
+"""What one full garbage collection costs a triggerer holding many idle waits.
+
+The worst event-loop lag of a triggerer with thousands of waits is CPython's full (generation
+2) collection, which stops the loop while it walks every live object.  This script starts N
+waits in one event loop against the emulator (its own process), lets them all fall asleep, and
+times ``gc.collect()`` (median of five) for:
+
+* ``asyncio tasks``: N bare tasks, each in ``asyncio.sleep``: the floor any asyncio triggerer
+  pays;
+* ``one read, then asleep``: N tasks that each made one status read through the hook's shared
+  client and then sleep, keeping nothing of it;
+* ``one read, kept``: the same, keeping the ``VideoGeneration`` read;
+* ``GrokVideoTrigger``: N of our triggers, each asleep after its first poll.
+
+The start-up heap (Airflow and its imports) is frozen first (``gc.freeze()``), as in
+``triggerer_load.py``.  Prints figures; asserts nothing.
+
+    python benchmarks/gc_pause.py               # 10,000 waits, about a minute
+    python benchmarks/gc_pause.py --waits 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from triggerer_load import EmulatorProcess, set_connections, submit_jobs
+
+CONN_ID = "bench_grokvideo_plain"
+ASLEEP = 300.0  # seconds every wait sleeps: far longer than the measurement
+
+
+def full_collection(label: str, waits: int, baseline: int) -> None:
+    objects = gc.get_objects()
+    references = sum(len(gc.get_referents(o)) for o in objects)
+    count = len(objects)
+    del objects
+    pauses = []
+    for _ in range(5):
+        started = time.perf_counter()
+        gc.collect()
+        pauses.append(1000 * (time.perf_counter() - started))
+    print(
+        f"  {label:<24} {(count - baseline) / waits:5.1f} objects per wait  "
+        f"{count:>8} objects  {references:>9} references  "
+        f"full collection {statistics.median(pauses):6.1f} ms "
+        f"(min {min(pauses):.1f}, max {max(pauses):.1f})"
+    )
+    sys.stdout.flush()
+
+
+async def measure(
+    label: str, ids: list[str], wait: Callable[[str], Awaitable[object]], settle: float
+) -> None:
+    gc.collect()
+    baseline = len(gc.get_objects())
+    tasks = []
+    for index, generation_id in enumerate(ids):
+        tasks.append(asyncio.create_task(wait(generation_id)))
+        if index % 500 == 499:
+            await asyncio.sleep(0.05)  # as a triggerer picks them up: a batch at a time
+    await asyncio.sleep(settle)
+    full_collection(label, len(ids), baseline)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def waiter(name: str) -> Callable[[str], Awaitable[None]]:
+    from airflow_provider_grokvideo.triggers.video import GrokVideoTrigger, _shared_hook
+
+    async def one_read(generation_id: str, keep: bool) -> None:
+        hook = await _shared_hook(CONN_ID)
+        async with hook.async_session():
+            generation = await hook.aget_video(generation_id, retry=False)
+            if not keep:
+                del generation
+            await asyncio.sleep(ASLEEP)
+
+    async def bare(generation_id: str) -> None:
+        await asyncio.sleep(ASLEEP)
+
+    async def read_dropped(generation_id: str) -> None:
+        await one_read(generation_id, keep=False)
+
+    async def read_kept(generation_id: str) -> None:
+        await one_read(generation_id, keep=True)
+
+    async def trigger(generation_id: str) -> None:
+        waiting = GrokVideoTrigger(
+            conn_id=CONN_ID,
+            generation_id=generation_id,
+            deadline=time.time() + 3600,
+            poll_interval=ASLEEP,
+            min_poll_interval=ASLEEP,
+            max_poll_interval=ASLEEP,
+        )
+        async for _ in waiting.run():
+            return
+
+    return {
+        "asyncio tasks": bare,
+        "one read, then asleep": read_dropped,
+        "one read, kept": read_kept,
+        "GrokVideoTrigger": trigger,
+    }[name]
+
+
+SCENARIOS = ("asyncio tasks", "one read, then asleep", "one read, kept", "GrokVideoTrigger")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--waits", type=int, default=10_000)
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="grokvideo-gc-"))
+    os.environ.setdefault("AIRFLOW_HOME", str(workdir / "airflow"))
+    os.environ["AIRFLOW__LOGGING__NAMESPACE_LEVELS"] = "airflow_provider_grokvideo=WARNING"
+    emulator = EmulatorProcess(None, max(50_000, 2 * args.waits))
+    try:
+        set_connections({"plain": emulator})
+        import airflow.sdk  # noqa: F401  (configure Airflow before measuring)
+
+        ids = asyncio.run(submit_jobs(emulator.url, [10 * ASLEEP] * args.waits))
+        print(
+            f"Full garbage collection with {args.waits} idle waits in one loop "
+            f"(Python {sys.version.split()[0]}, {os.cpu_count()} CPUs)"
+        )
+        from airflow_provider_grokvideo.hooks import aget_video_hook  # noqa: F401  (warm up)
+
+        gc.collect()
+        gc.freeze()
+        # Each scenario in a loop of its own: nothing of the previous one (its cancelled
+        # timers, its pooled client) is left in the heap.  With the first poll's jitter (at
+        # most 1 s) and the reads, every wait is asleep after 8 s.
+        for name in SCENARIOS:
+            settle = 1.0 if name == "asyncio tasks" else 8.0
+            asyncio.run(measure(name, ids, waiter(name), settle))
+    finally:
+        emulator.stop()
+
+
+if __name__ == "__main__":
+    main()
