@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import gc
 import os
 import statistics
@@ -74,25 +75,20 @@ async def measure(
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def waiter(name: str) -> Callable[[str], Awaitable[None]]:
+def waiters() -> dict[str, Callable[[str], Awaitable[None]]]:
+    """The scenarios, in the order they run: a name and what each of the N waits runs."""
     from airflow_provider_grokvideo.triggers.video import GrokVideoTrigger, _shared_hook
 
-    async def one_read(generation_id: str, keep: bool) -> None:
+    async def bare(generation_id: str) -> None:
+        await asyncio.sleep(ASLEEP)
+
+    async def one_read(generation_id: str, keep: bool = False) -> None:
         hook = await _shared_hook(CONN_ID)
         async with hook.async_session():
             generation = await hook.aget_video(generation_id, retry=False)
             if not keep:
                 del generation
             await asyncio.sleep(ASLEEP)
-
-    async def bare(generation_id: str) -> None:
-        await asyncio.sleep(ASLEEP)
-
-    async def read_dropped(generation_id: str) -> None:
-        await one_read(generation_id, keep=False)
-
-    async def read_kept(generation_id: str) -> None:
-        await one_read(generation_id, keep=True)
 
     async def trigger(generation_id: str) -> None:
         waiting = GrokVideoTrigger(
@@ -108,13 +104,10 @@ def waiter(name: str) -> Callable[[str], Awaitable[None]]:
 
     return {
         "asyncio tasks": bare,
-        "one read, then asleep": read_dropped,
-        "one read, kept": read_kept,
+        "one read, then asleep": one_read,
+        "one read, kept": functools.partial(one_read, keep=True),
         "GrokVideoTrigger": trigger,
-    }[name]
-
-
-SCENARIOS = ("asyncio tasks", "one read, then asleep", "one read, kept", "GrokVideoTrigger")
+    }
 
 
 def main() -> None:
@@ -142,9 +135,9 @@ def main() -> None:
         # Each scenario in a loop of its own: nothing of the previous one (its cancelled
         # timers, its pooled client) is left in the heap.  With the first poll's jitter (at
         # most 1 s) and the reads, every wait is asleep after 8 s.
-        for name in SCENARIOS:
+        for name, wait in waiters().items():
             settle = 1.0 if name == "asyncio tasks" else 8.0
-            asyncio.run(measure(name, ids, waiter(name), settle))
+            asyncio.run(measure(name, ids, wait, settle))
     finally:
         emulator.stop()
 

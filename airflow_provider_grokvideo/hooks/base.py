@@ -432,7 +432,7 @@ class GrokVideoHook(BaseHook):
             stream=httpx.ByteStream(b""),
             extensions={"timeout": self._timeout.as_dict()},
         )
-        request.read()
+        request.read()  # content b"": the transport then sends no body (not an empty stream)
         try:
             response = await transport.handle_async_request(request)
             try:
