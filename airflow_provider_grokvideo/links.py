@@ -67,12 +67,13 @@ class GrokVideoLink(BaseOperatorLink):
         # Imported here: resolving the XCom backend reads configuration, which a DAG parse
         # importing this module must not pay for.
         from airflow.sdk.execution_time import xcom
+        from airflow.utils.state import TaskInstanceState
 
         # When the worker computes the link as the task stops (``ti_key`` is then the running
         # task instance), a deferred or failed task has no return value yet: asking for it
         # would only log "XCom not found".
         state = getattr(ti_key, "state", None)
-        if state is not None and str(getattr(state, "value", state)) != "success":
+        if state is not None and state != TaskInstanceState.SUCCESS:
             return ""
         value = xcom.XCom.get_value(ti_key=ti_key, key=RETURN_VALUE_KEY)
         return video_link_from_xcom(value)

@@ -31,12 +31,13 @@ REPO = Path(__file__).resolve().parent.parent
 HOME = REPO / ".airflow-demo"
 DAGS = REPO / "example_dags"
 MAIN_DAG = "example_grokvideo_text_to_video"
-UPSTREAMS = ("xcompute", "mountsea", "xai")
+# One video per upstream, each with its own prompt.
 PROMPTS = {
     "xcompute": "A lighthouse on a cliff in a storm, waves crashing, cinematic",
     "mountsea": "A hummingbird drinking from a red flower, macro, slow motion",
     "xai": "A paper boat drifting down a rainy street gutter, shallow depth of field",
 }
+UPSTREAMS = tuple(PROMPTS)
 
 
 def configure_airflow(home: Path) -> None:

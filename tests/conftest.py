@@ -41,7 +41,9 @@ def airflow_db() -> Path:
 @pytest.fixture
 def emulator(grokvideo_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The emulator, with a connection per upstream (``grokvideo_<upstream>_default``)."""
-    for upstream in ("xcompute", "mountsea", "xai"):
+    from airflow_provider_grokvideo.emulator import UPSTREAMS
+
+    for upstream in UPSTREAMS:
         monkeypatch.setenv(
             f"AIRFLOW_CONN_GROKVIDEO_{upstream.upper()}_DEFAULT",
             grokvideo_emulator.airflow_connection(upstream),
