@@ -1,0 +1,78 @@
+"""The normalized types every hook, the trigger and the sensor speak."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from airflow_provider_grokvideo.models import (
+    STATUSES,
+    TERMINAL_STATUSES,
+    VideoGeneration,
+    VideoRequest,
+)
+
+
+def finished() -> VideoGeneration:
+    return VideoGeneration(
+        generation_id="task_01",
+        status="succeeded",
+        progress=100,
+        video_urls=["https://cdn.example/v.mp4", "https://cdn.example/v2.mp4"],
+        thumbnail_url="https://cdn.example/t.jpg",
+        expires_at=1_764_000_000.5,
+        estimated_seconds=120.0,
+        created_at=1_763_990_000.0,
+    )
+
+
+def test_a_generation_round_trips_through_json_as_xcom_and_events_carry_it() -> None:
+    generation = finished()
+    data = json.loads(json.dumps(generation.to_dict()))
+    assert data["video_urls"] == ["https://cdn.example/v.mp4", "https://cdn.example/v2.mp4"]
+    assert VideoGeneration.from_dict(data) == generation
+
+
+def test_from_dict_ignores_unknown_keys_and_takes_any_sequence_of_urls() -> None:
+    data = {"generation_id": "g", "status": "running", "progress": 40, "added_later": 1}
+    assert VideoGeneration.from_dict(data) == VideoGeneration("g", "running", progress=40)
+    urls = VideoGeneration.from_dict({**data, "video_urls": ("https://a", "https://b")})
+    assert urls.video_urls == ["https://a", "https://b"]
+    assert VideoGeneration.from_dict({**data, "video_urls": None}).video_urls == []
+
+
+def test_an_unknown_status_is_refused_naming_the_known_ones() -> None:
+    with pytest.raises(ValueError, match=r"status must be one of queued, running, .*, not 'done'"):
+        VideoGeneration("g", "done")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("progress", [-1, 101])
+def test_progress_outside_0_to_100_is_refused(progress: int) -> None:
+    with pytest.raises(ValueError, match=f"progress must be within 0..100, not {progress}"):
+        VideoGeneration("g", "running", progress=progress)
+
+
+@pytest.mark.parametrize("progress", [0, 100, None])
+def test_progress_at_its_edges_or_unknown_is_accepted(progress: int | None) -> None:
+    assert VideoGeneration("g", "running", progress=progress).progress == progress
+
+
+@pytest.mark.parametrize("status", STATUSES)
+def test_only_final_statuses_are_terminal(status: str) -> None:
+    generation = VideoGeneration("g", status)  # type: ignore[arg-type]
+    assert generation.is_terminal == (status not in ("queued", "running"))
+    assert set(STATUSES) >= TERMINAL_STATUSES
+
+
+def test_a_request_leaves_every_optional_field_to_the_upstream() -> None:
+    request = VideoRequest(prompt="a cat")
+    assert (request.model, request.duration, request.aspect_ratio, request.resolution) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    assert request.image_urls == ()
+    with pytest.raises(AttributeError):
+        request.prompt = "a dog"  # type: ignore[misc]
