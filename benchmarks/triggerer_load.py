@@ -294,10 +294,11 @@ class LoopWatch:
             if info["generation"] == 2:
                 self.full_gcs.append((self._gc_started, ended))
             if self.debug and self.gc_pauses[-1] > 0.02:
+                # No count of live objects here: gc.get_objects() would itself stall the loop
+                # for tens of milliseconds, counted as lag outside the collection.
                 print(
                     f"{ended - self.started:6.1f}s gc gen{info['generation']} "
-                    f"{1000 * self.gc_pauses[-1]:.0f} ms "
-                    f"collected={info['collected']} objects={len(gc.get_objects())}",
+                    f"{1000 * self.gc_pauses[-1]:.0f} ms collected={info['collected']}",
                     file=sys.stderr,
                 )
 
