@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install test lint demo bench clean
+.PHONY: install test test-deploy lint demo bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ lint: install
 
 test: install lint
 	$(PY) -m pytest
+
+# Separate Airflow processes on PostgreSQL, killed workers and triggerers, the browser.
+test-deploy: install
+	$(PY) -m pytest -m deploy tests/deploy
 
 demo: install
 	$(PY) scripts/demo.py
