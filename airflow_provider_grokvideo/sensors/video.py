@@ -18,8 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator
 from airflow.sdk.bases.sensor import PokeReturnValue
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
 
+from airflow_provider_grokvideo.compat import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSensorTimeout,
+)
 from airflow_provider_grokvideo.exceptions import GenerationFailed
 from airflow_provider_grokvideo.links import GrokVideoLink
 
