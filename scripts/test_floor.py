@@ -12,6 +12,7 @@ the events its triggers fired.  Exits with pytest's status.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections import Counter
@@ -50,6 +51,7 @@ class FloorReport:
             report.runs.append(
                 {
                     "dag_id": dag.dag_id,
+                    "test": os.environ.get("PYTEST_CURRENT_TEST", "").split("::")[-1].split()[0],
                     "conn_id": (kwargs.get("run_conf") or {}).get("conn_id", "(default)"),
                     "state": str(run.state),
                     "seconds": time.monotonic() - started,
@@ -76,7 +78,7 @@ class FloorReport:
             events = ", ".join(r["events"]) or "none"
             write(
                 f"  {r['dag_id']:<34} {r['conn_id']:<28} {r['state']:<8} {r['seconds']:5.1f}s"
-                f"  tasks: {tasks}; trigger events: {events}"
+                f"  tasks: {tasks}; trigger events: {events}  [{r['test']}]"
             )
         write(f"  {len(self.runs)} DAG runs")
 
@@ -87,7 +89,7 @@ def main() -> int:
     location = Path(airflow_provider_grokvideo.__file__).resolve()
     print(f"Python {sys.version.split()[0]}; apache-airflow {version('apache-airflow')}")
     print(f"airflow-provider-grokvideo {version('airflow-provider-grokvideo')} from {location}")
-    if REPO in location.parents:
+    if "site-packages" not in location.parts:
         print("the provider must be installed (not editable), not imported from the checkout")
         return 2
     report = FloorReport()
