@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install test test-deploy lint demo bench clean
+.PHONY: install test test-deploy test-floor lint demo bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,24 @@ test: install lint
 test-deploy: install
 	$(PY) -m pytest -m deploy tests/deploy
 
+# The oldest supported Airflow (.ci/floor-constraints.txt, with the pins it needs) in a venv of
+# its own; the provider from a wheel, not editable; the example DAGs, import cost and shims.
+FLOOR_VENV ?= .venv-floor
+FLOOR_PY := $(FLOOR_VENV)/bin/python
+
+$(FLOOR_VENV)/.installed: pyproject.toml .ci/floor-constraints.txt
+	rm -rf $(FLOOR_VENV)
+	$(PYTHON) -m venv $(FLOOR_VENV)
+	$(FLOOR_PY) -m pip install --quiet --upgrade pip
+	$(FLOOR_PY) -m pip install --quiet -c .ci/floor-constraints.txt \
+		"apache-airflow" . "pytest>=8" "pytest-asyncio>=0.24"
+	touch $@
+
+test-floor: $(FLOOR_VENV)/.installed
+	$(FLOOR_PY) -m pip install --quiet --no-deps --force-reinstall .
+	$(FLOOR_PY) -m pip check
+	$(FLOOR_PY) scripts/test_floor.py
+
 demo: install
 	$(PY) scripts/demo.py
 
@@ -33,4 +51,4 @@ bench: install
 	$(PY) benchmarks/download.py
 
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(FLOOR_VENV) demo-output .pytest_cache .ruff_cache

@@ -24,8 +24,11 @@ import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
-
+from airflow_provider_grokvideo.compat import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSensorTimeout,
+)
 from airflow_provider_grokvideo.exceptions import GenerationFailed
 
 if TYPE_CHECKING:

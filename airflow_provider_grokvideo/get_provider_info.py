@@ -10,6 +10,10 @@ from typing import Any
 
 INTEGRATION = "Grok Video"
 
+#: The oldest Airflow this provider supports (also in pyproject.toml's dependencies, checked
+#: by tests/test_compat.py; ``make test-floor`` runs the example DAGs on it).
+MIN_AIRFLOW_VERSION = "3.1.0"
+
 _UPSTREAMS = (
     # (connection type suffix, hook class, display name, default base URL)
     ("xcompute", "XComputeVideoHook", "Grok Video (xcompute)", "https://xcompute.us"),
@@ -59,6 +63,10 @@ def get_provider_info() -> dict[str, Any]:
         "description": "Generate videos with Grok through xcompute, Mountsea or the xAI API: "
         "submit, wait without holding a worker, and store the files.",
         "versions": ["0.1.0"],
+        # As Airflow's own providers wrote it into their provider info. Airflow itself reads
+        # the range from the package's metadata (pip's Requires-Dist) and nothing from here;
+        # an older Airflow is refused at import by airflow_provider_grokvideo.compat.
+        "dependencies": [f"apache-airflow>={MIN_AIRFLOW_VERSION}"],
         "integrations": [
             {
                 "integration-name": INTEGRATION,

@@ -2,7 +2,7 @@
 
 A generate task writes down what it is about to pay for *before* sending the request, and the
 upstream's generation id as soon as the answer is read.  The task state store
-(``context["task_state_store"]``) keeps it across the tries of one task instance, one record
+(``compat.task_state_store(context)``) keeps it across the tries of one task instance, one record
 per map index, so a later try (a retry after the worker was killed, or a clear) reads it first:
 
 - an id is recorded: the job exists; submit nothing and carry on with that id;

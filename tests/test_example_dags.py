@@ -230,7 +230,7 @@ def test_daily_batch_maps_prompts_over_generate_and_wait(
 ) -> None:
     products = ["red sneakers", "steel bottle", "rain jacket", "desk lamp"]
     dag = load_dag("example_grokvideo_daily_batch")
-    assert dag.timetable.expression == "0 0 * * *" and dag.catchup is False
+    assert dag.schedule == "@daily" and dag.catchup is False
     run = dag.test(run_conf={"conn_id": "grokvideo_mountsea_default", "products": products})
     assert str(run.state) == "success", states(run)
     ids = xcoms(run, "generate")

@@ -31,8 +31,8 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import httpx
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_grokvideo.compat import AirflowFailException
 from airflow_provider_grokvideo.exceptions import GrokVideoError
 from airflow_provider_grokvideo.links import GrokVideoLink
 from airflow_provider_grokvideo.models import VideoGeneration

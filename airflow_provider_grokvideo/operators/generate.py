@@ -18,8 +18,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_grokvideo.compat import AirflowFailException
 from airflow_provider_grokvideo.generation_wait import (
     DEFAULT_MAX_POLL_INTERVAL,
     DEFAULT_MIN_POLL_INTERVAL,
@@ -251,14 +251,11 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
             raise AirflowFailException(f"{exc} (not retried: {_why_not_retried(exc)})") from exc
 
     def _ledger(self, context: Context) -> SubmitLedger | None:
+        from airflow_provider_grokvideo.compat import task_state_store
         from airflow_provider_grokvideo.submit_record import SubmitLedger
 
-        store = context.get("task_state_store")
+        store = task_state_store(context, self.log)
         if store is None:
-            self.log.warning(
-                "No task state store in this Airflow (crash recovery needs Airflow 3.3): a "
-                "retry after a worker died mid-submit could submit, and bill, a second video"
-            )
             return None
         return SubmitLedger(store)
 

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator
 from airflow.sdk.bases.sensor import PokeReturnValue
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+from airflow_provider_grokvideo.compat import AirflowFailException, AirflowSkipException
 from airflow_provider_grokvideo.generation_wait import (
     DEFAULT_MAX_POLL_INTERVAL,
     DEFAULT_MIN_POLL_INTERVAL,

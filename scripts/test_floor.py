@@ -1,0 +1,101 @@
+"""``make test-floor``: the example DAGs and the import-cost check on the oldest supported Airflow.
+
+Run by the floor virtual environment's Python (``.venv-floor``, made by ``make test-floor``
+with ``.ci/floor-constraints.txt``), with the provider installed from a wheel, not editable.
+It runs the pytest selection below (every example DAG under ``dag.test()`` on the bundled
+emulator, the trigger executed; the import-cost check; the compat shims) and prints the Airflow
+version, then one line per DAG run: the DAG, its connection, its state, its tasks' states and
+the events its triggers fired.  Exits with pytest's status.
+
+    .venv-floor/bin/python scripts/test_floor.py [extra pytest arguments]
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections import Counter
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SELECTION = ("tests/test_example_dags.py", "tests/test_import_cost.py", "tests/test_compat.py")
+
+
+class FloorReport:
+    """A pytest plugin recording every ``dag.test()`` run and every trigger event."""
+
+    def __init__(self) -> None:
+        self.runs: list[dict[str, Any]] = []
+        self._events: list[str] = []
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        # Airflow is imported only now, after tests/conftest.py set AIRFLOW_HOME and the rest.
+        from airflow.sdk import DAG
+
+        from airflow_provider_grokvideo.triggers.video import GrokVideoTrigger
+
+        report = self
+        original_test = DAG.test
+        original_run = GrokVideoTrigger.run
+
+        def test(dag: Any, *args: Any, **kwargs: Any) -> Any:
+            report._events = []
+            started = time.monotonic()
+            run = original_test(dag, *args, **kwargs)
+            tasks = Counter(str(ti.state) for ti in run.get_task_instances())
+            report.runs.append(
+                {
+                    "dag_id": dag.dag_id,
+                    "test": os.environ.get("PYTEST_CURRENT_TEST", "").split("::")[-1].split()[0],
+                    "conn_id": (kwargs.get("run_conf") or {}).get("conn_id", "(default)"),
+                    "state": str(run.state),
+                    "seconds": time.monotonic() - started,
+                    "tasks": dict(tasks),
+                    "events": list(report._events),
+                }
+            )
+            return run
+
+        async def run(trigger: Any) -> Any:
+            async for event in original_run(trigger):
+                report._events.append(str(event.payload.get("status")))
+                yield event
+
+        DAG.test = test  # type: ignore[method-assign]
+        GrokVideoTrigger.run = run  # type: ignore[method-assign]
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        write = terminalreporter.write_line
+        write("")
+        write(f"Floor: apache-airflow {version('apache-airflow')}; DAG runs under dag.test():")
+        for r in self.runs:
+            tasks = ", ".join(f"{n} {state}" for state, n in sorted(r["tasks"].items()))
+            events = ", ".join(r["events"]) or "none"
+            write(
+                f"  {r['dag_id']:<34} {r['conn_id']:<28} {r['state']:<8} {r['seconds']:5.1f}s"
+                f"  tasks: {tasks}; trigger events: {events}  [{r['test']}]"
+            )
+        write(f"  {len(self.runs)} DAG runs")
+
+
+def main() -> int:
+    import airflow_provider_grokvideo
+
+    location = Path(airflow_provider_grokvideo.__file__).resolve()
+    print(f"Python {sys.version.split()[0]}; apache-airflow {version('apache-airflow')}")
+    print(f"airflow-provider-grokvideo {version('airflow-provider-grokvideo')} from {location}")
+    if "site-packages" not in location.parts:
+        print("the provider must be installed (not editable), not imported from the checkout")
+        return 2
+    report = FloorReport()
+    args = ["-p", "no:cacheprovider", "-q", "--rootdir", str(REPO), *SELECTION, *sys.argv[1:]]
+    return int(pytest.main([str(REPO / a) if a in SELECTION else a for a in args], [report]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
