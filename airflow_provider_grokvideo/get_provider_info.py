@@ -96,6 +96,14 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_grokvideo.triggers.video"],
             }
         ],
+        # The videos' way into object storage (fsspec, Airflow's ObjectStoragePath: "Common IO").
+        "transfers": [
+            {
+                "source-integration-name": INTEGRATION,
+                "target-integration-name": "Common IO",
+                "python-module": "airflow_provider_grokvideo.transfers.video_download",
+            }
+        ],
         "extra-links": ["airflow_provider_grokvideo.links.GrokVideoLink"],
         "connection-types": [_connection_type(*upstream) for upstream in _UPSTREAMS],
     }
