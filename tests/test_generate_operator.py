@@ -140,6 +140,7 @@ def test_template_fields() -> None:
         "aspect_ratio",
         "resolution",
         "model",
+        "max_cost_usd",
     }
 
 

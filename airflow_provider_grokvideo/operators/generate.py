@@ -16,6 +16,8 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from airflow.sdk import Context
 
 
@@ -30,6 +32,10 @@ class GrokVideoGenerateOperator(BaseOperator):
     :param image_urls: public http(s) URLs of the images to animate, or one URL (templated).
     :param model: the upstream's model; the connection's, then the upstream's, default when
         omitted (templated).
+    :param max_cost_usd: refuse, before any request, a video whose estimated cost (see
+        ``GrokVideoHook.estimate_cost``) is above this many US dollars, or that has no estimate
+        (no published price and none in the connection's ``prices`` extra); templated.  The
+        estimate is logged either way and kept in the ``cost_estimate`` XCom.
 
     The request is validated against the upstream's documented limits before anything is
     sent: bad input fails the task (without retries) naming the field, the value and what the
@@ -47,6 +53,7 @@ class GrokVideoGenerateOperator(BaseOperator):
         "aspect_ratio",
         "resolution",
         "model",
+        "max_cost_usd",
     )
     ui_color = "#f4e6d7"
 
@@ -60,6 +67,7 @@ class GrokVideoGenerateOperator(BaseOperator):
         resolution: str | None = None,
         image_urls: Sequence[str] | str | None = None,
         model: str | None = None,
+        max_cost_usd: float | str | Decimal | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -70,13 +78,17 @@ class GrokVideoGenerateOperator(BaseOperator):
         self.resolution = resolution
         self.image_urls = image_urls
         self.model = model
+        self.max_cost_usd = max_cost_usd
 
     def execute(self, context: Context) -> str:
         from airflow_provider_grokvideo.exceptions import InvalidVideoRequest
         from airflow_provider_grokvideo.hooks import get_video_hook
         from airflow_provider_grokvideo.hooks.base import is_safe_submit_retry
+        from airflow_provider_grokvideo.task_costs import estimate_before_submit
 
         hook = get_video_hook(self.conn_id)
+        # Logs the estimate; over max_cost_usd (or unknown under a cap) fails before any request.
+        estimate_before_submit(self, hook, context)
         try:
             # submit_video validates before sending anything: bad input costs no request.
             generation_id = hook.submit_video(

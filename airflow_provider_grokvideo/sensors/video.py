@@ -22,6 +22,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException, Airfl
 
 from airflow_provider_grokvideo.exceptions import GenerationFailed
 from airflow_provider_grokvideo.links import GrokVideoLink
+from airflow_provider_grokvideo.task_costs import with_estimate
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -96,15 +97,20 @@ class GrokVideoSensor(BaseSensorOperator):
     :param timeout: seconds to wait before failing with ``AirflowSensorTimeout`` (or skipping
         with ``soft_fail=True``).
     :param deferrable: wait in the triggerer (default) rather than in a worker slot.
+    :param cost_estimate: the generate task's ``cost_estimate`` XCom (templated), used as the
+        result's cost where the upstream bills none: ``"{{ ti.xcom_pull(task_ids='generate',
+        key='cost_estimate', map_indexes=ti.map_index) }}"``, say.
 
     The XCom return value is the finished generation: ``status`` (``"succeeded"``),
     ``video_urls``, ``thumbnail_url``, ``expires_at`` (unix seconds when the URLs stop working)
-    and the rest of :class:`~airflow_provider_grokvideo.models.VideoGeneration`.  A failed,
+    and the rest of :class:`~airflow_provider_grokvideo.models.VideoGeneration`, with its cost:
+    ``cost_ticks`` and ``cost_usd``, and ``cost_source`` ``"billed"`` (the upstream's figure) or
+    ``"estimated"`` (``cost_estimate``).  A failed,
     cancelled or expired generation fails the task, without retries, with
     :class:`GrokVideoGenerationFailed` carrying the upstream's code and message.
     """
 
-    template_fields: Sequence[str] = ("conn_id", "generation_id")
+    template_fields: Sequence[str] = ("conn_id", "generation_id", "cost_estimate")
     operator_extra_links = (GrokVideoLink(),)
     ui_color = "#d7e9f7"
 
@@ -118,6 +124,7 @@ class GrokVideoSensor(BaseSensorOperator):
         max_poll_interval: float = DEFAULT_MAX_POLL_INTERVAL,
         timeout: float | timedelta = DEFAULT_TIMEOUT,
         deferrable: bool = True,
+        cost_estimate: dict[str, Any] | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poll_interval, timeout=timeout, **kwargs)
@@ -132,6 +139,7 @@ class GrokVideoSensor(BaseSensorOperator):
                 f"max_poll_interval ({self.max_poll_interval})"
             )
         self.deferrable = deferrable
+        self.cost_estimate = cost_estimate
         self._grokvideo_hook: GrokVideoHook | None = None
 
     # -- deferrable mode ------------------------------------------------------------------
@@ -167,6 +175,7 @@ class GrokVideoSensor(BaseSensorOperator):
         generation = event.get("generation")
         succeeded = isinstance(generation, dict) and generation.get("status") == "succeeded"
         if status == "succeeded" and succeeded:
+            generation = with_estimate(generation, self.cost_estimate)
             self._log_success(generation)
             return generation
         if status in FAILED_STATUSES and isinstance(generation, dict):
@@ -197,7 +206,7 @@ class GrokVideoSensor(BaseSensorOperator):
                 time.sleep(extra)
             return False
         if generation.status == "succeeded":
-            data = generation.to_dict()
+            data = with_estimate(generation.to_dict(), self.cost_estimate)
             self._log_success(data)
             return PokeReturnValue(is_done=True, xcom_value=data)
         if generation.is_terminal:
@@ -228,8 +237,12 @@ class GrokVideoSensor(BaseSensorOperator):
 
     def _log_success(self, generation: dict[str, Any]) -> None:
         urls = generation.get("video_urls") or []
+        cost = generation.get("cost_usd")
         self.log.info(
-            "generation %s succeeded: %s", generation.get("generation_id"), ", ".join(urls)
+            "generation %s succeeded: %s (cost: %s)",
+            generation.get("generation_id"),
+            ", ".join(urls),
+            f"${cost} {generation.get('cost_source')}" if cost is not None else "unknown",
         )
 
 
