@@ -54,6 +54,9 @@ def generation(status: str, **extra: Any) -> dict[str, Any]:
         "expires_at": None,
         "estimated_seconds": None,
         "created_at": None,
+        "cost_ticks": None,
+        "cost_source": None,
+        "cost_usd": None,
     }
     data.update(extra)
     return data
