@@ -97,6 +97,24 @@ def test_outlet_asset_event_extra_carries_the_stored_uris(
         {"uri": uris[0], "size": SAMPLE_MP4.stat().st_size, "kind": "video", "reused": False}
     ]
     json.dumps(extra)  # plain JSON, as an asset event's extra must be
+    # xcompute bills nothing it reports, and no estimate was given: the cost is unknown.
+    assert (extra["cost_ticks"], extra["cost_usd"], extra["cost_source"]) == (None, None, None)
+
+
+@pytest.mark.parametrize("source", ["billed", "estimated"])
+def test_outlet_asset_event_extra_carries_the_cost(
+    grokvideo_emulator: Any, tmp_path: Path, source: str
+) -> None:
+    generation = {**finished_generation(grokvideo_emulator), "cost_source": source}
+    generation["cost_ticks"] = 4_200_000_000
+    del generation["cost_usd"]
+    _, events = run_operator(make_operator(generation, tmp_path, outlets=[VIDEOS_ASSET]))
+    extra = events[VIDEOS_ASSET].extra
+    assert (extra["cost_ticks"], extra["cost_usd"], extra["cost_source"]) == (
+        4_200_000_000,
+        "0.42",
+        source,
+    )
 
 
 def test_thumbnail_when_asked(grokvideo_emulator: Any, tmp_path: Path) -> None:

@@ -58,7 +58,9 @@ class GrokVideoDownloadOperator(BaseOperator):
 
     Returns (XCom) the list of stored URIs, videos first, then the thumbnail if any.  For each
     ``Asset`` in ``outlets`` the asset event's ``extra`` carries ``generation_id``, ``uris``,
-    ``videos``, ``thumbnail`` and ``files`` (uri, size, reused per file).
+    ``videos``, ``thumbnail``, ``files`` (uri, size, reused per file) and the generation's cost:
+    ``cost_ticks``, ``cost_usd`` (exact decimal text) and ``cost_source`` (``"billed"``,
+    ``"estimated"`` or None).
     """
 
     template_fields: Sequence[str] = ("generation", "destination", "file_name")
@@ -162,6 +164,10 @@ class GrokVideoDownloadOperator(BaseOperator):
                 {"uri": item.uri, "size": item.size, "kind": item.kind, "reused": item.reused}
                 for item in stored
             ],
+            # What the video cost (exact: ticks, and dollars as text), and whose figure it is.
+            "cost_ticks": generation.cost_ticks,
+            "cost_usd": None if generation.cost_usd is None else str(generation.cost_usd),
+            "cost_source": generation.cost_source,
         }
         outlet_events = context["outlet_events"]
         for asset in assets:
