@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
-from airflow_provider_grokvideo.pricing import ticks_to_usd, usd_to_ticks
+from airflow_provider_grokvideo.pricing import ticks_to_usd, usd_text, usd_to_ticks
 
 Status = Literal["queued", "running", "succeeded", "failed", "cancelled", "expired"]
 
@@ -101,7 +101,7 @@ class VideoGeneration:
         """
         data = asdict(self)
         cost = self.cost_usd
-        data["cost_usd"] = None if cost is None else str(cost)
+        data["cost_usd"] = None if cost is None else usd_text(cost)
         return data
 
     @classmethod

@@ -60,6 +60,11 @@ def as_usd(value: Any, what: str = "amount") -> Decimal:
     return amount
 
 
+def usd_text(amount: Decimal) -> str:
+    """Exact decimal text, never in exponent form: ``"0.42"``, ``"0.0000000001"``, ``"10"``."""
+    return f"{_trim(amount):f}"
+
+
 def format_usd(amount: Decimal) -> str:
     """``$0.35``, ``$1.2345``: at least cents, and every digit the amount has."""
     amount = _trim(amount)
@@ -181,13 +186,13 @@ class CostEstimate:
         """Plain JSON (the generate task's ``cost_estimate`` XCom); money as exact text."""
         return {
             "cost_ticks": self.cost_ticks,
-            "cost_usd": str(self.cost_usd),
+            "cost_usd": usd_text(self.cost_usd),
             "cost_source": "estimated",
             "upstream": self.upstream,
             "model": self.model,
             "duration": self.duration,
             "resolution": self.resolution,
-            "usd_per_second": str(_trim(self.usd_per_second)),
+            "usd_per_second": usd_text(self.usd_per_second),
             "price_source": self.source,
         }
 

@@ -166,7 +166,7 @@ class GrokVideoDownloadOperator(BaseOperator):
             ],
             # What the video cost (exact: ticks, and dollars as text), and whose figure it is.
             "cost_ticks": generation.cost_ticks,
-            "cost_usd": None if generation.cost_usd is None else str(generation.cost_usd),
+            "cost_usd": generation.to_dict()["cost_usd"],
             "cost_source": generation.cost_source,
         }
         outlet_events = context["outlet_events"]
