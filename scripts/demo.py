@@ -184,6 +184,11 @@ def main() -> int:
                 "generation_id": values.get("generation") or values.get("generate") or "-",
                 "status": video.get("status") or ("failed" if str(run.state) == "failed" else "-"),
                 "url": (video.get("video_urls") or ["-"])[0],
+                "cost": (
+                    f"${video['cost_usd']} {video.get('cost_source')}"
+                    if video.get("cost_usd") is not None
+                    else "unknown (no reported cost or published price)"
+                ),
                 "submissions": after["submissions"] - before["submissions"],
                 "status_reads": after["status_reads"] - before["status_reads"],
                 "faults": after.get("faults", 0) - before.get("faults", 0),
@@ -211,6 +216,7 @@ def main() -> int:
             f"  {r['upstream']}: DAG run {r['state']} in {r['seconds']:.1f}s; "
             f"{r['submissions']} submission, {r['status_reads']} status reads{weather}"
         )
+        print(f"    cost: {r['cost']}")
         if r["stored"]:
             print(f"    stored: {r['stored']}")
         if r["error"]:
