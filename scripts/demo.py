@@ -24,6 +24,7 @@ import shutil
 import sys
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +146,7 @@ def main() -> int:
     log_path = home / "demo.log"
 
     from airflow_provider_grokvideo.emulator import Emulator
+    from airflow_provider_grokvideo.pricing import format_usd
 
     print(f"Grok video demo: {MAIN_DAG} against the emulator (AIRFLOW_HOME={home})")
     results: list[dict[str, Any]] = []
@@ -185,7 +187,7 @@ def main() -> int:
                 "status": video.get("status") or ("failed" if str(run.state) == "failed" else "-"),
                 "url": (video.get("video_urls") or ["-"])[0],
                 "cost": (
-                    f"${video['cost_usd']} {video.get('cost_source')}"
+                    f"{format_usd(Decimal(video['cost_usd']))} {video.get('cost_source')}"
                     if video.get("cost_usd") is not None
                     else "unknown (no reported cost or published price)"
                 ),
