@@ -12,16 +12,27 @@ class GrokVideoError(Exception):
 
 
 class InvalidVideoRequest(GrokVideoError, ValueError):
-    """A request field is outside what the upstream accepts; raised before any paid request."""
+    """A request field is outside what the upstream accepts; raised before any paid request.
 
-    def __init__(self, upstream: str, field: str, value: object, allowed: str) -> None:
+    ``model`` names the model whose documented limit was broken (None for a type error).
+    """
+
+    def __init__(
+        self, upstream: str, field: str, value: object, allowed: str, *, model: str | None = None
+    ) -> None:
         self.upstream = upstream
         self.field = field
         self.value = value
         self.allowed = allowed
-        super().__init__(
-            f"{upstream}: {field}={value!r} is not accepted; {upstream} allows {allowed}"
-        )
+        self.model = model
+        if model is None:
+            text = f"{upstream}: {field}={value!r} is not accepted; {upstream} allows {allowed}"
+        else:
+            text = (
+                f"{upstream}: {field}={value!r} is not accepted by model {model!r}; "
+                f"{upstream} allows {allowed} for {model!r}"
+            )
+        super().__init__(text)
 
 
 class UnexpectedResponse(GrokVideoError):

@@ -116,12 +116,22 @@ class GenerationWaitMixin:
         conn_id: str
         timeout: float
 
-        def defer(self, *, trigger: Any, method_name: str, timeout: timedelta | None) -> Any: ...
+        def defer(
+            self,
+            *,
+            trigger: Any,
+            method_name: str,
+            kwargs: dict[str, Any] | None = None,
+            timeout: timedelta | None,
+        ) -> Any: ...
 
     poll_interval: float
     min_poll_interval: float
     max_poll_interval: float
     _grokvideo_hook: GrokVideoHook | None = None
+    #: The generate task's cost estimate (``CostEstimate.to_dict()``), carried into the result
+    #: where the upstream bills nothing itself (see ``task_costs.with_estimate``).
+    cost_estimate: Any = None
 
     def _set_poll_settings(
         self,
@@ -166,9 +176,7 @@ class GenerationWaitMixin:
         """The task's return value when ``generation`` succeeded, ``None`` while it runs; a
         generation that ended otherwise raises :class:`GrokVideoGenerationFailed`."""
         if generation.status == "succeeded":
-            data = generation.to_dict()
-            self._log_success(data)
-            return data
+            return self._succeeded(generation.to_dict())
         if generation.is_terminal:
             raise GrokVideoGenerationFailed.from_generation(generation)
         progress = f" ({generation.progress}%)" if generation.progress is not None else ""
@@ -207,6 +215,7 @@ class GenerationWaitMixin:
                 max_poll_interval=self.max_poll_interval,
             ),
             method_name="execute_complete",
+            kwargs={"cost_estimate": self.cost_estimate} if self.cost_estimate else None,
             timeout=timedelta(seconds=self.timeout + DEFERRAL_GRACE_SECONDS),
         )
 
@@ -219,16 +228,25 @@ class GenerationWaitMixin:
         self._defer_to_trigger(generation_id)
         raise AssertionError("defer() returned")  # pragma: no cover  (defer always raises)
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
-        """Resume after the trigger's event: only a succeeded generation gets through."""
+    def execute_complete(
+        self,
+        context: Context,
+        event: dict[str, Any] | None = None,
+        cost_estimate: Any = None,
+    ) -> Any:
+        """Resume after the trigger's event: only a succeeded generation gets through.
+
+        ``cost_estimate`` comes back from the deferral (the one-task wait's estimate was made
+        by the instance that deferred, not by this one)."""
         event = event if isinstance(event, dict) else {}
         status = event.get("status")
         message = str(event.get("message") or f"trigger event without a message: {event!r}")
         generation = event.get("generation")
         succeeded = isinstance(generation, dict) and generation.get("status") == "succeeded"
         if status == "succeeded" and succeeded:
-            self._log_success(generation)
-            return generation
+            if cost_estimate is not None:
+                self.cost_estimate = cost_estimate
+            return self._succeeded(generation)
         if status in FAILED_STATUSES and isinstance(generation, dict):
             from airflow_provider_grokvideo.models import VideoGeneration
 
@@ -258,8 +276,18 @@ class GenerationWaitMixin:
             pause = max(self.poll_interval, min(read.retry_after, self.max_poll_interval))
             time.sleep(min(pause, remaining))
 
-    def _log_success(self, generation: dict[str, Any]) -> None:
-        urls = generation.get("video_urls") or []
+    def _succeeded(self, generation: dict[str, Any]) -> dict[str, Any]:
+        """The task's return value for a succeeded generation: with its cost (billed, else the
+        estimate), logged."""
+        from airflow_provider_grokvideo.task_costs import with_estimate
+
+        data = with_estimate(generation, self.cost_estimate)
+        urls = data.get("video_urls") or []
+        cost = data.get("cost_usd")
         self.log.info(
-            "generation %s succeeded: %s", generation.get("generation_id"), ", ".join(urls)
+            "generation %s succeeded: %s (cost: %s)",
+            data.get("generation_id"),
+            ", ".join(urls),
+            f"${cost} {data.get('cost_source')}" if cost is not None else "unknown",
         )
+        return data

@@ -39,6 +39,14 @@ _CONN_FIELDS: dict[str, Any] = {
         "and counts: for when the upstream widens its limits before this provider does.",
         "schema": {"type": ["boolean", "null"], "default": False},
     },
+    # Read by pricing.read_price_overrides (PRICES_EXTRA); overrides pricing.PRICES.
+    "prices": {
+        "label": "Prices (US dollars per second of video)",
+        "description": "Per model, for cost estimates and max_cost_usd, overriding the published "
+        'prices: {"grok-imagine-video-1.5": {"480p": 0.05, "720p": 0.07}}, or one price for '
+        'every resolution: {"grok-imagine-video-1.5": 0.07}.',
+        "schema": {"type": ["object", "string", "null"]},
+    },
 }
 
 
@@ -102,6 +110,14 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "integration-name": INTEGRATION,
                 "python-modules": ["airflow_provider_grokvideo.triggers.video"],
+            }
+        ],
+        # The videos' way into object storage (fsspec, Airflow's ObjectStoragePath: "Common IO").
+        "transfers": [
+            {
+                "source-integration-name": INTEGRATION,
+                "target-integration-name": "Common IO",
+                "python-module": "airflow_provider_grokvideo.transfers.video_download",
             }
         ],
         "extra-links": ["airflow_provider_grokvideo.links.GrokVideoLink"],

@@ -8,9 +8,16 @@ round-trips through JSON, because it travels through XCom and trigger events.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from typing import Any, Literal
 
+from airflow_provider_grokvideo.pricing import ticks_to_usd, usd_text, usd_to_ticks
+
 Status = Literal["queued", "running", "succeeded", "failed", "cancelled", "expired"]
+
+#: Where a cost comes from: the upstream's bill, or the provider's estimate before submitting.
+CostSource = Literal["billed", "estimated"]
+COST_SOURCES: tuple[CostSource, ...] = ("billed", "estimated")
 
 STATUSES: tuple[Status, ...] = ("queued", "running", "succeeded", "failed", "cancelled", "expired")
 #: Statuses after which the upstream will never change its answer.
@@ -41,6 +48,12 @@ class VideoGeneration:
     xAI's ``request_id``.  ``expires_at`` is unix seconds when the upstream says when its video
     URLs stop working.  ``estimated_seconds`` is the upstream's estimate of the job's total
     run time, when it gives one; ``created_at`` is unix seconds when known.
+
+    ``cost_ticks`` is the cost in integer ticks (1 USD = 10**10 ticks, xAI's unit) and
+    ``cost_source`` says whose figure it is: ``"billed"`` when the upstream reports what it
+    charged (xAI's ``usage.cost_in_usd_ticks``), ``"estimated"`` when the sensor filled in the
+    generate task's estimate; both ``None`` when nothing is known.  Sum ``cost_ticks`` (or
+    ``Decimal(cost_usd)``), never floats.
     """
 
     generation_id: str
@@ -53,24 +66,49 @@ class VideoGeneration:
     expires_at: float | None = None
     estimated_seconds: float | None = None
     created_at: float | None = None
+    cost_ticks: int | None = None
+    cost_source: CostSource | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, not {self.status!r}")
         if self.progress is not None and not 0 <= self.progress <= 100:
             raise ValueError(f"progress must be within 0..100, not {self.progress!r}")
+        if self.cost_ticks is not None and (
+            isinstance(self.cost_ticks, bool)
+            or not isinstance(self.cost_ticks, int)
+            or self.cost_ticks < 0
+        ):
+            raise ValueError(f"cost_ticks must be a non-negative int, not {self.cost_ticks!r}")
+        if self.cost_source not in (None, *COST_SOURCES):
+            raise ValueError(f"cost_source must be billed or estimated, not {self.cost_source!r}")
+        if (self.cost_ticks is None) != (self.cost_source is None):
+            raise ValueError("cost_ticks and cost_source go together")
 
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
 
+    @property
+    def cost_usd(self) -> Decimal | None:
+        """The cost in US dollars, exactly (see ``cost_source`` for whose figure it is)."""
+        return None if self.cost_ticks is None else ticks_to_usd(self.cost_ticks)
+
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict, as pushed to XCom and carried by trigger events."""
-        return asdict(self)
+        """Plain JSON-able dict, as pushed to XCom and carried by trigger events.
+
+        ``cost_usd`` is added as exact decimal text (``"0.48"``), beside ``cost_ticks``.
+        """
+        data = asdict(self)
+        cost = self.cost_usd
+        data["cost_usd"] = None if cost is None else usd_text(cost)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> VideoGeneration:
         """Read back what :meth:`to_dict` produced (unknown keys are ignored)."""
         known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
         known["video_urls"] = list(known.get("video_urls") or [])
+        if known.get("cost_ticks") is None and data.get("cost_usd") not in (None, ""):
+            known["cost_ticks"] = usd_to_ticks(data["cost_usd"])
         return cls(**known)

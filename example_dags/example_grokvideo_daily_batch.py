@@ -2,8 +2,9 @@
 
 ``prompts`` builds today's prompts from the ``products`` param; ``generate`` and ``wait`` are
 mapped over them with dynamic task mapping (one mapped task instance per video), and
-``report`` lists the finished videos.  Each wait defers to the triggerer, so a batch of fifty
-videos holds no worker slot while the upstream works.
+``report`` lists the finished videos; ``cost_report`` counts them and adds up what they cost
+(billed where the upstream reports it, else the generate task's estimate).  Each wait defers to
+the triggerer, so a batch of fifty videos holds no worker slot while the upstream works.
 
 Pick the upstream with the ``conn_id`` param or the ``GROKVIDEO_CONN_ID`` environment variable
 (default ``grokvideo_xcompute_default``).
@@ -25,6 +26,10 @@ POLL_INTERVAL = float(os.environ.get("GROKVIDEO_POLL_INTERVAL", "20"))
 MIN_POLL_INTERVAL = float(os.environ.get("GROKVIDEO_MIN_POLL_INTERVAL", "5"))
 MAX_POLL_INTERVAL = float(os.environ.get("GROKVIDEO_MAX_POLL_INTERVAL", "120"))
 WAIT_TIMEOUT = float(os.environ.get("GROKVIDEO_WAIT_TIMEOUT", "3600"))
+#: The generate task's estimate, for the videos whose upstream bills nothing it reports.
+COST_ESTIMATE = (
+    "{{ ti.xcom_pull(task_ids='generate', key='cost_estimate', map_indexes=ti.map_index) }}"
+)
 
 with DAG(
     dag_id="example_grokvideo_daily_batch",
@@ -74,6 +79,7 @@ with DAG(
         timeout=WAIT_TIMEOUT,
         retries=2,
         retry_delay=timedelta(seconds=30),
+        cost_estimate=COST_ESTIMATE,
     ).expand(generation_id=generate.output)
 
     @task
@@ -88,3 +94,26 @@ with DAG(
         return lines
 
     report(wait.output)
+
+    @task
+    def cost_report(videos: list[dict[str, Any]]) -> dict[str, Any]:
+        """The run's number of videos and their total cost, summed exactly in ticks."""
+        from airflow_provider_grokvideo.pricing import format_usd, ticks_to_usd
+
+        videos = list(videos)
+        priced = [video for video in videos if video.get("cost_ticks") is not None]
+        total = ticks_to_usd(sum(video["cost_ticks"] for video in priced))
+        sources = sorted({video["cost_source"] for video in priced})
+        unknown = len(videos) - len(priced)
+        print(
+            f"{len(videos)} videos, total cost {format_usd(total)} ({', '.join(sources) or 'none'})"
+            + (f"; {unknown} without a known price" if unknown else "")
+        )
+        return {
+            "videos": len(videos),
+            "total_cost_usd": str(total),
+            "cost_sources": sources,
+            "videos_without_cost": unknown,
+        }
+
+    cost_report(wait.output)

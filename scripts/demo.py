@@ -24,6 +24,7 @@ import shutil
 import sys
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +146,7 @@ def main() -> int:
     log_path = home / "demo.log"
 
     from airflow_provider_grokvideo.emulator import Emulator
+    from airflow_provider_grokvideo.pricing import format_usd
 
     print(f"Grok video demo: {MAIN_DAG} against the emulator (AIRFLOW_HOME={home})")
     results: list[dict[str, Any]] = []
@@ -184,6 +186,11 @@ def main() -> int:
                 "generation_id": values.get("generation") or values.get("generate") or "-",
                 "status": video.get("status") or ("failed" if str(run.state) == "failed" else "-"),
                 "url": (video.get("video_urls") or ["-"])[0],
+                "cost": (
+                    f"{format_usd(Decimal(video['cost_usd']))} {video.get('cost_source')}"
+                    if video.get("cost_usd") is not None
+                    else "unknown (no reported cost or published price)"
+                ),
                 "submissions": after["submissions"] - before["submissions"],
                 "status_reads": after["status_reads"] - before["status_reads"],
                 "faults": after.get("faults", 0) - before.get("faults", 0),
@@ -211,6 +218,7 @@ def main() -> int:
             f"  {r['upstream']}: DAG run {r['state']} in {r['seconds']:.1f}s; "
             f"{r['submissions']} submission, {r['status_reads']} status reads{weather}"
         )
+        print(f"    cost: {r['cost']}")
         if r["stored"]:
             print(f"    stored: {r['stored']}")
         if r["error"]:

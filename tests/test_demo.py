@@ -26,6 +26,7 @@ def test_demo_succeeds_through_weather(tmp_path: Path) -> None:
     assert "1 submission" in result.stdout
     assert "rode out 3 injected 429/503" in result.stdout
     assert "All 1 video generated" in result.stdout
+    assert "cost: $0." in result.stdout and " billed" in result.stdout  # xAI's usage field
 
 
 def test_demo_exits_non_zero_when_a_generation_fails(tmp_path: Path) -> None:

@@ -143,7 +143,6 @@ REFUSALS = [
     # (dialect, field, request kwargs, words the message must contain)
     (XC, "prompt", {"prompt": ""}, ["non-empty"]),
     (XC, "prompt", {"prompt": "   "}, ["non-empty"]),
-    (XC, "model", {"model": "grok-imagine-video"}, ["grok-imagine-1.0-video-apimart"]),
     (XC, "duration", {"duration": 5}, ["6 to 30"]),
     (XC, "duration", {"duration": 31}, ["6 to 30"]),
     (XC, "duration", {"duration": 6.5}, ["6 to 30"]),
@@ -161,7 +160,6 @@ REFUSALS = [
     (XC, "image_urls", {"image_urls": ("ftp://e.com/a.png",)}, ["http"]),
     (XC, "image_urls", {"image_urls": ("not a url",)}, ["http"]),
     (MS, "prompt", {"prompt": "x" * 1001}, ["1000 characters", "1001"]),
-    (MS, "model", {"model": "grok-imagine-1.0-video-apimart"}, ["grok-imagine-video"]),
     (MS, "duration", {"duration": 8}, ["6, 10, 12, 16, 20"]),
     (MS, "duration", {"duration": 15}, ["6, 10, 12, 16, 20"]),
     (MS, "aspect_ratio", {"aspect_ratio": "4:3"}, ["'9:16'"]),
@@ -175,7 +173,6 @@ REFUSALS = [
     (MS, "image_urls", {"image_urls": ("data:image/png;base64,AAAA",)}, ["base64"]),
     (MS, "image_urls", {"image_urls": ("file:///tmp/a.png",)}, ["http"]),
     (XA, "prompt", {"prompt": ""}, ["non-empty"]),
-    (XA, "model", {"model": "grok-2"}, ["grok-imagine-video"]),
     (XA, "duration", {"duration": 0}, ["positive"]),
     (XA, "duration", {"duration": 16}, ["1 to 15"]),
     (XA, "aspect_ratio", {"aspect_ratio": "21:9"}, ["'4:3'", "'3:4'"]),
@@ -206,6 +203,111 @@ def test_refusals_name_the_field_value_and_what_is_allowed(dialect, field, kwarg
     assert text.startswith(f"{dialect.name}: {field}=")
     for word in words:
         assert word in text
+    if error.model is not None:  # a documented limit of a known model: the model is named
+        assert error.model == dialect.default_model
+        assert f"not accepted by model {dialect.default_model!r}" in text
+
+
+# --- per model ------------------------------------------------------------------------------
+
+#: Every model each dialect knows, from the seeds and the vendors' pages (UPSTREAMS.md).
+KNOWN_MODELS = {
+    XC: ("grok-imagine-1.0-video-apimart", "grok-imagine-1.5-video-apimart"),
+    MS: ("grok-imagine-video",),
+    XA: ("grok-imagine-video", "grok-imagine-video-1.5"),
+}
+#: Per model: (accepted request fields, refused request fields with the words of the refusal).
+PER_MODEL = [
+    (
+        XA,
+        "grok-imagine-video",
+        {"duration": 15, "resolution": "720p", "aspect_ratio": "3:4"},
+        ("duration", {"duration": 20}, "1 to 15"),
+    ),
+    (
+        XA,
+        "grok-imagine-video-1.5",
+        {"duration": 1, "resolution": "480P", "aspect_ratio": "4:3"},
+        ("resolution", {"resolution": "1080p"}, "'720p'"),
+    ),
+    (
+        XA,
+        "grok-imagine-video-1.5",
+        {"image_urls": ("data:image/png;base64,AAAA",)},
+        ("image_urls", {"image_urls": ("https://e.com/1.png", "https://e.com/2.png")}, "at most 1"),
+    ),
+    (
+        XC,
+        "grok-imagine-1.0-video-apimart",
+        {"duration": 30, "resolution": "720p"},
+        ("duration", {"duration": 31}, "6 to 30"),
+    ),
+    (
+        XC,
+        "grok-imagine-1.5-video-apimart",
+        {"duration": 6, "aspect_ratio": "2:3"},
+        ("duration", {"duration": 5}, "6 to 30"),
+    ),
+    (
+        XC,
+        "grok-imagine-1.5-video-apimart",
+        {"resolution": "480p"},
+        ("aspect_ratio", {"aspect_ratio": "4:3"}, "'16:9'"),
+    ),
+    (
+        MS,
+        "grok-imagine-video",
+        {"duration": 20, "resolution": "480p"},
+        ("duration", {"duration": 15}, "6, 10, 12, 16, 20"),
+    ),
+]
+
+
+def test_each_dialect_knows_todays_models():
+    for dialect, models in KNOWN_MODELS.items():
+        assert tuple(dialect.models) == models
+        assert dialect.default_model in dialect.models
+        for model in models:
+            assert dialect.model_limits(model) is dialect.models[model]
+    assert XA.model_limits(None) is XA.models["grok-imagine-video"]
+    assert XA.model_limits("grok-imagine-video-2") is None
+
+
+@pytest.mark.parametrize(
+    ("dialect", "model", "accepted", "refused"),
+    PER_MODEL,
+    ids=[f"{d.name}-{m}-{r[0]}" for d, m, _, r in PER_MODEL],
+)
+def test_per_model_limits_accept_and_refuse_naming_the_model(dialect, model, accepted, refused):
+    call = dialect.submit_call(VideoRequest(prompt="p", model=model, **accepted))
+    assert call.json is not None and call.json["model"] == model
+    field, kwargs, words = refused
+    with pytest.raises(InvalidVideoRequest) as info:
+        dialect.submit_call(VideoRequest(prompt="p", model=model, **kwargs))
+    error = info.value
+    assert (error.field, error.model, error.upstream) == (field, model, dialect.name)
+    text = str(error)
+    assert f"not accepted by model {model!r}" in text and f"for {model!r}" in text
+    assert words in text
+
+
+@pytest.mark.parametrize("dialect", [XC, MS, XA])
+def test_an_unknown_model_is_sent_with_type_checks_only(dialect):
+    wide = VideoRequest(
+        prompt="p", model="grok-imagine-video-9", duration=45, aspect_ratio="21:9", resolution="4k"
+    )
+    call = dialect.submit_call(wide)
+    assert call.json is not None
+    assert call.json["model"] == "grok-imagine-video-9" and call.json["duration"] == 45
+    for bad in (
+        VideoRequest(prompt="", model="grok-imagine-video-9"),
+        VideoRequest(prompt="p", model="grok-imagine-video-9", duration="soon"),
+        VideoRequest(prompt="p", model="grok-imagine-video-9", aspect_ratio=169),
+        VideoRequest(prompt="p", model="  "),
+    ):
+        with pytest.raises(InvalidVideoRequest) as info:
+            dialect.submit_call(bad)
+        assert info.value.model is None  # a type error, not a model's limit
 
 
 @pytest.mark.parametrize("dialect", [XC, MS, XA])
@@ -542,3 +644,48 @@ def test_xai_bad_key_is_recognized_from_a_400():
 )
 def test_error_details_reads_every_documented_error_shape(body, text, expected):
     assert error_details(body, text) == expected
+
+
+# --- xAI's billed cost ----------------------------------------------------------------------
+
+
+def test_xai_billed_cost_is_read_in_exact_ticks():
+    body = {
+        "status": "done",
+        "video": {"url": "https://vidgen.x.ai/v.mp4", "duration": 6, "respect_moderation": True},
+        "model": "grok-imagine-video-1.5",
+        "usage": {"cost_in_usd_ticks": 4_200_000_000},
+    }
+    gen = XA.parse_status(body, "req-1").generation
+    assert (gen.cost_ticks, gen.cost_source) == (4_200_000_000, "billed")
+    assert str(gen.cost_usd) == "0.42"
+    assert gen.to_dict()["cost_usd"] == "0.42"
+
+
+@pytest.mark.parametrize(
+    ("usage", "ticks"),
+    [
+        (None, None),
+        ({}, None),
+        ({"cost_in_usd_ticks": "700000000"}, 700_000_000),
+        ({"cost_in_usd_ticks": 5e8}, 500_000_000),
+        ({"cost_in_usd_ticks": True}, None),
+        ({"cost_in_usd_ticks": -1}, None),
+        ({"cost_in_usd_ticks": 1.5}, None),
+        ("lots", None),
+    ],
+)
+def test_xai_cost_is_absent_unless_readable(usage, ticks):
+    body = {"status": "pending", "model": "grok-imagine-video"}
+    if usage is not None:
+        body["usage"] = usage
+    gen = XA.parse_status(body, "req-1").generation
+    assert gen.cost_ticks == ticks
+    assert gen.cost_source == ("billed" if ticks is not None else None)
+
+
+def test_the_resellers_report_no_cost():
+    done = {"code": 200, "data": {**COMPLETED}}
+    assert XC.parse_status(done, "task_01K9S").generation.cost_usd is None
+    ms = {"taskId": "t", "status": "completed", "result": {"videoUrl": "https://m.example/v.mp4"}}
+    assert MS.parse_status(ms, "t").generation.cost_usd is None

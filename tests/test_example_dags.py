@@ -245,6 +245,59 @@ def test_daily_batch_maps_prompts_over_generate_and_wait(
     assert all(event["status"] == "succeeded" for event in trigger_record["events"])
     assert emulator.stats()["upstreams"]["mountsea"]["submissions"] == len(products)
     assert submissions(emulator) == len(products)
+    # Mountsea reports no cost and publishes no price: counted, with no total to invent.
+    [costs] = xcoms(run, "cost_report")
+    assert costs == {
+        "videos": len(products),
+        "total_cost_usd": "0",
+        "cost_sources": [],
+        "videos_without_cost": len(products),
+    }
+
+
+def test_daily_batch_reports_the_billed_total_on_xai(
+    load_dag: Any, emulator: Emulator, trigger_record: dict[str, list[Any]]
+) -> None:
+    products = ["red sneakers", "steel bottle", "rain jacket"]
+    run = load_dag("example_grokvideo_daily_batch").test(
+        run_conf={"conn_id": "grokvideo_xai_default", "products": products}
+    )
+    assert str(run.state) == "success", states(run)
+    videos = xcoms(run, "wait")
+    # 6 s each, no resolution asked: the emulator bills xAI's 480p price, $0.05/s.
+    assert [(v["cost_ticks"], v["cost_usd"], v["cost_source"]) for v in videos] == [
+        (3_000_000_000, "0.3", "billed")
+    ] * len(products)
+    [costs] = xcoms(run, "cost_report")
+    assert costs == {
+        "videos": 3,
+        "total_cost_usd": "0.9",
+        "cost_sources": ["billed"],
+        "videos_without_cost": 0,
+    }
+
+
+def test_daily_batch_reports_the_estimated_total_with_connection_prices(
+    load_dag: Any,
+    emulator: Emulator,
+    trigger_record: dict[str, list[Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    conn = json.loads(emulator.airflow_connection("xcompute"))
+    conn["extra"] = {"prices": {"grok-imagine-1.0-video-apimart": {"480p": 0.011, "720p": 0.02}}}
+    monkeypatch.setenv("AIRFLOW_CONN_GROKVIDEO_PRICED", json.dumps(conn))
+    products = ["red sneakers", "steel bottle"]
+    run = load_dag("example_grokvideo_daily_batch").test(
+        run_conf={"conn_id": "grokvideo_priced", "products": products}
+    )
+    assert str(run.state) == "success", states(run)
+    # xcompute's documented default quality is 480p: 6 s x $0.011.
+    estimates = xcoms(run, "generate", key="cost_estimate")
+    assert [e["cost_usd"] for e in estimates] == ["0.066", "0.066"]
+    videos = xcoms(run, "wait")
+    assert [(v["cost_usd"], v["cost_source"]) for v in videos] == [("0.066", "estimated")] * 2
+    [costs] = xcoms(run, "cost_report")
+    assert costs["total_cost_usd"] == "0.132" and costs["cost_sources"] == ["estimated"]
 
 
 # -- the API key goes nowhere but the API -----------------------------------------------------

@@ -150,6 +150,7 @@ def test_template_fields() -> None:
         "resolution",
         "model",
         "resubmit_unknown",
+        "max_cost_usd",
     }
 
 
@@ -271,7 +272,9 @@ def test_wait_mode_resumes_through_the_sensors_event_handling() -> None:
     assert GrokVideoSensor.execute_complete is GenerationWaitMixin.execute_complete
     task = operator("xai", wait_for_completion=True)
     done = {"generation_id": "req-1", "status": "succeeded", "video_urls": ["https://v/1.mp4"]}
-    assert task.execute_complete({}, {"status": "succeeded", "generation": done}) == done  # type: ignore[arg-type]
+    result = task.execute_complete({}, {"status": "succeeded", "generation": done})  # type: ignore[arg-type]
+    assert {key: result[key] for key in done} == done
+    assert result["cost_usd"] is None  # normalized: no cost billed, none estimated
     failed = {**done, "status": "failed", "video_urls": [], "error_message": "rejected"}
     with pytest.raises(GrokVideoGenerationFailed, match="rejected"):
         task.execute_complete({}, {"status": "failed", "generation": failed})  # type: ignore[arg-type]

@@ -466,3 +466,81 @@ def test_retry_policy_prefers_the_upstreams_delay():
     assert RetryPolicy(max_wait=5).wait_for(1, error) == 5
     assert 0.5 <= RetryPolicy(initial_wait=1).wait_for(1, None) <= 1.0
     assert 4.0 <= RetryPolicy(initial_wait=1).wait_for(4, None) <= 8.0
+
+
+# --- today's models, unknown models, and cost ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("upstream", "model"),
+    [("xai", "grok-imagine-video-1.5"), ("xcompute", "grok-imagine-1.5-video-apimart")],
+)
+def test_todays_models_are_submitted_and_finish(grokvideo_emulator, upstream, model):
+    hook = make_hook(grokvideo_emulator, upstream)
+    generation_id = hook.submit_video("a kite", model=model, duration=6, resolution="720p")
+    assert grokvideo_emulator.job(generation_id)["model"] == model
+    assert wait_until_done(hook, generation_id).status == "succeeded"
+
+
+@pytest.mark.parametrize("upstream", UPSTREAMS)
+def test_unknown_model_is_sent_with_one_warning_and_the_upstream_refusal_surfaces(
+    grokvideo_emulator, upstream, caplog, capfd
+):
+    GrokVideoHook._unknown_models_logged.clear()
+    hook = make_hook(grokvideo_emulator, upstream)
+    with caplog.at_level(logging.WARNING):
+        for _ in range(2):
+            with pytest.raises(UpstreamHTTPError) as info:
+                # A duration no known model allows: not checked for a model the dialect lacks.
+                hook.submit_video("a prompt", model="grok-imagine-video-9", duration=99)
+    error = info.value
+    assert error.status_code == 400 and not error.is_transient
+    assert "model" in error.message.lower()  # the upstream's own words, naming the field
+    stats = grokvideo_emulator.stats()["upstreams"][upstream]
+    assert (stats["submit_requests"], stats["rejected"], stats["submissions"]) == (2, 2, 0)
+    logged = caplog.text + capfd.readouterr().out
+    assert logged.count("'grok-imagine-video-9' is not one this provider knows") == 1
+    assert "limits were not checked" in logged
+
+
+def test_a_known_models_limit_is_still_refused_before_any_request(grokvideo_emulator):
+    hook = make_hook(grokvideo_emulator, "xai")
+    with pytest.raises(InvalidVideoRequest) as info:
+        hook.submit_video("p", model="grok-imagine-video-1.5", duration=20)
+    assert info.value.model == "grok-imagine-video-1.5"
+    assert "not accepted by model 'grok-imagine-video-1.5'" in str(info.value)
+    assert grokvideo_emulator.stats()["requests"] == 0
+
+
+def test_xai_billed_cost_comes_back_with_the_video(grokvideo_emulator):
+    hook = make_hook(grokvideo_emulator, "xai")
+    generation_id = hook.submit_video("a kite", duration=6, resolution="720p")
+    done = wait_until_done(hook, generation_id)
+    assert (done.cost_ticks, str(done.cost_usd), done.cost_source) == (
+        4_200_000_000,
+        "0.42",
+        "billed",
+    )
+    # The estimate before submitting agrees with the bill.
+    estimate = hook.estimate_cost(duration=6, resolution="720p")
+    assert estimate is not None and estimate.cost_ticks == done.cost_ticks
+
+
+def test_estimate_cost_uses_the_table_the_connection_and_sends_nothing(grokvideo_emulator):
+    xai_hook = make_hook(grokvideo_emulator, "xai")
+    assert str(xai_hook.estimate_cost(duration="6", resolution="480P").cost_usd) == "0.3"
+    assert xai_hook.estimate_cost(model="grok-imagine-video-1.5", duration=6) is None
+    with pytest.raises(InvalidVideoRequest, match="duration=99"):
+        xai_hook.estimate_cost(duration=99)
+    priced = make_hook(
+        grokvideo_emulator,
+        "xai",
+        prices={"grok-imagine-video-1.5": {"480p": 0.04, "720p": 0.06}, "grok-imagine-video": 1},
+    )
+    found = priced.estimate_cost(model="grok-imagine-video-1.5", duration=10, resolution="720p")
+    assert str(found.cost_usd) == "0.6" and "extra 'prices'" in found.source
+    assert str(priced.estimate_cost(duration=2, resolution="480p").cost_usd) == "2"
+    bad = make_hook(grokvideo_emulator, "xai", prices="{oops")
+    with pytest.raises(GrokVideoError, match="extra 'prices' is not JSON"):
+        bad.estimate_cost(duration=6)
+    assert grokvideo_emulator.stats()["requests"] == 0

@@ -76,3 +76,44 @@ def test_a_request_leaves_every_optional_field_to_the_upstream() -> None:
     assert request.image_urls == ()
     with pytest.raises(AttributeError):
         request.prompt = "a dog"  # type: ignore[misc]
+
+
+def test_cost_is_exact_ticks_with_its_source() -> None:
+    billed = VideoGeneration("g", "succeeded", cost_ticks=4_200_000_000, cost_source="billed")
+    assert str(billed.cost_usd) == "0.42"
+    data = json.loads(json.dumps(billed.to_dict()))
+    assert (data["cost_ticks"], data["cost_usd"], data["cost_source"]) == (
+        4_200_000_000,
+        "0.42",
+        "billed",
+    )
+    assert VideoGeneration.from_dict(data) == billed
+    # Dollars alone (a hand-written dict) are read back exactly as ticks.
+    assert (
+        VideoGeneration.from_dict(
+            {
+                "generation_id": "g",
+                "status": "succeeded",
+                "cost_usd": "0.3",
+                "cost_source": "estimated",
+            }
+        ).cost_ticks
+        == 3_000_000_000
+    )
+    assert VideoGeneration("g", "running").cost_usd is None
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"cost_ticks": -1, "cost_source": "billed"},
+        {"cost_ticks": 1.5, "cost_source": "billed"},
+        {"cost_ticks": True, "cost_source": "billed"},
+        {"cost_ticks": 1, "cost_source": "guessed"},
+        {"cost_ticks": 1},
+        {"cost_source": "billed"},
+    ],
+)
+def test_cost_fields_are_checked(kwargs: dict) -> None:
+    with pytest.raises(ValueError, match="cost"):
+        VideoGeneration("g", "succeeded", **kwargs)

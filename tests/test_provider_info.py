@@ -40,6 +40,8 @@ def test_every_declared_module_and_class_imports():
         for group in info[section]:
             for module in group["python-modules"]:
                 importlib.import_module(module)
+    for transfer in info["transfers"]:
+        importlib.import_module(transfer["python-module"])
     for entry in info["connection-types"]:
         module, _, name = entry["hook-class-name"].rpartition(".")
         hook = getattr(importlib.import_module(module), name)
@@ -51,15 +53,15 @@ def test_every_declared_module_and_class_imports():
 
 
 def test_every_module_is_declared():
-    """Airflow's own rule: each hook, operator, sensor and trigger module is declared."""
+    """Airflow's own rule: each hook, operator, sensor, trigger and transfer module is declared."""
     info = get_provider_info()
     declared = {
         m
         for s in ("hooks", "operators", "sensors", "triggers")
         for g in info[s]
         for m in g["python-modules"]
-    }
-    for folder in ("hooks", "operators", "sensors", "triggers"):
+    } | {t["python-module"] for t in info["transfers"]}
+    for folder in ("hooks", "operators", "sensors", "triggers", "transfers"):
         for path in (PACKAGE / folder).glob("*.py"):
             if path.name != "__init__.py":
                 assert f"airflow_provider_grokvideo.{folder}.{path.stem}" in declared
@@ -70,7 +72,7 @@ def test_connection_form_shows_only_what_matters():
         behaviour = entry["ui-field-behaviour"]
         assert behaviour["relabeling"] == {"host": "Base URL", "password": "API key"}
         assert set(behaviour["hidden-fields"]) == {"schema", "login", "port", "extra"}
-        assert set(entry["conn-fields"]) == {"model", "timeout", "relax_limits"}
+        assert set(entry["conn-fields"]) == {"model", "timeout", "relax_limits", "prices"}
 
 
 @pytest.mark.parametrize(

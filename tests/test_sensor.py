@@ -54,6 +54,9 @@ def generation(status: str, **extra: Any) -> dict[str, Any]:
         "expires_at": None,
         "estimated_seconds": None,
         "created_at": None,
+        "cost_ticks": None,
+        "cost_source": None,
+        "cost_usd": None,
     }
     data.update(extra)
     return data
@@ -182,7 +185,7 @@ def test_missing_generation_id_fails_at_once(bad: Any) -> None:
 
 
 def test_template_fields_and_link() -> None:
-    assert set(GrokVideoSensor.template_fields) == {"conn_id", "generation_id"}
+    assert set(GrokVideoSensor.template_fields) == {"conn_id", "generation_id", "cost_estimate"}
     assert any(isinstance(link, GrokVideoLink) for link in GrokVideoSensor.operator_extra_links)
 
 

@@ -31,13 +31,14 @@ class HttpCall:
 
 @dataclass(frozen=True)
 class Limits:
-    """What an upstream documents as acceptable, as data.
+    """What an upstream documents as acceptable for one model, as data.
 
     ``durations`` is any collection supporting ``in`` (a ``range`` for 6..30, a set for
     {6, 10, 12, 16, 20}); ``resolutions`` are written the way the upstream spells them.
+    ``default_duration`` and ``default_resolution`` are what the upstream uses when the request
+    leaves them out, where documented (``None`` when not): the cost estimate reads them.
     """
 
-    models: tuple[str, ...]
     durations: Collection[int]
     durations_text: str
     aspect_ratios: tuple[str, ...]
@@ -46,6 +47,8 @@ class Limits:
     max_prompt_chars: int | None = None
     image_data_uris: bool = False
     image_schemes: tuple[str, ...] = ("http", "https")
+    default_duration: int | None = None
+    default_resolution: str | None = None
     notes: dict[str, str] = field(default_factory=dict)
 
 
@@ -62,7 +65,10 @@ class Dialect:
 
     name: str
     default_model: str
-    limits: Limits
+    #: Every model this dialect knows, with its documented limits.  A model not listed is not
+    #: refused for being new: its request is checked for types only and sent (the hook warns
+    #: once), and the upstream's own refusal, if any, reaches the user.
+    models: Mapping[str, Limits]
     #: Upstream status word -> normalized status; words not listed mean "still running".
     statuses: Mapping[str, Status]
 
@@ -90,6 +96,15 @@ class Dialect:
         return status_code in (401, 403)
 
     # -- shared ----------------------------------------------------------------------------
+    @property
+    def limits(self) -> Limits:
+        """The limits of the upstream's default model."""
+        return self.models[self.default_model]
+
+    def model_limits(self, model: str | None) -> Limits | None:
+        """The documented limits of ``model`` (the default model when None); None if unknown."""
+        return self.models.get(model or self.default_model)
+
     def submit_call(self, request: VideoRequest, *, relaxed: bool = False) -> HttpCall:
         """Validate ``request`` against this upstream's limits and build the submit request."""
         request = self.validate(request, relaxed=relaxed)
@@ -97,11 +112,22 @@ class Dialect:
 
     def validate(self, request: VideoRequest, *, relaxed: bool = False) -> VideoRequest:
         """Return ``request`` normalized (model filled, duration a number, resolution spelled
-        the upstream's way) or raise :class:`InvalidVideoRequest` naming the field.
+        the upstream's way) or raise :class:`InvalidVideoRequest` naming the field (and the
+        model, for a limit of a known model).
 
-        ``relaxed`` keeps only the type checks, for when an upstream widens its limits first.
+        ``relaxed`` keeps only the type checks, for when an upstream widens its limits first;
+        a model this dialect does not know gets the type checks only as well.
         """
-        lim = self.limits
+        model = request.model or self.default_model
+        if not isinstance(model, str) or not model.strip():
+            self._refuse("model", model, "a non-empty string")
+        model = model.strip()
+        known = self.models.get(model)
+        relaxed = relaxed or known is None
+        # An unknown model's request still meets the upstream's format (image URL kinds).
+        lim = known or self.limits
+        refused_for = model if known is not None else None
+
         prompt = request.prompt
         if not isinstance(prompt, str) or not prompt.strip():
             self._refuse("prompt", prompt, "a non-empty string")
@@ -110,20 +136,15 @@ class Dialect:
                 "prompt",
                 _shorten(prompt),
                 f"at most {lim.max_prompt_chars} characters, got {len(prompt)}",
+                refused_for,
             )
-
-        model = request.model or self.default_model
-        if not isinstance(model, str):
-            self._refuse("model", model, "a string")
-        if not relaxed and model not in lim.models:
-            self._refuse("model", model, _one_of(lim.models))
 
         duration = _as_number(request.duration)
         if request.duration is not None:
             if duration is None or duration <= 0:
                 self._refuse("duration", request.duration, "a positive number of seconds")
             if not relaxed and duration not in lim.durations:
-                self._refuse("duration", request.duration, lim.durations_text)
+                self._refuse("duration", request.duration, lim.durations_text, refused_for)
 
         aspect_ratio = request.aspect_ratio
         if aspect_ratio is not None:
@@ -131,7 +152,9 @@ class Dialect:
                 self._refuse("aspect_ratio", aspect_ratio, "a string such as '16:9'")
             aspect_ratio = aspect_ratio.strip()
             if not relaxed and aspect_ratio not in lim.aspect_ratios:
-                self._refuse("aspect_ratio", request.aspect_ratio, _one_of(lim.aspect_ratios))
+                self._refuse(
+                    "aspect_ratio", request.aspect_ratio, _one_of(lim.aspect_ratios), refused_for
+                )
 
         resolution = request.resolution
         if resolution is not None:
@@ -139,7 +162,9 @@ class Dialect:
                 self._refuse("resolution", resolution, "a string such as '720p'")
             resolution = self.format_resolution(resolution.strip())
             if not relaxed and resolution not in lim.resolutions:
-                self._refuse("resolution", request.resolution, _one_of(lim.resolutions))
+                self._refuse(
+                    "resolution", request.resolution, _one_of(lim.resolutions), refused_for
+                )
 
         images = request.image_urls
         if isinstance(images, str) or not all(isinstance(url, str) for url in images):
@@ -149,9 +174,10 @@ class Dialect:
                 "image_urls",
                 f"{len(images)} images",
                 f"at most {lim.max_images} image{'s' if lim.max_images > 1 else ''}",
+                refused_for,
             )
         for url in images:
-            self._check_image_url(url, relaxed=relaxed)
+            self._check_image_url(url, lim, relaxed=relaxed)
 
         return VideoRequest(
             prompt=prompt,
@@ -162,9 +188,9 @@ class Dialect:
             image_urls=tuple(images),
         )
 
-    def _check_image_url(self, url: str, *, relaxed: bool) -> None:
+    def _check_image_url(self, url: str, lim: Limits, *, relaxed: bool) -> None:
         if url.startswith("data:"):
-            if not self.limits.image_data_uris:
+            if not lim.image_data_uris:
                 self._refuse(
                     "image_urls",
                     _shorten(url),
@@ -172,14 +198,16 @@ class Dialect:
                 )
             return
         scheme = urlsplit(url).scheme.lower()
-        parsed_ok = scheme in self.limits.image_schemes and urlsplit(url).netloc
+        parsed_ok = scheme in lim.image_schemes and urlsplit(url).netloc
         if not parsed_ok and not relaxed:
-            allowed = " or ".join(self.limits.image_schemes)
-            extra = " or a data URI" if self.limits.image_data_uris else ""
+            allowed = " or ".join(lim.image_schemes)
+            extra = " or a data URI" if lim.image_data_uris else ""
             self._refuse("image_urls", _shorten(url), f"absolute {allowed} URLs{extra}")
 
-    def _refuse(self, field_name: str, value: object, allowed: str) -> None:
-        raise InvalidVideoRequest(self.name, field_name, value, allowed)
+    def _refuse(
+        self, field_name: str, value: object, allowed: str, model: str | None = None
+    ) -> None:
+        raise InvalidVideoRequest(self.name, field_name, value, allowed, model=model)
 
     def check_generation_id(self, generation_id: object) -> str:
         if not isinstance(generation_id, str) or not generation_id.strip():

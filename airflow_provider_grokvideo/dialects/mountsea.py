@@ -24,16 +24,20 @@ from airflow_provider_grokvideo.models import Status, VideoGeneration, VideoRequ
 class MountseaDialect(Dialect):
     name = "mountsea"
     default_model = "grok-imagine-video"
-    limits = Limits(
-        models=("grok-imagine-video",),
-        durations=frozenset({6, 10, 12, 16, 20}),
-        durations_text="one of 6, 10, 12, 16, 20 seconds",
-        aspect_ratios=("2:3", "3:2", "1:1", "9:16", "16:9"),
-        resolutions=("480P", "720P"),
-        max_images=5,
-        max_prompt_chars=1000,
-        image_data_uris=False,
-    )
+    models: Mapping[str, Limits] = {
+        # The seed's OpenAPI schema (the English page's 6/10/15 s and one image disagree).
+        "grok-imagine-video": Limits(
+            durations=frozenset({6, 10, 12, 16, 20}),
+            durations_text="one of 6, 10, 12, 16, 20 seconds",
+            aspect_ratios=("2:3", "3:2", "1:1", "9:16", "16:9"),
+            resolutions=("480P", "720P"),
+            max_images=5,
+            max_prompt_chars=1000,
+            image_data_uris=False,
+            default_duration=6,
+            default_resolution="720P",
+        ),
+    }
     statuses: Mapping[str, Status] = {
         "pending": "queued",
         "ready": "queued",

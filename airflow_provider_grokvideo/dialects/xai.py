@@ -19,19 +19,29 @@ from airflow_provider_grokvideo.dialects.base import (
 )
 from airflow_provider_grokvideo.models import Status, VideoGeneration, VideoRequest
 
+#: The endpoint's documented fields (UPSTREAMS.md section 3).  Its default resolution is not
+#: documented, so the cost estimate of a request without one takes the dearest.
+_IMAGINE = Limits(
+    durations=range(1, 16),
+    durations_text="whole seconds from 1 to 15",
+    aspect_ratios=("1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3"),
+    resolutions=("480p", "720p"),
+    max_images=1,
+    image_data_uris=True,
+    default_duration=8,
+)
+
 
 class XAIDialect(Dialect):
     name = "xai"
     default_model = "grok-imagine-video"
-    limits = Limits(
-        models=("grok-imagine-video",),
-        durations=range(1, 16),
-        durations_text="whole seconds from 1 to 15",
-        aspect_ratios=("1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3"),
-        resolutions=("480p", "720p"),
-        max_images=1,
-        image_data_uris=True,
-    )
+    models: Mapping[str, Limits] = {
+        "grok-imagine-video": _IMAGINE,
+        # Imagine 1.5, stable since 2026-06-22.  xAI's own per-model limits are not gathered;
+        # resellers describe it as 1..15 s at 480p/720p (some add 1080p, which xAI does not
+        # document: refused here, relax_limits sends it anyway).
+        "grok-imagine-video-1.5": _IMAGINE,
+    }
     statuses: Mapping[str, Status] = {
         "pending": "queued",
         "done": "succeeded",
@@ -90,6 +100,7 @@ class XAIDialect(Dialect):
                 if video.get("respect_moderation") is False
                 else "xAI reported the video done but returned no URL"
             )
+        ticks = billed_ticks(answer)
         generation = VideoGeneration(
             generation_id=generation_id,
             status=status,
@@ -97,8 +108,26 @@ class XAIDialect(Dialect):
             video_urls=urls,
             error_code=code,
             error_message=message,
+            cost_ticks=ticks,
+            cost_source="billed" if ticks is not None else None,
         )
         return ParsedStatus(generation, unknown)
+
+
+def billed_ticks(answer: Mapping[str, Any]) -> int | None:
+    """xAI's ``usage.cost_in_usd_ticks`` (1 USD = 10**10 ticks), when the answer carries it.
+
+    Read as an exact integer: a JSON number without a fraction, or its digits as text.
+    """
+    usage = answer.get("usage")
+    value = usage.get("cost_in_usd_ticks") if isinstance(usage, Mapping) else None
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    return value if isinstance(value, int) and value >= 0 else None
 
 
 DIALECT = XAIDialect()

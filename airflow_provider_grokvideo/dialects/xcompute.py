@@ -20,19 +20,26 @@ from airflow_provider_grokvideo.dialects.base import (
 )
 from airflow_provider_grokvideo.models import Status, VideoGeneration, VideoRequest
 
+#: The seed's limits; APIMart documents the same fields and limits for Imagine 1.5.
+_APIMART = Limits(
+    durations=range(6, 31),
+    durations_text="whole seconds from 6 to 30",
+    aspect_ratios=("16:9", "9:16", "1:1", "3:2", "2:3"),
+    resolutions=("480p", "720p"),
+    max_images=7,
+    image_data_uris=False,
+    default_duration=6,
+    default_resolution="480p",
+)
+
 
 class XComputeDialect(Dialect):
     name = "xcompute"
     default_model = "grok-imagine-1.0-video-apimart"
-    limits = Limits(
-        models=("grok-imagine-1.0-video-apimart",),
-        durations=range(6, 31),
-        durations_text="whole seconds from 6 to 30",
-        aspect_ratios=("16:9", "9:16", "1:1", "3:2", "2:3"),
-        resolutions=("480p", "720p"),
-        max_images=7,
-        image_data_uris=False,
-    )
+    models: Mapping[str, Limits] = {
+        "grok-imagine-1.0-video-apimart": _APIMART,  # the seed's only model
+        "grok-imagine-1.5-video-apimart": _APIMART,  # APIMart's page; submit answers a list
+    }
     statuses: Mapping[str, Status] = {
         "submitted": "queued",
         "pending": "queued",

@@ -212,6 +212,8 @@ class EmulatorApp:
             "ends": job.ends,
             "seconds": job.seconds,
             "markers": job.scenario.markers,
+            "model": job.model,
+            "cost_ticks": job.cost_ticks,
         }
 
     # ------------------------------------------------------------------------ ASGI entry point
@@ -343,6 +345,8 @@ class EmulatorApp:
             self.job_seconds if seconds is None else seconds,
             spec.scenario,
             spec.video_duration,
+            spec.model,
+            spec.cost_ticks,
         )
         self.jobs.add(job, now)
         ustats.submissions += 1

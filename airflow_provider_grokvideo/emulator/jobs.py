@@ -58,6 +58,8 @@ class Job:
     seconds: float
     scenario: Scenario
     video_duration: float  # the duration the client asked for (reported back by xAI)
+    model: str = ""  # the model asked for (reported back by xAI)
+    cost_ticks: int | None = None  # the billed cost (reported back by xAI)
 
     @property
     def ends(self) -> float:

@@ -170,7 +170,7 @@ class MountseaAPI(UpstreamAPI):
                     errors.append("each value in images must be a URL address")
         if errors or scenario is None:
             return errors or ["prompt must be a string"]
-        return SubmitSpec(scenario, float(duration))
+        return SubmitSpec(scenario, float(duration), str(body["model"]))
 
     # ---------------------------------------------------------------------------- answers
 

@@ -48,6 +48,10 @@ class SubmitSpec:
 
     scenario: Scenario
     video_duration: float
+    #: The model asked for (the upstream's default when the request names none).
+    model: str = ""
+    #: What the upstream bills for the video, in ticks (1 USD = 10**10), where it reports it.
+    cost_ticks: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

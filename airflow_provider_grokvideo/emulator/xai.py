@@ -5,6 +5,8 @@
   ``failed`` | ``expired`` (``progress`` present while the job runs)
 * errors: ``{"code":"Client specified an invalid argument","error":"…"}``; a bad API key is a
   400 (not a 401) whose message says "Incorrect API key provided".
+* cost: a ``done`` answer carries the billed cost in ``usage.cost_in_usd_ticks``
+  (1 USD = 10**10 ticks), the duration times the published price per second.
 """
 
 from __future__ import annotations
@@ -27,7 +29,13 @@ from airflow_provider_grokvideo.emulator.upstream import (
 from airflow_provider_grokvideo.emulator.wire import Reply, json_reply
 
 MODEL = "grok-imagine-video"
-MODELS: tuple[str, ...] = (MODEL,)
+#: Imagine 1.5 (stable since 2026-06-22) takes the same fields.
+MODELS: tuple[str, ...] = (MODEL, "grok-imagine-video-1.5")
+#: Ticks per second of video by resolution: the published $0.05/s at 480p and $0.07/s at 720p
+#: of grok-imagine-video.  No 1.5 price is published: the emulator bills 1.5 the same, and a
+#: request without a resolution at 480p (xAI's default is not documented).
+TICKS_PER_SECOND: dict[str, int] = {"480p": 500_000_000, "720p": 700_000_000}
+UNSPECIFIED_RESOLUTION = "480p"
 ASPECT_RATIOS: tuple[str, ...] = ("1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3")
 RESOLUTIONS: tuple[str, ...] = ("480p", "720p")
 MIN_DURATION, MAX_DURATION, DEFAULT_DURATION = 1, 15, 8
@@ -133,7 +141,8 @@ class XaiAPI(UpstreamAPI):
             scenario, _ = parse_markers(prompt, self.name)
         except MarkerError as exc:
             return [str(exc)]
-        return SubmitSpec(scenario, float(duration))
+        ticks = duration * TICKS_PER_SECOND[resolution or UNSPECIFIED_RESOLUTION]
+        return SubmitSpec(scenario, float(duration), model or MODEL, ticks)
 
     # ---------------------------------------------------------------------------- answers
 
@@ -142,14 +151,15 @@ class XaiAPI(UpstreamAPI):
 
     def status(self, job: Job, now: float, links: Links) -> Reply:
         phase = job.phase(now)
+        model = job.model or MODEL
         body: dict[str, Any]
         if phase == QUEUED:
-            body = {"status": "pending", "model": MODEL}
+            body = {"status": "pending", "model": model}
         elif phase in (RUNNING, UNKNOWN):
             body = {
                 "status": "pending" if phase == RUNNING else UNKNOWN_WORD,
                 "progress": job.progress(now),
-                "model": MODEL,
+                "model": model,
             }
         elif phase == "succeeded":
             duration = job.video_duration
@@ -160,7 +170,8 @@ class XaiAPI(UpstreamAPI):
                     "duration": int(duration) if duration == int(duration) else duration,
                     "respect_moderation": True,
                 },
-                "model": MODEL,
+                "model": model,
+                "usage": {"cost_in_usd_ticks": job.cost_ticks},
             }
         elif phase == "no_url":
             duration = job.video_duration
@@ -170,10 +181,12 @@ class XaiAPI(UpstreamAPI):
                     "duration": int(duration) if duration == int(duration) else duration,
                     "respect_moderation": False,
                 },
-                "model": MODEL,
+                "model": model,
+                # The video was rendered, then withheld: it is billed all the same.
+                "usage": {"cost_in_usd_ticks": job.cost_ticks},
             }
         elif phase == "expired":
-            body = {"status": "expired", "model": MODEL}
+            body = {"status": "expired", "model": model}
         else:
             body = {
                 "status": "failed",
@@ -181,6 +194,6 @@ class XaiAPI(UpstreamAPI):
                     "code": "invalid_argument",
                     "message": "Generated video rejected by content moderation.",
                 },
-                "model": MODEL,
+                "model": model,
             }
         return json_reply(200, body)

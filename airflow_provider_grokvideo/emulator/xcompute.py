@@ -25,7 +25,9 @@ from airflow_provider_grokvideo.emulator.upstream import (
 )
 from airflow_provider_grokvideo.emulator.wire import Reply, json_reply
 
-MODELS: tuple[str, ...] = ("grok-imagine-1.0-video-apimart",)
+MODELS: tuple[str, ...] = ("grok-imagine-1.0-video-apimart", "grok-imagine-1.5-video-apimart")
+#: Models whose submit answers the list shape ``{"code":200,"data":[{"task_id":…}]}``.
+LIST_SUBMIT_MODELS: frozenset[str] = frozenset({"grok-imagine-1.5-video-apimart"})
 SIZES: tuple[str, ...] = ("16:9", "9:16", "1:1", "3:2", "2:3")
 QUALITIES: tuple[str, ...] = ("480p", "720p")
 MIN_DURATION, MAX_DURATION, DEFAULT_DURATION = 6, 30, 6
@@ -136,12 +138,12 @@ class XComputeAPI(UpstreamAPI):
             scenario, _ = parse_markers(prompt, self.name)
         except MarkerError as exc:
             return [str(exc)]
-        return SubmitSpec(scenario, float(duration))
+        return SubmitSpec(scenario, float(duration), model)
 
     # ---------------------------------------------------------------------------- answers
 
     def submitted(self, job: Job) -> Reply:
-        if job.scenario.list_submit:
+        if job.scenario.list_submit or job.model in LIST_SUBMIT_MODELS:
             data = [{"task_id": job.id, "status": "submitted"}]
             return json_reply(200, {"code": 200, "data": data})
         return json_reply(

@@ -33,6 +33,13 @@ from airflow_provider_grokvideo.exceptions import (
     UpstreamUnreachable,
 )
 from airflow_provider_grokvideo.models import VideoGeneration, VideoRequest
+from airflow_provider_grokvideo.pricing import (
+    PRICES_EXTRA,
+    CostEstimate,
+    Price,
+    estimate_cost,
+    read_price_overrides,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -51,6 +58,8 @@ class ConnectionSettings:
     model: str | None = None
     timeout: float = DEFAULT_TIMEOUT
     relax_limits: bool = False
+    #: The extra ``prices`` as given (read by ``pricing.read_price_overrides``).
+    prices: Any = None
 
     @classmethod
     def from_connection(cls, conn: Connection, default_base_url: str) -> ConnectionSettings:
@@ -61,6 +70,7 @@ class ConnectionSettings:
             model=extra.get("model") or None,
             timeout=float(extra.get("timeout") or DEFAULT_TIMEOUT),
             relax_limits=_as_bool(extra.get("relax_limits", False)),
+            prices=extra.get(PRICES_EXTRA),
         )
 
     @property
@@ -182,6 +192,7 @@ class GrokVideoHook(BaseHook):
     dialect: ClassVar[Dialect]
 
     _unknown_statuses_logged: ClassVar[set[tuple[str, str]]] = set()
+    _unknown_models_logged: ClassVar[set[tuple[str, str]]] = set()
 
     def __init__(
         self,
@@ -301,11 +312,65 @@ class GrokVideoHook(BaseHook):
         """Validate a request against this upstream's limits and return the submit call.
 
         Raises :class:`~airflow_provider_grokvideo.exceptions.InvalidVideoRequest` (a
-        ``ValueError``) naming the field, the value and what this upstream allows.
+        ``ValueError``) naming the field, the value, the model and what it allows.  A model the
+        dialect does not know is checked for types only and sent, with a warning (once per
+        model): the upstream's own refusal of it, if any, is raised with its message.
         """
+        request = self._request(prompt, duration, aspect_ratio, resolution, image_urls, model)
+        call = self.dialect.submit_call(request, relaxed=self.settings.relax_limits)
+        self._warn_if_unknown_model(request.model)
+        return call
+
+    def estimate_cost(
+        self,
+        prompt: str = "(cost estimate)",
+        *,
+        duration: int | float | str | None = None,
+        aspect_ratio: str | None = None,
+        resolution: str | None = None,
+        image_urls: Sequence[str] | None = None,
+        model: str | None = None,
+    ) -> CostEstimate | None:
+        """What this video should cost, from the price table or the connection's ``prices``
+        extra (which overrides it); None where no price is known.  Sends nothing.
+
+        The request is validated first, as :meth:`submit_video` would: bad input raises
+        :class:`~airflow_provider_grokvideo.exceptions.InvalidVideoRequest`.
+        """
+        request = self.dialect.validate(
+            self._request(prompt, duration, aspect_ratio, resolution, image_urls, model),
+            relaxed=self.settings.relax_limits,
+        )
+        assert request.model is not None  # validate() fills the default model
+        known = self.dialect.model_limits(request.model)
+        return estimate_cost(
+            self.dialect.name,
+            request.model,
+            request.duration,
+            request.resolution,
+            default_duration=(known or self.dialect.limits).default_duration,
+            default_resolution=known.default_resolution if known else None,
+            overrides=self._price_overrides,
+        )
+
+    @cached_property
+    def _price_overrides(self) -> dict[str, Price]:
+        return read_price_overrides(
+            self.settings.prices, self.dialect.format_resolution, self.conn_id
+        )
+
+    def _request(
+        self,
+        prompt: str,
+        duration: int | float | str | None,
+        aspect_ratio: str | None,
+        resolution: str | None,
+        image_urls: Sequence[str] | None,
+        model: str | None,
+    ) -> VideoRequest:
         if isinstance(image_urls, str):
             image_urls = [image_urls]
-        request = VideoRequest(
+        return VideoRequest(
             prompt=prompt,
             model=model or self.settings.model,
             duration=duration,  # type: ignore[arg-type]  # numeric text is read by the dialect
@@ -313,7 +378,20 @@ class GrokVideoHook(BaseHook):
             resolution=resolution,
             image_urls=tuple(image_urls or ()),
         )
-        return self.dialect.submit_call(request, relaxed=self.settings.relax_limits)
+
+    def _warn_if_unknown_model(self, model: str | None) -> None:
+        model = model or self.dialect.default_model
+        key = (self.dialect.name, model)
+        if self.dialect.model_limits(model) is None and key not in self._unknown_models_logged:
+            self._unknown_models_logged.add(key)
+            self.log.warning(
+                "%s: model %r is not one this provider knows (%s); its limits were not checked, "
+                "the request is sent as it is and %s decides",
+                self.dialect.name,
+                model,
+                ", ".join(self.dialect.models),
+                self.dialect.name,
+            )
 
     def submit_video(
         self,

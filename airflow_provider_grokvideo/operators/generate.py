@@ -31,6 +31,8 @@ from airflow_provider_grokvideo.generation_wait import (
 from airflow_provider_grokvideo.links import GrokVideoLink
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from airflow.sdk import Context
 
     from airflow_provider_grokvideo.hooks.base import GrokVideoHook
@@ -52,6 +54,10 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
     :param image_urls: public http(s) URLs of the images to animate, or one URL (templated).
     :param model: the upstream's model; the connection's, then the upstream's, default when
         omitted (templated).
+    :param max_cost_usd: refuse, before any request, a video whose estimated cost (see
+        ``GrokVideoHook.estimate_cost``) is above this many US dollars, or that has no estimate
+        (no published price and none in the connection's ``prices`` extra); templated.  The
+        estimate is logged either way and kept in the ``cost_estimate`` XCom.
     :param wait_for_completion: also wait until the generation ends and return it
         (``VideoGeneration.to_dict()``) instead of its id; failures map as in
         :class:`~airflow_provider_grokvideo.sensors.video.GrokVideoSensor`.
@@ -92,6 +98,7 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
         "resolution",
         "model",
         "resubmit_unknown",
+        "max_cost_usd",
     )
     operator_extra_links = (GrokVideoLink(),)
     ui_color = "#f4e6d7"
@@ -113,6 +120,7 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
         max_poll_interval: float | timedelta = DEFAULT_MAX_POLL_INTERVAL,
         timeout: float | timedelta = DEFAULT_TIMEOUT,
         resubmit_unknown: bool | str = False,
+        max_cost_usd: float | str | Decimal | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -129,6 +137,7 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
         self.timeout = seconds(timeout, "timeout")
         self.resubmit_unknown = resubmit_unknown
         self._grokvideo_hook = None
+        self.max_cost_usd = max_cost_usd
 
     def execute(self, context: Context) -> Any:
         generation_id = self._submit_or_reattach(context)
@@ -152,6 +161,7 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
             request_fingerprint,
             unknown_submit_message,
         )
+        from airflow_provider_grokvideo.task_costs import estimate_before_submit
 
         hook = get_video_hook(self.conn_id)
         request = {
@@ -209,6 +219,10 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
                 record.sent_at,
             )
 
+        # Logs the estimate; over max_cost_usd (or unknown under a cap) fails before any request.
+        estimate = estimate_before_submit(self, hook, context)
+        if estimate is not None:
+            self.cost_estimate = estimate.to_dict()  # the one-task wait's result carries it
         marker = SubmitRecord.before_send(
             conn_id=self.conn_id,
             upstream=hook.dialect.name,

@@ -61,10 +61,15 @@ class GrokVideoSensor(GenerationWaitMixin, BaseSensorOperator):
     :param timeout: seconds to wait before failing with ``AirflowSensorTimeout`` (or skipping
         with ``soft_fail=True``).
     :param deferrable: wait in the triggerer (default) rather than in a worker slot.
+    :param cost_estimate: the generate task's ``cost_estimate`` XCom (templated), used as the
+        result's cost where the upstream bills none: ``"{{ ti.xcom_pull(task_ids='generate',
+        key='cost_estimate', map_indexes=ti.map_index) }}"``, say.
 
     The XCom return value is the finished generation: ``status`` (``"succeeded"``),
     ``video_urls``, ``thumbnail_url``, ``expires_at`` (unix seconds when the URLs stop working)
-    and the rest of :class:`~airflow_provider_grokvideo.models.VideoGeneration`.  A failed,
+    and the rest of :class:`~airflow_provider_grokvideo.models.VideoGeneration`, with its cost:
+    ``cost_ticks`` and ``cost_usd``, and ``cost_source`` ``"billed"`` (the upstream's figure) or
+    ``"estimated"`` (``cost_estimate``).  A failed,
     cancelled or expired generation fails the task, without retries, with
     :class:`GrokVideoGenerationFailed` carrying the upstream's code and message.
 
@@ -72,7 +77,7 @@ class GrokVideoSensor(GenerationWaitMixin, BaseSensorOperator):
     the generation has already ended (see :mod:`airflow_provider_grokvideo.generation_wait`).
     """
 
-    template_fields: Sequence[str] = ("conn_id", "generation_id")
+    template_fields: Sequence[str] = ("conn_id", "generation_id", "cost_estimate")
     operator_extra_links = (GrokVideoLink(),)
     ui_color = "#d7e9f7"
 
@@ -86,6 +91,7 @@ class GrokVideoSensor(GenerationWaitMixin, BaseSensorOperator):
         max_poll_interval: float = DEFAULT_MAX_POLL_INTERVAL,
         timeout: float | timedelta = DEFAULT_TIMEOUT,
         deferrable: bool = True,
+        cost_estimate: dict[str, Any] | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poll_interval, timeout=timeout, **kwargs)
@@ -93,6 +99,7 @@ class GrokVideoSensor(GenerationWaitMixin, BaseSensorOperator):
         self.generation_id = generation_id
         self._set_poll_settings(poll_interval, min_poll_interval, max_poll_interval)
         self.deferrable = deferrable
+        self.cost_estimate = cost_estimate
         self._grokvideo_hook = None
 
     # -- deferrable mode ------------------------------------------------------------------

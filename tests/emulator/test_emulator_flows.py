@@ -210,8 +210,27 @@ def test_xai_flow(api: Any, media: Callable[..., httpx.Response]) -> None:
         "status": "done",
         "video": {"url": done["video"]["url"], "duration": 6, "respect_moderation": True},
         "model": "grok-imagine-video",
+        "usage": {"cost_in_usd_ticks": 6 * 700_000_000},  # $0.07/s at 720p: $0.42
     }
     assert_mp4(media(done["video"]["url"]))
+
+
+def test_xai_imagine_1_5_is_accepted_echoed_and_billed(api: Any) -> None:
+    request_id = api.submit_id("xai", model="grok-imagine-video-1.5", duration=10)
+    done = api.poll("xai", request_id)[-1]
+    assert done["model"] == "grok-imagine-video-1.5"
+    # No resolution given: billed at 480p, $0.05/s.
+    assert done["usage"] == {"cost_in_usd_ticks": 10 * 500_000_000}
+    response = api.submit("xai", model="grok-imagine-video-2")
+    assert response.status_code == 400 and "grok-imagine-video-2" in response.json()["error"]
+
+
+def test_xcompute_imagine_1_5_answers_the_list_shape(api: Any) -> None:
+    response = api.submit("xcompute", model="grok-imagine-1.5-video-apimart", duration=6)
+    assert response.status_code == 200
+    (entry,) = response.json()["data"]
+    assert entry["status"] == "submitted"
+    assert api.poll("xcompute", entry["task_id"])[-1]["data"]["status"] == "completed"
 
 
 def test_xai_default_duration_and_data_uri_image(api: Any) -> None:

@@ -1,7 +1,7 @@
-"""GrokVideoDownloadOperator and its download path, against the emulator over real sockets.
+"""GrokVideoDownloadOperator against the emulator over real sockets.
 
-Videos come from real emulator jobs (created through its raw xcompute API); bodies the emulator
-cannot produce (HTML instead of a video, a 403) come from ``httpx.MockTransport``.
+Videos come from real emulator jobs (created through its raw xcompute API).  The transfer path's
+own checks, with bodies the emulator cannot produce, are in ``test_video_download.py``.
 """
 
 from __future__ import annotations
@@ -28,19 +28,14 @@ from download_support import (
     generation_from_task,
 )
 
-from airflow_provider_grokvideo.models import VideoGeneration
-from airflow_provider_grokvideo.operators.download import (
-    GrokVideoDownloadOperator,
+from airflow_provider_grokvideo.operators.download import GrokVideoDownloadOperator
+from airflow_provider_grokvideo.transfers.video_download import (
     InvalidDownloadInput,
     VideoDownloadError,
     VideoURLExpired,
     download_file,
     format_expiry,
     make_download_client,
-    parse_generation,
-    redact_url,
-    thumbnail_file_name,
-    video_file_names,
 )
 
 EXAMPLE_DAGS = Path(__file__).resolve().parent.parent / "example_dags"
@@ -61,80 +56,6 @@ def make_operator(
     return GrokVideoDownloadOperator(
         task_id="download", generation=generation, destination=dest, **kwargs
     )
-
-
-# ------------------------------------------------------------------------------------------
-# Input: the generation value, file names, URLs
-
-
-def succeeded(**changes: Any) -> dict[str, Any]:
-    base = VideoGeneration(
-        generation_id="task_01",
-        status="succeeded",
-        video_urls=["https://cdn.example/v.mp4"],
-    ).to_dict()
-    base.update(changes)
-    return base
-
-
-def test_parse_generation_accepts_dict_json_repr_and_dataclass() -> None:
-    value = succeeded(expires_at=1762940095.0)
-    for form in (value, json.dumps(value), repr(value), VideoGeneration.from_dict(value)):
-        parsed = parse_generation(form)
-        assert parsed.generation_id == "task_01"
-        assert parsed.video_urls == ["https://cdn.example/v.mp4"]
-        assert parsed.expires_at == 1762940095.0
-
-
-@pytest.mark.parametrize(
-    ("value", "message"),
-    [
-        (succeeded(status="failed", error_message="content rejected"), "status 'failed'"),
-        (succeeded(status="running"), "only a succeeded generation"),
-        (succeeded(video_urls=[]), "carries no video_urls"),
-        (["https://cdn.example/v.mp4"], "not list"),
-        ("", "empty string"),
-        ("None", "not NoneType"),
-        ("no json here", "neither JSON nor a dict"),
-        ({"status": "succeeded"}, "no generation_id"),
-        (succeeded(status="done"), "not a valid VideoGeneration"),
-    ],
-)
-def test_parse_generation_refuses_what_cannot_be_downloaded(value: Any, message: str) -> None:
-    with pytest.raises(InvalidDownloadInput, match=message):
-        parse_generation(value)
-
-
-def test_file_names() -> None:
-    assert video_file_names("{generation_id}.mp4", "task_01", 1) == ["task_01.mp4"]
-    assert video_file_names("{generation_id}", "task_01", 1) == ["task_01.mp4"]
-    assert video_file_names("{generation_id}.mp4", "task_01", 2) == [
-        "task_01-1.mp4",
-        "task_01-2.mp4",
-    ]
-    assert video_file_names("2025-01-01/clip_{n}", "x", 2) == [
-        "2025-01-01/clip_1.mp4",
-        "2025-01-01/clip_2.mp4",
-    ]
-    assert video_file_names("{generation_id}.mov", "a/../b", 1) == ["a_.._b.mov"]
-    assert thumbnail_file_name("{generation_id}.mp4", "task_01", "https://c/i.png?x=1") == (
-        "task_01-thumbnail.png"
-    )
-    assert thumbnail_file_name("day/clip-{n}.mp4", "task_01", "https://c/i") == (
-        "day/clip-thumbnail.jpg"
-    )
-    for bad in ("../{generation_id}", "/abs/{generation_id}", "a//b"):
-        with pytest.raises(InvalidDownloadInput, match="relative name"):
-            video_file_names(bad, "task_01", 1)
-
-
-def test_signed_query_strings_are_not_logged() -> None:
-    signed = "https://cdn.example/v.mp4?X-Amz-Signature=abc&X-Amz-Expires=60"
-    assert redact_url(signed) == "https://cdn.example/v.mp4?<signed>"
-    assert redact_url("https://cdn.example/v.mp4?quality=hd") == (
-        "https://cdn.example/v.mp4?quality=hd"
-    )
-    assert format_expiry(1762940095) == "2025-11-12T09:34:55Z"
 
 
 # ------------------------------------------------------------------------------------------
@@ -176,6 +97,24 @@ def test_outlet_asset_event_extra_carries_the_stored_uris(
         {"uri": uris[0], "size": SAMPLE_MP4.stat().st_size, "kind": "video", "reused": False}
     ]
     json.dumps(extra)  # plain JSON, as an asset event's extra must be
+    # xcompute bills nothing it reports, and no estimate was given: the cost is unknown.
+    assert (extra["cost_ticks"], extra["cost_usd"], extra["cost_source"]) == (None, None, None)
+
+
+@pytest.mark.parametrize("source", ["billed", "estimated"])
+def test_outlet_asset_event_extra_carries_the_cost(
+    grokvideo_emulator: Any, tmp_path: Path, source: str
+) -> None:
+    generation = {**finished_generation(grokvideo_emulator), "cost_source": source}
+    generation["cost_ticks"] = 4_200_000_000
+    del generation["cost_usd"]
+    _, events = run_operator(make_operator(generation, tmp_path, outlets=[VIDEOS_ASSET]))
+    extra = events[VIDEOS_ASSET].extra
+    assert (extra["cost_ticks"], extra["cost_usd"], extra["cost_source"]) == (
+        4_200_000_000,
+        "0.42",
+        source,
+    )
 
 
 def test_thumbnail_when_asked(grokvideo_emulator: Any, tmp_path: Path) -> None:
@@ -344,23 +283,6 @@ def test_expired_url_keeps_a_file_an_earlier_run_stored(
     assert download_file(gone["video_urls"][0], target.as_uri()).reused is True
 
 
-@pytest.mark.parametrize("status", [403, 404, 410])
-def test_expired_statuses_name_the_expiry(tmp_path: Path, status: int) -> None:
-    expires = time.time() + 60  # the upstream's clock may disagree with the CDN's
-    transport = httpx.MockTransport(lambda request: httpx.Response(status, text="AccessDenied"))
-    with make_download_client(transport=transport) as client, pytest.raises(VideoURLExpired) as e:
-        download_file(
-            "https://videos.example.net/v.mp4?Signature=s",
-            (tmp_path / "v.mp4").as_uri(),
-            client=client,
-            expires_at=expires,
-        )
-    message = str(e.value)
-    assert f"HTTP {status}" in message and "videos.example.net" in message
-    assert format_expiry(expires) in message
-    assert "Signature=s" not in message
-
-
 def test_server_error_is_not_expiry(grokvideo_emulator: Any, tmp_path: Path) -> None:
     generation = finished_generation(grokvideo_emulator)
     grokvideo_emulator.inject("503", endpoint="cdn")
@@ -403,56 +325,6 @@ def test_non_http_thumbnail_refused_before_any_request(
     with pytest.raises(InvalidDownloadInput, match="thumbnail"):
         run_operator(make_operator(generation, tmp_path, include_thumbnail=True))
     assert cdn_counters(grokvideo_emulator)[0] == 0
-
-
-def test_non_mp4_body_refused(tmp_path: Path) -> None:
-    page = b"<!DOCTYPE html><html><body>Sign in to continue</body></html>" * 1000
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(200, content=page, headers={"Content-Type": "text/html"})
-
-    transport = httpx.MockTransport(handler)
-    with (
-        make_download_client(transport=transport) as client,
-        pytest.raises(VideoDownloadError) as caught,
-    ):
-        download_file("https://cdn.example.org/v.mp4", (tmp_path / "v.mp4").as_uri(), client=client)
-    message = str(caught.value)
-    assert "cdn.example.org" in message and "not an MP4" in message and "ftyp" in message
-    assert files_under(tmp_path) == []
-    assert "authorization" not in seen[0].headers
-
-
-def test_short_body_refused(tmp_path: Path) -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, content=b"\x00\x00\x00\x20ftyp")
-
-    with make_download_client(transport=httpx.MockTransport(handler)) as client:
-        stored = download_file(
-            "https://cdn.example.org/tiny.mp4", (tmp_path / "t.mp4").as_uri(), client=client
-        )
-    assert stored.size == 8  # complete and starts with a box: accepted as it is
-
-    def empty(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, content=b"")
-
-    transport = httpx.MockTransport(empty)
-    with (
-        make_download_client(transport=transport) as client,
-        pytest.raises(VideoDownloadError, match=r"cdn\.example\.org is not an MP4"),
-    ):
-        download_file("https://cdn.example.org/e.mp4", (tmp_path / "e.mp4").as_uri(), client=client)
-    assert files_under(tmp_path) == ["t.mp4"]
-
-
-def test_a_client_with_credentials_is_refused(tmp_path: Path) -> None:
-    with (
-        httpx.Client(headers={"Authorization": "Bearer secret"}) as client,
-        pytest.raises(ValueError, match="must not carry credentials"),
-    ):
-        download_file("https://cdn.example.org/v.mp4", (tmp_path / "v.mp4").as_uri(), client=client)
 
 
 @pytest.fixture
@@ -552,7 +424,7 @@ def test_asset_consumer_example_is_scheduled_on_the_videos_asset(airflow_db: Pat
 
 
 DAG_UNDER_TEST = '''
-"""A small DAG for test_download.py: templated, mapped, with the videos Asset as outlet."""
+"""A small DAG for test_download_operator.py: templated, mapped, with the videos Asset as outlet."""
 from __future__ import annotations
 
 from datetime import datetime, timezone

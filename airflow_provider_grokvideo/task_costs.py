@@ -1,0 +1,98 @@
+"""The cost steps of a task: the estimate and the price cap before submitting, the estimate
+carried to the sensor's result.
+
+The Airflow side of :mod:`airflow_provider_grokvideo.pricing` (which stays pure): it reads the
+operator's fields, logs, pushes the ``cost_estimate`` XCom and fails tasks.  The operators call
+one function each, so that their own modules stay the operators.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_grokvideo.compat import AirflowFailException
+from airflow_provider_grokvideo.exceptions import GrokVideoError
+from airflow_provider_grokvideo.pricing import (
+    CostCapError,
+    CostEstimate,
+    check_cost_cap,
+    format_usd,
+    parse_cap,
+    read_estimate,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_grokvideo.hooks.base import GrokVideoHook
+    from airflow_provider_grokvideo.operators.generate import GrokVideoGenerateOperator
+
+#: The XCom key under which the generate task keeps its estimate.
+COST_ESTIMATE_XCOM_KEY = "cost_estimate"
+
+
+def estimate_before_submit(
+    operator: GrokVideoGenerateOperator, hook: GrokVideoHook, context: Context
+) -> CostEstimate | None:
+    """Estimate the operator's video, log it, refuse it over ``max_cost_usd`` and keep the
+    estimate in the ``cost_estimate`` XCom.  Sends nothing to the upstream.
+
+    Raises :class:`~airflow.sdk.exceptions.AirflowFailException` (no retries: retrying cannot
+    change the estimate) for a video over the cap, a cap that cannot be checked (no price
+    known), a bad cap, bad input or a bad ``prices`` extra.
+    """
+    from airflow_provider_grokvideo.operators.generate import _as_urls, _blank_to_none
+
+    log = operator.log
+    try:
+        cap = parse_cap(operator.max_cost_usd)
+        model = _blank_to_none(operator.model)
+        estimate = hook.estimate_cost(
+            operator.prompt,
+            duration=_blank_to_none(operator.duration),
+            aspect_ratio=_blank_to_none(operator.aspect_ratio),
+            resolution=_blank_to_none(operator.resolution),
+            image_urls=_as_urls(operator.image_urls),
+            model=model,
+        )
+        model = estimate.model if estimate else model or hook.settings.model
+        check_cost_cap(
+            estimate,
+            cap,
+            upstream=hook.dialect.name,
+            model=model or hook.dialect.default_model,
+            known_models=hook.dialect.models,
+        )
+    except (CostCapError, GrokVideoError, ValueError) as exc:
+        raise AirflowFailException(str(exc)) from exc
+    cap_text = f" (max_cost_usd {format_usd(cap)})" if cap is not None else ""
+    if estimate is None:
+        log.info("Estimated cost: unknown, no price is known for this model%s", cap_text)
+        return None
+    log.info("Estimated cost: %s%s", estimate.describe(), cap_text)
+    ti = context.get("ti")
+    if ti is not None:
+        ti.xcom_push(key=COST_ESTIMATE_XCOM_KEY, value=estimate.to_dict())
+    return estimate
+
+
+def with_estimate(generation: dict[str, Any], cost_estimate: Any) -> dict[str, Any]:
+    """The sensor's result: the generation's billed cost when the upstream reported one, else
+    the generate task's estimate (``cost_source`` says which); unchanged without either."""
+    from airflow_provider_grokvideo.models import VideoGeneration
+
+    video = VideoGeneration.from_dict(generation)
+    if video.cost_source == "billed":
+        return video.to_dict()
+    try:
+        estimate = read_estimate(cost_estimate)
+    except ValueError as exc:
+        logging.getLogger(__name__).warning("cost_estimate ignored: %s", exc)
+        estimate = None
+    if estimate is None:
+        return video.to_dict()
+    return dataclasses.replace(
+        video, cost_ticks=estimate.cost_ticks, cost_source="estimated"
+    ).to_dict()

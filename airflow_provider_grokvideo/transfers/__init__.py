@@ -1,0 +1,1 @@
+"""Copying what a generation produced to other systems (its videos into object storage)."""
