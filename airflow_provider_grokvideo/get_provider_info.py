@@ -35,6 +35,12 @@ _CONN_FIELDS: dict[str, Any] = {
         "and counts: for when the upstream widens its limits before this provider does.",
         "schema": {"type": ["boolean", "null"], "default": False},
     },
+    "requests_per_second": {
+        "label": "Requests per second (this key, per process)",
+        "description": "The key's request budget in each triggerer and worker process (xAI "
+        "publishes 1 per second per video model). Empty: learned from the upstream's 429s.",
+        "schema": {"type": ["number", "null"], "exclusiveMinimum": 0},
+    },
 }
 
 

@@ -70,7 +70,12 @@ def test_connection_form_shows_only_what_matters():
         behaviour = entry["ui-field-behaviour"]
         assert behaviour["relabeling"] == {"host": "Base URL", "password": "API key"}
         assert set(behaviour["hidden-fields"]) == {"schema", "login", "port", "extra"}
-        assert set(entry["conn-fields"]) == {"model", "timeout", "relax_limits"}
+        assert set(entry["conn-fields"]) == {
+            "model",
+            "timeout",
+            "relax_limits",
+            "requests_per_second",
+        }
 
 
 @pytest.mark.parametrize(
