@@ -270,12 +270,11 @@ class JobDurations:
 class AsyncPacer:
     """The pacer of one connection in one event loop (see the module's docstring)."""
 
-    __slots__ = ("__weakref__", "_loop", "_timer", "_timer_at", "durations", "turns")
+    # No reference to its loop (it lives in a registry weakly keyed by the loop): every method
+    # runs in that loop and asks for it.
+    __slots__ = ("_timer", "_timer_at", "durations", "turns")
 
-    def __init__(
-        self, loop: asyncio.AbstractEventLoop, requests_per_second: float | None = None
-    ) -> None:
-        self._loop = loop
+    def __init__(self, requests_per_second: float | None = None) -> None:
         self.turns = Turns(requests_per_second)
         self.durations = JobDurations()
         self._timer: asyncio.TimerHandle | None = None
@@ -287,10 +286,10 @@ class AsyncPacer:
 
     def open(self) -> bool:
         """A request may leave now without a turn (the cheap path of an unlimited connection)."""
-        return self.turns.open(self._loop.time())
+        return self.turns.open(asyncio.get_running_loop().time())
 
     def now(self) -> float:
-        return self._loop.time()
+        return asyncio.get_running_loop().time()
 
     def turn(self, delay: float = 0.0) -> Awaitable[float | None]:
         """Wait ``delay`` seconds, then for this connection's turn.
@@ -300,24 +299,25 @@ class AsyncPacer:
         check :meth:`open` again, a 429 may have come meanwhile); otherwise a future in the
         queue, due ``delay`` from now, whose result is the loop time it was let through.
         """
-        loop = self._loop
+        loop = asyncio.get_running_loop()
         now = loop.time()
         if self.turns.open(now):
             return asyncio.sleep(delay)
         future: asyncio.Future[float | None] = loop.create_future()
         self.turns.push(now + max(0.0, delay), future)
-        self._schedule()
+        self._schedule(loop)
         return future
 
     def answered(self, now: float) -> None:
         self.turns.budget.answered(now)
 
     def refused(self, sent_at: float, retry_after: float | None) -> None:
-        self.turns.budget.refuse(self._loop.time(), sent_at, retry_after)
-        self._schedule()
+        loop = asyncio.get_running_loop()
+        self.turns.budget.refuse(loop.time(), sent_at, retry_after)
+        self._schedule(loop)
 
     # -- the one timer ----------------------------------------------------------------------
-    def _schedule(self) -> None:
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
         at = self.turns.next_at(_waiting)
         if at is None:
             if self._timer is not None:
@@ -328,14 +328,14 @@ class AsyncPacer:
             if self._timer_at == at:
                 return
             self._timer.cancel()
-        self._timer, self._timer_at = self._loop.call_at(at, self._release), at
+        self._timer, self._timer_at = loop.call_at(at, self._release, loop), at
 
-    def _release(self) -> None:
+    def _release(self, loop: asyncio.AbstractEventLoop) -> None:
         self._timer, self._timer_at = None, math.inf
-        now = self._loop.time()
+        now = loop.time()
         for future in self.turns.release(now, _waiting):
             future.set_result(now)
-        self._schedule()
+        self._schedule(loop)
 
 
 def _waiting(future: asyncio.Future[Any]) -> bool:
@@ -412,7 +412,7 @@ def async_pacer(key: Hashable, requests_per_second: float | None = None) -> Asyn
         pacers = _ASYNC[loop] = {}
     pacer = pacers.get(key)
     if pacer is None:
-        pacer = pacers[key] = AsyncPacer(loop, requests_per_second)
+        pacer = pacers[key] = AsyncPacer(requests_per_second)
     elif pacer.budget.configured != requests_per_second:
         pacer.budget.configure(requests_per_second)
     return pacer

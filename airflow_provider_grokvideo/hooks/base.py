@@ -199,6 +199,8 @@ class GrokVideoHook(BaseHook):
         self.conn_id = conn_id or self.default_conn_name
         self.retry = retry or RetryPolicy()
         self._connection = connection
+        # (weak reference to a loop, its pacer): weak, so that the loop's registries can let go.
+        self._loop_pacer: tuple[weakref.ref[asyncio.AbstractEventLoop], AsyncPacer] | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(conn_id={self.conn_id!r})"
@@ -263,9 +265,15 @@ class GrokVideoHook(BaseHook):
         """The running loop's pacer of this connection's key (see ``pacer.py``): every async
         request of the key in this loop passes through it, and it remembers how long the
         key's finished jobs took."""
+        loop = asyncio.get_running_loop()
+        cached = self._loop_pacer  # triggers share a hook: skip the registry on every poll
+        if cached is not None and cached[0]() is loop:
+            return cached[1]
         from airflow_provider_grokvideo.pacer import async_pacer
 
-        return async_pacer(self._pacer_key, self.settings.requests_per_second)
+        pacer = async_pacer(self._pacer_key, self.settings.requests_per_second)
+        self._loop_pacer = (weakref.ref(loop), pacer)
+        return pacer
 
     @property
     def sync_pacer(self) -> SyncPacer:
