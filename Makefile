@@ -49,6 +49,7 @@ bench: install
 	$(PY) benchmarks/triggerer_load.py
 	$(PY) benchmarks/gc_pause.py
 	$(PY) benchmarks/download.py
+	$(PY) benchmarks/rate_limit.py
 
 clean:
 	rm -rf $(VENV) $(FLOOR_VENV) demo-output .pytest_cache .ruff_cache

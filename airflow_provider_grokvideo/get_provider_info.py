@@ -47,6 +47,12 @@ _CONN_FIELDS: dict[str, Any] = {
         'every resolution: {"grok-imagine-video-1.5": 0.07}.',
         "schema": {"type": ["object", "string", "null"]},
     },
+    "requests_per_second": {
+        "label": "Requests per second (this key, per process)",
+        "description": "The key's request budget in each triggerer and worker process (xAI "
+        "publishes 1 per second per video model). Empty: learned from the upstream's 429s.",
+        "schema": {"type": ["number", "null"], "exclusiveMinimum": 0},
+    },
 }
 
 

@@ -71,3 +71,14 @@ def emulator(grokvideo_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
             grokvideo_emulator.airflow_connection(upstream),
         )
     return grokvideo_emulator
+
+
+@pytest.fixture(autouse=True)
+def unlearned_pacers() -> Any:
+    """Each test starts with no pacer: they are per process, and what one test's injected 429s
+    taught the sync pacer of a key would slow the next test's requests."""
+    from airflow_provider_grokvideo import pacer
+
+    pacer._SYNC.clear()
+    yield
+    pacer._SYNC.clear()

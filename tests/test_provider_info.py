@@ -72,7 +72,13 @@ def test_connection_form_shows_only_what_matters():
         behaviour = entry["ui-field-behaviour"]
         assert behaviour["relabeling"] == {"host": "Base URL", "password": "API key"}
         assert set(behaviour["hidden-fields"]) == {"schema", "login", "port", "extra"}
-        assert set(entry["conn-fields"]) == {"model", "timeout", "relax_limits", "prices"}
+        assert set(entry["conn-fields"]) == {
+            "model",
+            "timeout",
+            "relax_limits",
+            "prices",
+            "requests_per_second",
+        }
 
 
 @pytest.mark.parametrize(

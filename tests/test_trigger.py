@@ -477,3 +477,59 @@ async def test_a_cancelled_lookup_does_not_strand_the_others(
     events = await asyncio.wait_for(follower, timeout=10)
     assert [event["status"] for event in events] == ["succeeded"]
     assert counted_lookups == ["grokvideo_xcompute_default"] * 2
+
+
+# -- what the connection has seen: durations of its finished jobs ------------------------------
+
+
+def test_before_the_earliest_plausible_end_it_sleeps_until_then() -> None:
+    # Jobs of this connection never took less than 300 s: a job started 100 s ago without
+    # progress is polled at its earliest plausible end (clamped at max_poll_interval).
+    seen = {"started_at": 900.0, "shortest_seen": 300.0}
+    assert delay(**seen, polls=3) == 120.0
+    assert delay(**seen, now=1150.0, polls=4) == pytest.approx(50.0)
+    # Past it: the usual rules, with the back-off of the few polls made: denser.
+    assert delay(**seen, now=1250.0, polls=3) == pytest.approx(5.0 * BACKOFF_FACTOR**3)
+    # A measured progress rate is about this very job: it is trusted first.
+    rate = {"now": 1010.0, "progress": 20, "first_progress": (1000.0, 10)}
+    assert delay(**seen, **rate) == pytest.approx(PROGRESS_FRACTION * 79)
+    # Without enough history, or without a start time, nothing changes.
+    assert delay(started_at=900.0, shortest_seen=None, polls=0) == 5.0
+    assert delay(started_at=None, shortest_seen=300.0, polls=0) == 5.0
+
+
+def test_history_saves_polls_of_jobs_that_cannot_be_done_yet() -> None:
+    """A Mountsea-like job (no hints) of 600 s on a connection whose jobs took 500..700 s."""
+
+    def polls_for(shortest: float | None) -> tuple[int, float]:
+        now, polls = 0.0, 0
+        while True:
+            polls += 1
+            if now >= 600.0:
+                return polls, now - 600.0
+            now += next_poll_delay(
+                now=now,
+                deadline=FAR,
+                polls=polls,
+                started_at=0.0,
+                shortest_seen=shortest,
+                **SPACING,  # type: ignore[arg-type]
+            )
+
+    without, _ = polls_for(None)
+    with_history, late_with = polls_for(400.0)
+    assert with_history <= without - 10, (with_history, without)
+    assert late_with <= SPACING["poll_interval"]  # seen as promptly as without
+
+
+async def test_the_trigger_records_its_jobs_durations(emulator: Emulator) -> None:
+    from airflow_provider_grokvideo.hooks import aget_video_hook
+
+    ids = await asyncio.to_thread(lambda: [submit("xcompute") for _ in range(6)])
+    results = await asyncio.gather(*(events_of(trigger_for("xcompute", i)) for i in ids))
+    assert all([e["status"] for e in events] == ["succeeded"] for events in results)
+    hook = await aget_video_hook("grokvideo_xcompute_default")
+    async with hook.async_session():
+        shortest = hook.pacer().durations.shortest
+    # Jobs last 1 s in tests; created_at is whole seconds, so a little either way.
+    assert shortest is not None and 0.0 < shortest < 2.0

@@ -47,6 +47,21 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _rate_limit(text: str) -> tuple[str, float]:
+    upstream, sep, rate = text.partition("=")
+    if not sep or upstream not in UPSTREAMS:
+        raise argparse.ArgumentTypeError(
+            f"write UPSTREAM=REQUESTS_PER_SECOND with UPSTREAM one of {', '.join(UPSTREAMS)}"
+        )
+    try:
+        value = float(rate)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{rate!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError("requests per second must be above 0")
+    return upstream, value
+
+
 def _exit_cleanly(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
@@ -91,6 +106,16 @@ def build_parser() -> argparse.ArgumentParser:
         " (default: %(default)s)",
     )
     parser.add_argument(
+        "--rate-limit",
+        action="append",
+        type=_rate_limit,
+        dest="rate_limits",
+        default=[],
+        metavar="UPSTREAM=RPS",
+        help="refuse with 429 (and Retry-After) the requests of one key beyond RPS per second on"
+        " that upstream, e.g. xai=1; repeat for several upstreams (default: no limit)",
+    )
+    parser.add_argument(
         "--ssl-certfile", metavar="PATH", help="serve HTTPS with this PEM certificate (chain)"
     )
     parser.add_argument("--ssl-keyfile", metavar="PATH", help="private key of --ssl-certfile (PEM)")
@@ -133,7 +158,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from airflow_provider_grokvideo.emulator.app import EmulatorApp
     from airflow_provider_grokvideo.emulator.server import bind_socket, make_config, url_of
 
-    app = EmulatorApp(api_key=keys, job_seconds=args.job_seconds, max_jobs=args.max_jobs)
+    app = EmulatorApp(
+        api_key=keys,
+        job_seconds=args.job_seconds,
+        max_jobs=args.max_jobs,
+        rate_limits=dict(args.rate_limits),
+    )
     config = make_config(
         app,
         ssl_certfile=args.ssl_certfile,
@@ -151,7 +181,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         else f"{len(keys)} configured api key(s)"
     )
     lines = [f"grokvideo emulator listening on {url} ({key_note}, job {args.job_seconds:g}s)"]
-    lines += [f"  {name:<9} {url}/{name}" for name in UPSTREAMS]
+    limits = dict(args.rate_limits)
+    lines += [
+        f"  {name:<9} {url}/{name}"
+        + (f"  (at most {limits[name]:g} requests/s per key)" if name in limits else "")
+        for name in UPSTREAMS
+    ]
     lines.append(f"  control   {url}/_emulator/stats")
     print("\n".join(lines), flush=True)
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the

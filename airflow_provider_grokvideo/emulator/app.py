@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from airflow_provider_grokvideo.emulator.cdn import JPEG_TYPE, VIDEO_TYPE, MediaFile, send_media
@@ -35,6 +35,7 @@ from airflow_provider_grokvideo.emulator.faults import (
 )
 from airflow_provider_grokvideo.emulator.jobs import NORMALIZED, Job, JobStore
 from airflow_provider_grokvideo.emulator.mountsea import MountseaAPI
+from airflow_provider_grokvideo.emulator.ratelimits import RateLimits
 from airflow_provider_grokvideo.emulator.upstream import (
     SUBMIT,
     Links,
@@ -70,6 +71,8 @@ class UpstreamStats:
         "auth_failures",
         "faults",
         "not_found",
+        "rate_limited_status",
+        "rate_limited_submit",
         "rejected",
         "requests",
         "status_reads",
@@ -86,6 +89,8 @@ class UpstreamStats:
         self.auth_failures = 0  # requests refused for a missing or wrong key
         self.not_found = 0  # status reads of unknown job ids
         self.faults = 0  # requests that got an injected fault
+        self.rate_limited_submit = 0  # submissions refused by the rate limit (429)
+        self.rate_limited_status = 0  # status reads refused by the rate limit (429)
 
     def to_dict(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -113,6 +118,7 @@ class EmulatorApp:
         api_key: str | Iterable[str] = DEFAULT_API_KEY,
         job_seconds: float = DEFAULT_JOB_SECONDS,
         max_jobs: int = DEFAULT_MAX_JOBS,
+        rate_limits: Mapping[str, float] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if job_seconds < 0:
@@ -123,6 +129,7 @@ class EmulatorApp:
         self.clock = clock
         self.jobs = JobStore(max_jobs)
         self.faults = FaultQueue()
+        self.rate_limits = RateLimits(rate_limits)
         self.connections = ConnectionTracker()
         self.apis: dict[str, UpstreamAPI] = {
             api.name: api for api in (XComputeAPI(), MountseaAPI(), XaiAPI())
@@ -157,15 +164,18 @@ class EmulatorApp:
             "cdn_bytes_sent": self.cdn_bytes_sent,
             "faults_fired": dict(self.faults.fired),
             "faults_pending": self.faults.pending(),
+            "rate_limits": dict(self.rate_limits.limits),
             "job_seconds": self.job_seconds,
             "max_jobs": self.jobs.max_jobs,
             "seconds_since_reset": round(now - self.started, 3),
         }
 
     def reset(self) -> None:
-        """Forget every job, pending fault and counter (open connections stay open)."""
+        """Forget every job, pending fault and counter (open connections stay open); the rate
+        limits go back to those given at start, every bucket full."""
         self.jobs.clear()
         self.faults.reset()
+        self.rate_limits.reset()
         self.connections.reset_counters()
         self._reset_counters()
 
@@ -194,6 +204,11 @@ class EmulatorApp:
     def clear_faults(self) -> None:
         """Drop every pending fault."""
         self.faults.clear()
+
+    def set_rate_limits(self, limits: Mapping[str, float | None]) -> dict[str, float]:
+        """Set (requests per second) or remove (``None``) upstreams' per-key rate limits;
+        return all of them (see ``ratelimits.py``)."""
+        return self.rate_limits.update(limits)
 
     def job(self, job_id: str) -> dict[str, Any] | None:
         """What the emulator knows of one job (``None`` if unknown)."""
@@ -271,6 +286,16 @@ class EmulatorApp:
             await send_reply(send, route)
             return
         endpoint, job_id = route  # type: ignore[misc]
+        if self.rate_limits:
+            auth = request_headers(scope)[0]
+            wait = self.rate_limits.check(api.name, auth, self.clock())
+            if wait is not None:
+                if endpoint == SUBMIT:
+                    ustats.rate_limited_submit += 1
+                else:
+                    ustats.rate_limited_status += 1
+                await send_reply(send, api.rate_limited(RateLimits.retry_after(wait)))
+                return
         fault = self.faults.take(api.name, endpoint) if self.faults else None
         if fault is not None:
             ustats.faults += 1
@@ -449,6 +474,7 @@ def _build_control(app: EmulatorApp) -> Any:
                     "stats": "GET /_emulator/stats",
                     "reset": "POST /_emulator/reset",
                     "faults": "GET|POST|DELETE /_emulator/faults",
+                    "rate_limits": "GET|PUT /_emulator/rate-limits",
                     "job": "GET /_emulator/jobs/{id}",
                     "health": "GET /_emulator/health",
                 },
@@ -495,6 +521,18 @@ def _build_control(app: EmulatorApp) -> Any:
             return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse({"added": added, "faults": app.faults.pending()}, status_code=201)
 
+    async def rate_limits(request: Request) -> Response:
+        if request.method == "PUT":
+            try:
+                body = await request.json()
+            except ValueError:
+                return JSONResponse({"error": "body must be JSON"}, status_code=400)
+            try:
+                app.set_rate_limits(body)
+            except ValueError as exc:
+                return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse({"rate_limits": dict(app.rate_limits.limits)})
+
     async def job(request: Request) -> Response:
         info = app.job(request.path_params["job_id"])
         if info is None:
@@ -512,6 +550,7 @@ def _build_control(app: EmulatorApp) -> Any:
             Route("/_emulator/stats", stats, methods=["GET"]),
             Route("/_emulator/reset", reset, methods=["POST"]),
             Route("/_emulator/faults", faults, methods=["GET", "POST", "DELETE"]),
+            Route("/_emulator/rate-limits", rate_limits, methods=["GET", "PUT"]),
             Route("/_emulator/jobs/{job_id}", job, methods=["GET"]),
         ],
         default=not_found,
@@ -523,9 +562,12 @@ def create_app(
     api_key: str | Iterable[str] = DEFAULT_API_KEY,
     job_seconds: float = DEFAULT_JOB_SECONDS,
     max_jobs: int = DEFAULT_MAX_JOBS,
+    rate_limits: Mapping[str, float] | None = None,
 ) -> EmulatorApp:
     """A new emulator application (for ``uvicorn --factory`` or ``httpx.ASGITransport``)."""
-    return EmulatorApp(api_key=api_key, job_seconds=job_seconds, max_jobs=max_jobs)
+    return EmulatorApp(
+        api_key=api_key, job_seconds=job_seconds, max_jobs=max_jobs, rate_limits=rate_limits
+    )
 
 
 __all__ = ["EmulatorApp", "UpstreamStats", "create_app"]

@@ -15,7 +15,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -151,8 +151,11 @@ class Emulator:
         access_log: bool = False,
         keep_alive: int = DEFAULT_KEEP_ALIVE,
         backlog: int = DEFAULT_BACKLOG,
+        rate_limits: Mapping[str, float] | None = None,
     ) -> None:
-        self.app = EmulatorApp(api_key=api_key, job_seconds=job_seconds, max_jobs=max_jobs)
+        self.app = EmulatorApp(
+            api_key=api_key, job_seconds=job_seconds, max_jobs=max_jobs, rate_limits=rate_limits
+        )
         self.host = host
         self._port = port
         self._ssl_certfile = ssl_certfile
@@ -337,6 +340,13 @@ class Emulator:
     def clear_faults(self) -> None:
         """Drop every pending fault."""
         self._call(self.app.clear_faults)
+
+    def set_rate_limits(self, limits: Mapping[str, float | None]) -> dict[str, float]:
+        """Set (requests per second per key) or remove (``None``) upstreams' rate limits.
+
+        Same as ``PUT /_emulator/rate-limits``; returns every limit now in force.
+        """
+        return self._call(lambda: self.app.set_rate_limits(limits))
 
     def job(self, job_id: str) -> dict[str, Any] | None:
         """What the emulator knows of one job (``GET /_emulator/jobs/{id}``), or ``None``."""

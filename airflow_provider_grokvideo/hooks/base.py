@@ -44,6 +44,8 @@ from airflow_provider_grokvideo.pricing import (
 if TYPE_CHECKING:
     from airflow.sdk import Connection
 
+    from airflow_provider_grokvideo.pacer import AsyncPacer, SyncPacer
+
 DEFAULT_TIMEOUT = 30.0
 USER_AGENT = "airflow-provider-grokvideo"
 log = logging.getLogger(__name__)
@@ -60,6 +62,8 @@ class ConnectionSettings:
     relax_limits: bool = False
     #: The extra ``prices`` as given (read by ``pricing.read_price_overrides``).
     prices: Any = None
+    #: The key's request budget in this process (``None``: learned from the upstream's 429s).
+    requests_per_second: float | None = None
 
     @classmethod
     def from_connection(cls, conn: Connection, default_base_url: str) -> ConnectionSettings:
@@ -71,6 +75,7 @@ class ConnectionSettings:
             timeout=float(extra.get("timeout") or DEFAULT_TIMEOUT),
             relax_limits=_as_bool(extra.get("relax_limits", False)),
             prices=extra.get(PRICES_EXTRA),
+            requests_per_second=_requests_per_second(conn, extra.get("requests_per_second")),
         )
 
     @property
@@ -205,6 +210,8 @@ class GrokVideoHook(BaseHook):
         self.conn_id = conn_id or self.default_conn_name
         self.retry = retry or RetryPolicy()
         self._connection = connection
+        # (weak reference to a loop, its pacer): weak, so that the loop's registries can let go.
+        self._loop_pacer: tuple[weakref.ref[asyncio.AbstractEventLoop], AsyncPacer] | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(conn_id={self.conn_id!r})"
@@ -258,6 +265,33 @@ class GrokVideoHook(BaseHook):
             if pool.get(self._pool_key) is shared:
                 del pool[self._pool_key]
             await shared.client.aclose()
+
+    # -- pacing: one budget per API key and base URL, shared by every wait ------------------
+    @cached_property
+    def _pacer_key(self) -> tuple[str, str]:
+        s = self.settings
+        return (s.base_url, hashlib.sha256(s.api_key.encode()).hexdigest())
+
+    def pacer(self) -> AsyncPacer:
+        """The running loop's pacer of this connection's key (see ``pacer.py``): every async
+        request of the key in this loop passes through it, and it remembers how long the
+        key's finished jobs took."""
+        loop = asyncio.get_running_loop()
+        cached = self._loop_pacer  # triggers share a hook: skip the registry on every poll
+        if cached is not None and cached[0]() is loop:
+            return cached[1]
+        from airflow_provider_grokvideo.pacer import async_pacer
+
+        pacer = async_pacer(self._pacer_key, self.settings.requests_per_second)
+        self._loop_pacer = (weakref.ref(loop), pacer)
+        return pacer
+
+    @property
+    def sync_pacer(self) -> SyncPacer:
+        """This process's pacer of the key for sync requests (submits, pokes)."""
+        from airflow_provider_grokvideo.pacer import sync_pacer
+
+        return sync_pacer(self._pacer_key, self.settings.requests_per_second)
 
     @cached_property
     def _pool_key(self) -> tuple[str, ...]:
@@ -431,21 +465,31 @@ class GrokVideoHook(BaseHook):
         body = self._with_retries(lambda: self._send(call, submit=False), is_transient_read_error)
         return self._parse_status(body, generation_id)
 
-    async def aget_video(self, generation_id: str, *, retry: bool = True) -> VideoGeneration:
+    async def aget_video(
+        self, generation_id: str, *, retry: bool = True, after: float = 0.0
+    ) -> VideoGeneration:
         """Async twin of :meth:`get_video`, over the loop's shared pooled client.
 
         ``retry=False`` makes a single attempt; the trigger uses that and handles weather
-        itself, so that its waits stay within its own deadline.
+        itself, so that its waits stay within its own deadline.  ``after``: read the status
+        that many seconds from now, or as soon after as the key's budget allows: the wait is
+        queued in the connection's pacer from now, by when it falls due (oldest first).
         """
+        pacer = self.pacer()
+        # ``None``: slept while the connection was unlimited; a 429 may have come meanwhile.
+        if (after > 0 or not pacer.open()) and await pacer.turn(after) is None and not pacer.open():
+            await pacer.turn()
         call = self.dialect.status_call(generation_id)
         shared = self._acquire()
         try:
             if not retry:
-                body = await self._aread(shared.transport, call)
+                body = await self._apaced_read(pacer, shared.transport, call)
             else:
                 async for attempt in self._async_retrying(is_transient_read_error):
                     with attempt:
-                        body = await self._aread(shared.transport, call)
+                        if attempt.retry_state.attempt_number > 1 and not pacer.open():
+                            await pacer.turn()
+                        body = await self._apaced_read(pacer, shared.transport, call)
         finally:
             await self._release(shared)
         return self._parse_status(body, generation_id)
@@ -482,13 +526,35 @@ class GrokVideoHook(BaseHook):
         return parsed.generation
 
     def _send(self, call: HttpCall, *, submit: bool) -> Any:
+        pacer = self.sync_pacer
+        sent_at = pacer.turn()
         try:
             response = self._sync_client.request(
                 call.method, call.path, params=call.params, json=call.json
             )
         except httpx.TransportError as exc:
             raise self._unreachable(exc, submit=submit) from None
+        if response.status_code == 429:
+            pacer.refused(sent_at, _retry_after(response.headers.get("Retry-After")))
+        else:
+            pacer.answered()
         return self._read(response, submit=submit)
+
+    async def _apaced_read(
+        self, pacer: AsyncPacer, transport: httpx.AsyncBaseTransport, call: HttpCall
+    ) -> Any:
+        """:meth:`_aread`, telling the pacer how the upstream took it (429 or not)."""
+        sent_at = pacer.now()
+        try:
+            body = await self._aread(transport, call)
+        except UpstreamHTTPError as exc:
+            if exc.status_code == 429:
+                pacer.refused(sent_at, exc.retry_after)
+            else:
+                pacer.answered(pacer.now())
+            raise
+        pacer.answered(pacer.now())
+        return body
 
     async def _aread(self, transport: httpx.AsyncBaseTransport, call: HttpCall) -> Any:
         """A status read, sent straight to the shared client's transport.
@@ -615,6 +681,21 @@ def _base_url(conn: Connection, default: str) -> str:
     if conn.port and parts.port is None:
         host = parts._replace(netloc=f"{parts.netloc}:{conn.port}").geturl()
     return host.rstrip("/")
+
+
+def _requests_per_second(conn: Connection, value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        rate = float(value)
+    except (TypeError, ValueError):
+        rate = float("nan")
+    if not rate > 0 or rate == float("inf"):
+        raise GrokVideoError(
+            f"connection {conn.conn_id!r}: requests_per_second={value!r} is not a number above 0"
+            " (leave it out to let the provider learn the budget from the upstream's 429s)"
+        )
+    return rate
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -8,10 +8,15 @@ Poll spacing (:func:`next_poll_delay`) is a small pure function: where the upstr
 ``progress`` the trigger measures the rate between two answers and sleeps half of the estimated
 remaining time (few polls early, frequent ones near the end); where it only gives its own
 (conservative) ``estimated_seconds`` it sleeps a quarter of what is left of it; with no hint at
-all it backs off gently from ``min_poll_interval`` toward ``poll_interval``.  Every delay is
+all it backs off gently from ``min_poll_interval`` toward ``poll_interval``.  Once the connection
+has seen a few of its jobs finish, a wait without progress sleeps until the earliest plausible
+end of its own job instead of polling a job that cannot be done yet.  Every delay is
 shortened by a random share of up to :data:`POLL_SPREAD` (so that waits started together drift
 apart), clamped within ``[min_poll_interval, max_poll_interval]`` and never runs past the
 deadline.
+
+Every status read goes through the connection's pacer (``pacer.py``, through the hook): the
+key's request budget, shared by every wait of the connection in the loop, in due order.
 """
 
 from __future__ import annotations
@@ -69,6 +74,8 @@ def next_poll_delay(
     created_at: float | None = None,
     first_progress: tuple[float, int] | None = None,
     spread: float = 1.0,
+    started_at: float | None = None,
+    shortest_seen: float | None = None,
 ) -> float:
     """Seconds to sleep before the next status read.  Pure: no clock, no I/O.
 
@@ -85,14 +92,22 @@ def next_poll_delay(
         otherwise keep polling in the same seconds, wave after wave: a load spike for the
         triggerer's loop and a burst of requests the upstream may rate-limit.  It only ever
         shortens a delay, so a video is never seen later than the hints allow.
+    :param started_at: unix time the job started (``created_at`` where the upstream says,
+        else when the wait began).
+    :param shortest_seen: the shortest plausible run time, in seconds, of this connection's
+        jobs, from those it has seen finish (``JobDurations.shortest``), if known.
 
     In order of trust:
 
     1. a measured progress rate: sleep :data:`PROGRESS_FRACTION` of the remaining time;
     2. progress seen once, no rate yet: a short probe (the back-off step) to measure it;
-    3. the upstream's estimate and creation time: sleep :data:`ESTIMATE_FRACTION` of what is
+    3. before the earliest plausible end (``started_at + shortest_seen``): sleep until then,
+       since no poll before it can see the video (when the budget is scarce, a poll spent
+       there is taken from a wait that may be done); after it, the next rules, whose back-off
+       restarts short since few polls were made: few polls before, then denser;
+    4. the upstream's estimate and creation time: sleep :data:`ESTIMATE_FRACTION` of what is
        left of the estimate;
-    4. nothing: ``min_poll_interval * BACKOFF_FACTOR ** polls``, at most ``poll_interval``.
+    5. nothing: ``min_poll_interval * BACKOFF_FACTOR ** polls``, at most ``poll_interval``.
 
     The result is clamped within ``[min_poll_interval, max_poll_interval]``, then multiplied by
     ``spread`` (but not below ``min_poll_interval``), and cut short so as never to sleep past
@@ -115,6 +130,8 @@ def next_poll_delay(
             delay = backoff
     elif progress:
         delay = backoff
+    elif shortest_seen is not None and started_at is not None and started_at + shortest_seen > now:
+        delay = started_at + shortest_seen - now
     elif estimated_seconds and created_at is not None and created_at + estimated_seconds > now:
         delay = ESTIMATE_FRACTION * (created_at + estimated_seconds - now)
     else:
@@ -145,7 +162,8 @@ class GrokVideoTrigger(BaseTrigger):
 
     429, 5xx, unreadable answers and network errors are weather: it backs off (honouring
     ``Retry-After``) and goes on until the deadline.  Any other error (401, 404...) ends it
-    with an ``error`` event.
+    with an ``error`` event.  Its reads go through the connection's pacer: a 429 slows (and
+    its ``Retry-After`` pauses) every wait of the connection.
     """
 
     def __init__(
@@ -195,6 +213,9 @@ class GrokVideoTrigger(BaseTrigger):
         # Hold a lease on the loop's shared pooled client for the whole wait: every poll of
         # every trigger of this connection reuses its kept-alive connections.
         async with hook.async_session():
+            pacer = hook.pacer()  # the connection's budget and the durations of its jobs
+            began = time.time()
+            last_running_at: float | None = None
             upstream = hook.dialect.name
             weather: RetryPolicy | None = None  # made on the first error only
             first_progress: tuple[float, int] | None = None
@@ -207,11 +228,13 @@ class GrokVideoTrigger(BaseTrigger):
             # starts (or restarts) with many triggers would otherwise send all their first
             # polls at once: spread them a little.
             jitter = random.uniform(0.0, min(self.min_poll_interval, FIRST_POLL_JITTER))
+            # Each read waits its delay in the connection's queue (see GrokVideoHook.aget_video);
+            # the first one not sooner than min_poll_interval after the deferral.
             first = self.min_poll_interval + jitter
-            await asyncio.sleep(max(0.0, min(first, self.deadline - time.time())))
+            delay = max(0.0, min(first, self.deadline - time.time()))
             while True:
                 try:
-                    generation = await hook.aget_video(self.generation_id, retry=False)
+                    generation = await hook.aget_video(self.generation_id, retry=False, after=delay)
                 except Exception as exc:
                     self.polls += 1
                     if not is_transient_read_error(exc):
@@ -238,7 +261,6 @@ class GrokVideoTrigger(BaseTrigger):
                         exc,
                         delay,
                     )
-                    await asyncio.sleep(delay)
                     continue
 
                 self.polls += 1
@@ -250,8 +272,12 @@ class GrokVideoTrigger(BaseTrigger):
                         "%s: generation %s is %s", upstream, self.generation_id, generation.status
                     )
                 last = generation
+                started = generation.created_at or began
                 if generation.is_terminal:
+                    if generation.status == "succeeded" and last_running_at is not None:
+                        pacer.durations.add(started, last_running_at, now)
                     return self._final(generation)
+                last_running_at = now
                 if now >= self.deadline:
                     return self._timeout(generation, last_problem)
                 if first_progress is None and generation.progress:
@@ -268,9 +294,10 @@ class GrokVideoTrigger(BaseTrigger):
                     created_at=generation.created_at,
                     first_progress=first_progress,
                     spread=random.uniform(1.0 - POLL_SPREAD, 1.0),
+                    started_at=started,
+                    shortest_seen=pacer.durations.shortest,
                 )
                 log.debug("next status read of %s in %.1fs", self.generation_id, delay)
-                await asyncio.sleep(delay)
 
     # -- events ---------------------------------------------------------------------------
     def _payload(

@@ -1,0 +1,441 @@
+"""One request pacer per connection (API key) and process: every wait spends one budget.
+
+An upstream limits requests per key, not per wait: xAI allows 1 request per second per video
+model, the resellers have unpublished limits.  A triggerer full of waits that each space their
+own polls and back off alone on a 429 fight over that budget (120 waits at 4 requests per
+second: 92 % of 3,796 requests refused).  So every request of one key in one event loop (the
+triggerer's) or one process (a worker's sync hook) goes through one pacer:
+
+* **a budget**: no request leaves sooner than ``1 / rate`` after the previous one (a token
+  bucket that holds one token, in its "generic cell rate" form: one number, the time the next
+  request may leave).  The rate is the connection's ``requests_per_second`` extra when set;
+  otherwise it is **learned** (AIMD, as TCP does for its window): unlimited until the first
+  429, then each 429 cuts it (``DECREASE``) and it grows back linearly while the budget is
+  what holds requests back (``INCREASE_SHARE``);
+* **a pause**: a 429's ``Retry-After`` holds the whole connection, not only the wait that got
+  it;
+* **fair turns**: waits whose polls fall due together leave in due order, oldest first.  A wait
+  joins the queue when its delay starts, keyed by when it falls due, so the time it queues is
+  part of its delay (it never sleeps its full delay and then queues on top).
+
+Why not ``aiolimiter`` or ``pyrate-limiter`` (both on PyPI, both evaluated): the learning
+changes the rate on every 429 and every increase, and both fix it when the limiter is built
+(``AsyncLimiter(max_rate, period)``, pyrate's ``Rate(limit: int, interval_ms)``), so each change
+would mean a new limiter whose empty bucket lets a burst through right after a decrease; neither
+has a pause; aiolimiter has no sync twin for the hook's sync path and reads ``loop.time()``
+(no injected clock for tests); pyrate's async acquire sleeps and retries, so waiters are not
+served in order.  Under our fairness, learning and pause, what is left of a bucket is the one
+line in :meth:`Budget.take`.
+
+:class:`Budget` and :class:`Turns` are pure (time is passed in), so the unit tests drive them
+with an injected clock; :class:`AsyncPacer` and :class:`SyncPacer` only add the waiting (one
+timer per connection in the loop; a condition variable for threads).  No Airflow import, no I/O.
+
+The same object remembers how long the connection's finished jobs took
+(:class:`JobDurations`), which the trigger uses to place its polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import math
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any
+
+#: Multiplicative decrease of the learned rate on a 429 (TCP CUBIC's 0.7: gentler than halving,
+#: so that a learned budget spends ~85 % of the real one on average).
+DECREASE = 0.7
+#: Additive increase: per second during which the budget held requests back, the learned rate
+#: grows by this share of the rate it had when the last 429 came (about 30 s from 0.7x back to
+#: where it was refused, whatever the scale of the key).
+INCREASE_SHARE = 0.01
+#: The learned rate never drops below this (one request every 20 s).
+MIN_RATE = 0.05
+#: Requests leave this share more than ``1 / rate`` apart: clocks and networks jitter by
+#: milliseconds, and at exactly the budget about half the requests would reach a strict
+#: upstream a hair early.
+SPACING_MARGIN = 0.02
+#: Pause after a 429 without ``Retry-After`` when no rate is known yet.
+DEFAULT_PAUSE = 1.0
+#: The longest pause a ``Retry-After`` may impose (a broken header must not stall a triggerer).
+MAX_PAUSE = 300.0
+#: Seconds over which answered requests are counted: on the first 429, the learned rate starts
+#: from what the upstream accepted in about this long.
+WINDOW = 1.0
+
+
+def _rate(value: float | None) -> float | None:
+    if value is None:
+        return None
+    rate = float(value)
+    if not math.isfinite(rate) or rate <= 0:
+        raise ValueError(f"requests_per_second must be a positive number, got {value!r}")
+    return rate
+
+
+class Budget:
+    """When the next request of one connection may leave.  Pure: every method takes ``now``.
+
+    :param requests_per_second: the configured budget, or ``None`` to learn it.
+    """
+
+    __slots__ = (
+        "_answered",
+        "_grown_at",
+        "_prev_answered",
+        "_prev_at",
+        "_step",
+        "_window_answered",
+        "_window_at",
+        "configured",
+        "decreased_at",
+        "next_free",
+        "paused_until",
+        "rate",
+        "refused",
+    )
+
+    def __init__(self, requests_per_second: float | None = None) -> None:
+        self.configured = _rate(requests_per_second)
+        #: Requests per second now (``None``: unlimited; learning, nothing refused yet).
+        self.rate = self.configured
+        #: The time the next request may leave (spacing).
+        self.next_free = -math.inf
+        #: No request leaves before this (``Retry-After``).
+        self.paused_until = -math.inf
+        #: When the learned rate was last cut; a 429 of a request sent before it was caused by
+        #: the old rate and cuts nothing more.
+        self.decreased_at = -math.inf
+        #: 429s seen.
+        self.refused = 0
+        self._step = 0.0
+        self._grown_at = -math.inf
+        self._answered = 0
+        # Answers counted in two windows of WINDOW seconds (the current one and the one before):
+        # cheap enough for every poll, and enough to tell what the upstream accepted lately.
+        self._window_answered = self._prev_answered = 0
+        self._window_at = self._prev_at = -math.inf
+
+    def configure(self, requests_per_second: float | None) -> None:
+        """Change the configured budget (``None``: learn it from here on)."""
+        rate = _rate(requests_per_second)
+        if rate != self.configured:
+            self.configured = self.rate = rate
+
+    def unlimited(self, now: float) -> bool:
+        """No rate and no pause: a request may leave at once, without queueing."""
+        return self.rate is None and self.paused_until <= now
+
+    def earliest(self) -> float:
+        """The earliest time the next request may leave."""
+        return max(self.next_free, self.paused_until)
+
+    def take(self, now: float, *, held: bool) -> None:
+        """A request leaves at ``now``; ``held``: it left later than it fell due."""
+        rate = self.rate
+        if rate is None:
+            return
+        self.next_free = now + (1.0 + SPACING_MARGIN) / rate
+        if self.configured is None:
+            if held and now > self._grown_at:  # the budget limits: probe up, linearly in time
+                self.rate = rate + self._step * (now - self._grown_at)
+            # Only time spent held back counts: a connection with less demand than its budget
+            # learns nothing about the budget and must not drift above it.
+            self._grown_at = max(self._grown_at, now)
+
+    def answered(self, now: float) -> None:
+        """The upstream answered a request (anything but a 429)."""
+        self._answered += 1
+        if now - self._window_at >= WINDOW:
+            if self._window_at == -math.inf:
+                self._prev_at, self._prev_answered = now, 0
+            else:
+                self._prev_at, self._prev_answered = self._window_at, self._window_answered
+            self._window_at, self._window_answered = now, self._answered
+
+    def accepted_rate(self, now: float) -> float:
+        """Requests per second the upstream answered over the last one to two WINDOWs."""
+        if self._prev_at == -math.inf:
+            return 0.0
+        return (self._answered - self._prev_answered) / max(WINDOW, now - self._prev_at)
+
+    def refuse(self, now: float, sent_at: float, retry_after: float | None) -> None:
+        """The upstream refused a request sent at ``sent_at`` with a 429."""
+        self.refused += 1
+        rate = self.rate
+        pause = retry_after if retry_after is not None else (1.0 / rate if rate else DEFAULT_PAUSE)
+        self.paused_until = max(self.paused_until, now + min(max(pause, 0.0), MAX_PAUSE))
+        if self.configured is not None or sent_at < self.decreased_at:
+            return
+        if rate is None:
+            # First 429: start from what the upstream accepted lately.
+            rate = self.accepted_rate(now) or 1.0
+        self._step = INCREASE_SHARE * rate
+        self.rate = max(MIN_RATE, rate * DECREASE)
+        self.decreased_at = now
+        self._grown_at = self.paused_until
+
+
+class Turns:
+    """A :class:`Budget` and the queue of waits for it, oldest due first.  Pure.
+
+    Items are opaque to it (the async pacer queues futures, the sync one a list per thread);
+    ``alive`` tells it which ones still wait.
+    """
+
+    __slots__ = ("_heap", "_order", "budget")
+
+    def __init__(self, requests_per_second: float | None = None) -> None:
+        self.budget = Budget(requests_per_second)
+        self._heap: list[tuple[float, int, Any]] = []
+        self._order = itertools.count()
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def open(self, now: float) -> bool:
+        """A request may leave now without queueing (unlimited, not paused, nobody waiting)."""
+        return not self._heap and self.budget.unlimited(now)
+
+    def push(self, due: float, item: Any) -> None:
+        """``item`` waits for a turn, not before ``due``."""
+        heapq.heappush(self._heap, (due, next(self._order), item))
+
+    def release(self, now: float, alive: Callable[[Any], bool]) -> list[Any]:
+        """The items whose turn it is at ``now``, in order (their budget taken)."""
+        heap, budget, out = self._heap, self.budget, []
+        while heap:
+            due, _, item = heap[0]
+            if not alive(item):
+                heapq.heappop(heap)
+                continue
+            allowed = budget.earliest()
+            if due > now or allowed > now:
+                break
+            heapq.heappop(heap)
+            budget.take(now, held=allowed > due)
+            out.append(item)
+        return out
+
+    def next_at(self, alive: Callable[[Any], bool]) -> float | None:
+        """When the next item may leave (``None``: nobody waits)."""
+        heap = self._heap
+        while heap and not alive(heap[0][2]):
+            heapq.heappop(heap)
+        if not heap:
+            return None
+        return max(heap[0][0], self.budget.earliest())
+
+
+class JobDurations:
+    """How long the connection's recently finished jobs took (seconds), for poll placement.
+
+    Each job is known to have ended between the last answer that still said "running" and the
+    first that said "done": the midpoint is recorded.
+    """
+
+    __slots__ = ("_seconds", "shortest")
+
+    #: Jobs remembered.
+    KEEP = 64
+    #: Jobs needed before :attr:`shortest` is trusted.
+    MIN_JOBS = 5
+    #: :attr:`shortest` is this quantile of the remembered jobs...
+    QUANTILE = 0.1
+    #: ...less this share: the earliest plausible end, on the safe side.
+    MARGIN = 0.2
+
+    def __init__(self) -> None:
+        self._seconds: deque[float] = deque(maxlen=self.KEEP)
+        #: The shortest plausible run time of a job of this connection (``None``: not enough
+        #: jobs seen yet).
+        self.shortest: float | None = None
+
+    def add(self, started: float, last_running: float, done: float) -> None:
+        """A job started at ``started`` was still running at ``last_running``, done at ``done``."""
+        if not started <= last_running <= done:
+            return
+        self._seconds.append((last_running + done) / 2 - started)
+        if len(self._seconds) >= self.MIN_JOBS:
+            ordered = sorted(self._seconds)
+            self.shortest = ordered[int(self.QUANTILE * len(ordered))] * (1.0 - self.MARGIN)
+
+
+class AsyncPacer:
+    """The pacer of one connection in one event loop (see the module's docstring)."""
+
+    # No reference to its loop (it lives in a registry weakly keyed by the loop): every method
+    # runs in that loop and asks for it.
+    __slots__ = ("_timer", "_timer_at", "durations", "turns")
+
+    def __init__(self, requests_per_second: float | None = None) -> None:
+        self.turns = Turns(requests_per_second)
+        self.durations = JobDurations()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = math.inf
+
+    @property
+    def budget(self) -> Budget:
+        return self.turns.budget
+
+    def open(self) -> bool:
+        """A request may leave now without a turn (the cheap path of an unlimited connection)."""
+        return self.turns.open(asyncio.get_running_loop().time())
+
+    def now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    def turn(self, delay: float = 0.0) -> Awaitable[float | None]:
+        """Wait ``delay`` seconds, then for this connection's turn.
+
+        Not a coroutine, so that a wait costs no more objects than a plain sleep: while the
+        connection is :meth:`open` it *is* ``asyncio.sleep(delay)`` (result ``None``: then
+        check :meth:`open` again, a 429 may have come meanwhile); otherwise a future in the
+        queue, due ``delay`` from now, whose result is the loop time it was let through.
+        """
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if self.turns.open(now):
+            return asyncio.sleep(delay)
+        future: asyncio.Future[float | None] = loop.create_future()
+        self.turns.push(now + max(0.0, delay), future)
+        self._schedule(loop)
+        return future
+
+    def answered(self, now: float) -> None:
+        self.turns.budget.answered(now)
+
+    def refused(self, sent_at: float, retry_after: float | None) -> None:
+        loop = asyncio.get_running_loop()
+        self.turns.budget.refuse(loop.time(), sent_at, retry_after)
+        self._schedule(loop)
+
+    # -- the one timer ----------------------------------------------------------------------
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        at = self.turns.next_at(_waiting)
+        if at is None:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer, self._timer_at = None, math.inf
+            return
+        if self._timer is not None:
+            if self._timer_at == at:
+                return
+            self._timer.cancel()
+        self._timer, self._timer_at = loop.call_at(at, self._release, loop), at
+
+    def _release(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer, self._timer_at = None, math.inf
+        now = loop.time()
+        for future in self.turns.release(now, _waiting):
+            future.set_result(now)
+        self._schedule(loop)
+
+
+def _waiting(future: asyncio.Future[Any]) -> bool:
+    return not future.done()  # a cancelled wait leaves its place
+
+
+class SyncPacer:
+    """The pacer of one connection in one process, for the sync hook's threads.
+
+    Requests queue in arrival order (each is due when it asks).
+    """
+
+    def __init__(
+        self,
+        requests_per_second: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.turns = Turns(requests_per_second)
+        self.clock = clock
+        self._condition = threading.Condition()
+
+    @property
+    def budget(self) -> Budget:
+        return self.turns.budget
+
+    def turn(self) -> float:
+        """Block until this request may leave; return the time it left."""
+        with self._condition:
+            now = self.clock()
+            if self.turns.open(now):
+                return now
+            ticket: list[float] = []
+            self.turns.push(now, ticket)
+            while not ticket:
+                released = self.turns.release(now, _alive)
+                for other in released:
+                    other.append(now)
+                if released:
+                    self._condition.notify_all()
+                if ticket:
+                    break
+                at = self.turns.next_at(_alive)
+                self._condition.wait(None if at is None else max(0.0, at - now))
+                now = self.clock()
+            return ticket[0]
+
+    def answered(self) -> None:
+        with self._condition:
+            self.turns.budget.answered(self.clock())
+
+    def refused(self, sent_at: float, retry_after: float | None) -> None:
+        with self._condition:
+            self.turns.budget.refuse(self.clock(), sent_at, retry_after)
+            self._condition.notify_all()
+
+
+def _alive(ticket: list[float]) -> bool:
+    return True
+
+
+# -- one per connection: per event loop (async), per process (sync) -------------------------
+_ASYNC: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, AsyncPacer]] = (
+    weakref.WeakKeyDictionary()
+)
+_SYNC: dict[Hashable, SyncPacer] = {}
+_SYNC_LOCK = threading.Lock()
+
+
+def async_pacer(key: Hashable, requests_per_second: float | None = None) -> AsyncPacer:
+    """The running loop's pacer of the connection ``key`` (made on first use)."""
+    loop = asyncio.get_running_loop()
+    pacers = _ASYNC.get(loop)
+    if pacers is None:
+        pacers = _ASYNC[loop] = {}
+    pacer = pacers.get(key)
+    if pacer is None:
+        pacer = pacers[key] = AsyncPacer(requests_per_second)
+    elif pacer.budget.configured != requests_per_second:
+        pacer.budget.configure(requests_per_second)
+    return pacer
+
+
+def sync_pacer(key: Hashable, requests_per_second: float | None = None) -> SyncPacer:
+    """This process's pacer of the connection ``key`` for sync requests."""
+    with _SYNC_LOCK:
+        pacer = _SYNC.get(key)
+        if pacer is None:
+            pacer = _SYNC[key] = SyncPacer(requests_per_second)
+    if pacer.budget.configured != requests_per_second:
+        with pacer._condition:
+            pacer.budget.configure(requests_per_second)
+    return pacer
+
+
+__all__ = [
+    "AsyncPacer",
+    "Budget",
+    "JobDurations",
+    "SyncPacer",
+    "Turns",
+    "async_pacer",
+    "sync_pacer",
+]
