@@ -5,8 +5,10 @@ return value:
 
 - the download task (``GrokVideoDownloadOperator``) returns the list of stored URIs: the link
   is the first one (``file:///...``, ``s3://...``);
-- the sensor (``GrokVideoSensor``) returns a ``VideoGeneration.to_dict()`` dict: the link is
-  the first of its ``video_urls`` (the upstream's CDN URL, valid about 24 hours).
+- the sensor (``GrokVideoSensor``) and the generate operator with ``wait_for_completion=True``
+  return a ``VideoGeneration.to_dict()`` dict: the link is the first of its ``video_urls``
+  (the upstream's CDN URL, valid about 24 hours); the generate operator without it returns a
+  bare id, which points at no video (an empty link).
 
 In Airflow 3 the worker computes the link when the task finishes and stores it in XCom
 (``_link_GrokVideoLink``), which the UI reads; a task without a video gets an empty link.

@@ -62,7 +62,7 @@ with DAG(
         conn_id="{{ params.conn_id }}",
         duration=6,
         aspect_ratio="9:16",
-        retries=0,
+        retries=2,  # safe: a retry re-attaches to the recorded submit, never pays twice
     ).expand(prompt=prompts())
 
     wait = GrokVideoSensor.partial(

@@ -53,7 +53,7 @@ with DAG(
         prompt="{{ params.prompt }}",
         image_urls=["{{ params.image_url }}"],
         duration="{{ params.duration }}",
-        retries=0,
+        retries=2,  # safe: a retry re-attaches to the recorded submit, never pays twice
     )
 
     wait = GrokVideoSensor(

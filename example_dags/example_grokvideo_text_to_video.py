@@ -14,8 +14,10 @@ changes.  Pick it per run with the ``conn_id`` param, or for the whole deploymen
     airflow dags trigger example_grokvideo_text_to_video \\
         --conf '{"conn_id": "grokvideo_xai_default", "prompt": "A paper boat on a river"}'
 
-Retries: ``generate`` has ``retries=0`` (a second submit could generate, and bill, a second
-video); ``wait`` only reads, so its retries poll the same generation again.
+Retries: both tasks have ``retries=2``.  ``generate`` records each submit in Airflow 3.3's task
+state store before sending it, so a retry re-attaches to the recorded generation instead of
+paying for a second one (and refuses to guess after a try died mid-submit); ``wait`` only
+reads, so its retries poll the same generation again.
 
 Poll spacing can be tuned per deployment with ``GROKVIDEO_POLL_INTERVAL``,
 ``GROKVIDEO_MIN_POLL_INTERVAL``, ``GROKVIDEO_MAX_POLL_INTERVAL`` and ``GROKVIDEO_WAIT_TIMEOUT``
@@ -79,7 +81,7 @@ with DAG(
         duration="{{ params.duration }}",
         aspect_ratio="{{ params.aspect_ratio }}",
         resolution="{{ params.resolution }}",
-        retries=0,
+        retries=2,  # safe: a retry re-attaches to the recorded submit, never pays twice
     )
 
     wait = GrokVideoSensor(

@@ -1,17 +1,26 @@
-"""GrokVideoGenerateOperator against the emulator: submit, refuse bad input, never pay twice."""
+"""GrokVideoGenerateOperator against the emulator: submit, refuse bad input, never pay twice,
+wait for completion."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from airflow.sdk import DAG
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout, TaskDeferred
+from state_store_support import DictStore
 
 from airflow_provider_grokvideo.emulator import UPSTREAMS, Emulator
 from airflow_provider_grokvideo.exceptions import InvalidVideoRequest, SubmitOutcomeUnknown
+from airflow_provider_grokvideo.generation_wait import (
+    GenerationWaitMixin,
+    GrokVideoGenerationFailed,
+)
+from airflow_provider_grokvideo.links import GrokVideoLink, video_link_from_xcom
 from airflow_provider_grokvideo.operators.generate import GrokVideoGenerateOperator
+from airflow_provider_grokvideo.sensors.video import GrokVideoSensor
+from airflow_provider_grokvideo.triggers.video import GrokVideoTrigger
 
 
 def submissions(emulator: Emulator, upstream: str) -> int:
@@ -140,6 +149,7 @@ def test_template_fields() -> None:
         "aspect_ratio",
         "resolution",
         "model",
+        "resubmit_unknown",
     }
 
 
@@ -160,3 +170,158 @@ def test_can_be_mapped_over_prompts() -> None:
         ).expand(prompt=["a", "b", "c"])
     assert mapped.partial_kwargs["conn_id"] == "grokvideo_xai_default"
     assert mapped.expand_input.value == {"prompt": ["a", "b", "c"]}  # type: ignore[attr-defined]
+
+
+# -- the durable submit, through the state store's interface -------------------------------------
+
+
+def test_without_a_state_store_it_says_crash_recovery_needs_airflow_3_3(
+    emulator: Emulator, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    import logging
+
+    with caplog.at_level(logging.WARNING):
+        generation_id = operator("xai").execute(context={})  # type: ignore[arg-type]
+    assert emulator.job(generation_id) is not None  # behaves as before: it submits
+    logged = caplog.text + capfd.readouterr().out
+    assert logged.count("crash recovery needs Airflow 3.3") == 1
+
+
+def test_bad_input_records_nothing(emulator: Emulator) -> None:
+    store = DictStore()
+    with pytest.raises(AirflowFailException):
+        operator("mountsea", duration=7).execute(context={"task_state_store": store})  # type: ignore[arg-type]
+    assert store.values == {}
+    assert emulator.stats()["requests"] == 0
+
+
+def test_a_refused_submit_forgets_its_marker(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_GROKVIDEO_BADKEY",
+        json.dumps(
+            {
+                "conn_type": "grokvideo_xai",
+                "host": emulator.base_url("xai"),
+                "password": "sk-not-the-right-key",
+            }
+        ),
+    )
+    store = DictStore()
+    with pytest.raises(AirflowFailException, match="the upstream refused the request"):
+        operator("xai", conn_id="grokvideo_badkey").execute(context={"task_state_store": store})  # type: ignore[arg-type]
+    assert store.values == {}  # surely no job: a later try (after fixing the key) may submit
+
+
+def test_a_lost_answer_keeps_its_marker_and_the_next_try_refuses(emulator: Emulator) -> None:
+    store = DictStore()
+    emulator.inject("lost-answer", count=1, upstream="xai", endpoint="submit")
+    with pytest.raises(AirflowFailException, match="bill it twice"):
+        operator("xai").execute(context={"task_state_store": store})  # type: ignore[arg-type]
+    [record] = store.values.values()
+    assert record["generation_id"] is None and record["upstream"] == "xai"
+    with pytest.raises(AirflowFailException, match="Not submitting") as caught:
+        operator("xai").execute(context={"task_state_store": store})  # type: ignore[arg-type]
+    assert record["sent_at"] in str(caught.value)
+    assert emulator.stats()["upstreams"]["xai"]["requests"] == 1  # the second try sent nothing
+
+
+def test_a_recorded_id_is_reused_even_for_a_changed_request(emulator: Emulator) -> None:
+    store = DictStore()
+    first = operator("xcompute").execute(context={"task_state_store": store})  # type: ignore[arg-type]
+    again = operator("xcompute", prompt="another prompt").execute(
+        context={"task_state_store": store}  # type: ignore[arg-type]
+    )
+    assert again == first
+    assert submissions(emulator, "xcompute") == 1
+
+
+# -- wait_for_completion ------------------------------------------------------------------------
+
+FAST_WAIT = {"poll_interval": 0.2, "min_poll_interval": 0.1, "max_poll_interval": 0.5}
+
+
+def test_wait_mode_defers_to_the_sensors_trigger(emulator: Emulator) -> None:
+    task = operator(
+        "mountsea",
+        prompt="a long one [emulator:seconds=60]",
+        wait_for_completion=True,
+        timeout=300,
+        **FAST_WAIT,
+    )
+    with pytest.raises(TaskDeferred) as caught:
+        task.execute(context={})  # type: ignore[arg-type]
+    trigger = caught.value.trigger
+    assert isinstance(trigger, GrokVideoTrigger)
+    assert emulator.job(trigger.generation_id) is not None
+    assert caught.value.method_name == "execute_complete"
+    assert caught.value.timeout is not None and caught.value.timeout >= timedelta(seconds=300)
+    assert (trigger.poll_interval, trigger.min_poll_interval, trigger.max_poll_interval) == (
+        0.2,
+        0.1,
+        0.5,
+    )
+    assert submissions(emulator, "mountsea") == 1
+
+
+def test_wait_mode_resumes_through_the_sensors_event_handling() -> None:
+    # One place for the event mapping: the sensor's and the operator's are the same method.
+    assert GrokVideoGenerateOperator.execute_complete is GenerationWaitMixin.execute_complete
+    assert GrokVideoSensor.execute_complete is GenerationWaitMixin.execute_complete
+    task = operator("xai", wait_for_completion=True)
+    done = {"generation_id": "req-1", "status": "succeeded", "video_urls": ["https://v/1.mp4"]}
+    assert task.execute_complete({}, {"status": "succeeded", "generation": done}) == done  # type: ignore[arg-type]
+    failed = {**done, "status": "failed", "video_urls": [], "error_message": "rejected"}
+    with pytest.raises(GrokVideoGenerationFailed, match="rejected"):
+        task.execute_complete({}, {"status": "failed", "generation": failed})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("upstream", UPSTREAMS)
+def test_wait_mode_on_the_worker_returns_the_finished_generation(
+    emulator: Emulator, upstream: str
+) -> None:
+    task = operator(upstream, wait_for_completion=True, deferrable=False, **FAST_WAIT)
+    result = task.execute(context={})  # type: ignore[arg-type]
+    assert result["status"] == "succeeded"
+    assert result["video_urls"][0].startswith(emulator.url)
+    assert emulator.job(result["generation_id"]) is not None
+    assert video_link_from_xcom(result) == result["video_urls"][0]  # the extra link's value
+    assert submissions(emulator, upstream) == 1
+
+
+def test_wait_mode_on_the_worker_fails_a_failed_generation(emulator: Emulator) -> None:
+    task = operator(
+        "xcompute", prompt="a storm [emulator:fail]", wait_for_completion=True, deferrable=False
+    )
+    task.poll_interval = 0.2
+    with pytest.raises(GrokVideoGenerationFailed) as caught:
+        task.execute(context={})  # type: ignore[arg-type]
+    assert caught.value.status == "failed" and caught.value.error_message
+
+
+def test_wait_mode_on_the_worker_rides_out_weather_and_times_out(emulator: Emulator) -> None:
+    emulator.inject("503", count=2, upstream="xai", endpoint="status")
+    task = operator(
+        "xai",
+        prompt="slow [emulator:seconds=60]",
+        wait_for_completion=True,
+        deferrable=False,
+        timeout=1.0,
+        **FAST_WAIT,
+    )
+    with pytest.raises(AirflowSensorTimeout, match="did not end within 1 seconds"):
+        task.execute(context={})  # type: ignore[arg-type]
+    assert emulator.stats()["faults_pending"] == []
+    assert submissions(emulator, "xai") == 1
+
+
+def test_wait_mode_refuses_inverted_poll_bounds() -> None:
+    with pytest.raises(ValueError, match="min_poll_interval"):
+        operator("xai", wait_for_completion=True, min_poll_interval=10, max_poll_interval=5)
+
+
+def test_the_operator_carries_the_video_link() -> None:
+    assert any(
+        isinstance(link, GrokVideoLink) for link in GrokVideoGenerateOperator.operator_extra_links
+    )

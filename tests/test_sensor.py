@@ -62,8 +62,15 @@ def generation(status: str, **extra: Any) -> dict[str, Any]:
 # -- deferral ---------------------------------------------------------------------------------
 
 
-def test_defers_to_the_trigger_with_small_secret_free_kwargs() -> None:
-    task = sensor(timeout=600, poll_interval=15, min_poll_interval=3, max_poll_interval=60)
+def test_defers_to_the_trigger_with_small_secret_free_kwargs(emulator: Emulator) -> None:
+    generation_id = submit("xcompute", "a long one [emulator:seconds=60]")
+    task = sensor(
+        generation_id=generation_id,
+        timeout=600,
+        poll_interval=15,
+        min_poll_interval=3,
+        max_poll_interval=60,
+    )
     before = time.time()
     with pytest.raises(TaskDeferred) as caught:
         task.execute(CONTEXT)
@@ -82,7 +89,7 @@ def test_defers_to_the_trigger_with_small_secret_free_kwargs() -> None:
         "max_poll_interval",
     }
     assert kwargs["conn_id"] == "grokvideo_xcompute_default"
-    assert kwargs["generation_id"] == "task_01ABC"
+    assert kwargs["generation_id"] == generation_id
     assert before + 600 <= kwargs["deadline"] <= time.time() + 600  # wall-clock epoch seconds
     assert (kwargs["poll_interval"], kwargs["min_poll_interval"], kwargs["max_poll_interval"]) == (
         15.0,
@@ -93,15 +100,79 @@ def test_defers_to_the_trigger_with_small_secret_free_kwargs() -> None:
     assert GrokVideoTrigger(**kwargs).serialize() == (classpath, kwargs)
 
 
-def test_defers_without_reading_a_connection(monkeypatch: pytest.MonkeyPatch) -> None:
-    from airflow.sdk.bases.hook import BaseHook
+# -- check-before-defer: what has already ended finishes on the worker -------------------------
 
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError("the worker read a connection")
 
-    monkeypatch.setattr(BaseHook, "get_connection", classmethod(refuse))
+def ended(upstream: str, prompt: str = "a hummingbird, macro") -> str:
+    """A generation submitted and already ended upstream."""
+    from airflow_provider_grokvideo.hooks import get_video_hook
+
+    hook = get_video_hook(f"grokvideo_{upstream}_default")
+    generation_id = hook.submit_video(prompt)
+    deadline = time.monotonic() + 15
+    while not hook.get_video(generation_id).is_terminal:
+        assert time.monotonic() < deadline, "the emulator's job did not end"
+        time.sleep(0.2)
+    return generation_id
+
+
+def status_reads(emulator: Emulator, upstream: str) -> int:
+    return int(emulator.stats()["upstreams"][upstream]["status_reads"])
+
+
+@pytest.mark.parametrize("upstream", UPSTREAMS)
+def test_already_succeeded_returns_on_the_worker_without_deferring(
+    emulator: Emulator, upstream: str
+) -> None:
+    generation_id = ended(upstream)
+    reads = status_reads(emulator, upstream)
+    result = sensor(conn_id=f"grokvideo_{upstream}_default", generation_id=generation_id).execute(
+        CONTEXT
+    )  # no TaskDeferred
+    assert result["status"] == "succeeded"
+    assert result["generation_id"] == generation_id
+    assert result["video_urls"][0].startswith(emulator.url)
+    assert status_reads(emulator, upstream) - reads == 1  # one read, on the worker
+
+
+def test_already_failed_fails_on_the_worker_without_deferring(emulator: Emulator) -> None:
+    generation_id = ended("mountsea", "a storm [emulator:fail]")
+    with pytest.raises(GrokVideoGenerationFailed) as caught:
+        sensor(conn_id="grokvideo_mountsea_default", generation_id=generation_id).execute(CONTEXT)
+    assert caught.value.status == "failed" and caught.value.error_message
+
+
+def test_already_cancelled_with_soft_fail_skips_on_the_worker(emulator: Emulator) -> None:
+    generation_id = ended("xcompute", "a storm [emulator:cancel]")
+    task = sensor(generation_id=generation_id, soft_fail=True)
+    with pytest.raises(AirflowSkipException):
+        task.execute(CONTEXT)
+
+
+def test_still_running_defers_after_one_read(emulator: Emulator) -> None:
+    generation_id = submit("xai", "a long one [emulator:seconds=60]")
+    reads = status_reads(emulator, "xai")
     with pytest.raises(TaskDeferred):
-        sensor().execute(CONTEXT)
+        sensor(conn_id="grokvideo_xai_default", generation_id=generation_id).execute(CONTEXT)
+    assert status_reads(emulator, "xai") - reads == 1
+
+
+@pytest.mark.parametrize("fault", ["503", "drop", "malformed"])
+def test_weather_on_the_check_just_defers(emulator: Emulator, fault: str) -> None:
+    generation_id = ended("xcompute")
+    emulator.inject(fault, count=1, upstream="xcompute", endpoint="status")
+    with pytest.raises(TaskDeferred) as caught:
+        sensor(generation_id=generation_id).execute(CONTEXT)
+    assert caught.value.trigger.generation_id == generation_id
+    assert emulator.stats()["faults_pending"] == []  # the one read met the fault, no retry
+
+
+def test_unknown_generation_on_the_check_fails(emulator: Emulator) -> None:
+    from airflow_provider_grokvideo.exceptions import UpstreamHTTPError
+
+    with pytest.raises(UpstreamHTTPError) as caught:
+        sensor(generation_id="task_does_not_exist").execute(CONTEXT)
+    assert caught.value.status_code == 404
 
 
 @pytest.mark.parametrize("bad", ["", "None", None])

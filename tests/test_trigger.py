@@ -354,9 +354,33 @@ async def test_every_delay_after_a_poll_is_spread_at_random(
     assert trigger.polls >= 2
 
 
+async def test_first_poll_comes_no_sooner_than_min_poll_interval(emulator: Emulator) -> None:
+    # The job has already ended when the trigger starts: an event within seconds of the
+    # deferral would meet Airflow's stale defer-exit race (apache/airflow#72716).
+    generation_id = await asyncio.to_thread(submit, "xai")
+    await asyncio.sleep(1.2)  # jobs last 1 s in these tests
+    reads_before = emulator.stats()["upstreams"]["xai"]["status_reads"]
+    trigger = GrokVideoTrigger(
+        conn_id="grokvideo_xai_default",
+        generation_id=generation_id,
+        deadline=time.time() + 30,
+        poll_interval=2.0,
+        min_poll_interval=1.5,
+        max_poll_interval=2.0,
+    )
+    started = time.monotonic()
+    events = await events_of(trigger)
+    elapsed = time.monotonic() - started
+    assert [event["status"] for event in events] == ["succeeded"]
+    assert trigger.polls == 1
+    assert emulator.stats()["upstreams"]["xai"]["status_reads"] - reads_before == 1
+    assert 1.5 <= elapsed < 1.5 + 1.0 + 1.0  # min_poll_interval, the jitter, the read itself
+
+
 async def test_a_connection_idle_between_polls_is_kept_not_reopened(emulator: Emulator) -> None:
-    # Polls more than httpx's default keep-alive (5 s) apart, as a trigger's often are.
-    generation_id = await asyncio.to_thread(submit, "xcompute", "a slow one [emulator:seconds=6]")
+    # Polls more than httpx's default keep-alive (5 s) apart, as a trigger's often are (the
+    # first one min_poll_interval after the start, so the job outlasts it).
+    generation_id = await asyncio.to_thread(submit, "xcompute", "a slow one [emulator:seconds=9]")
     opened_before = emulator.stats()["connections_opened"]
     trigger = GrokVideoTrigger(
         conn_id="grokvideo_xcompute_default",

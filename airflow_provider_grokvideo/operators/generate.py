@@ -1,7 +1,11 @@
-"""The operator that submits one Grok video generation and returns its id.
+"""The operator that submits one Grok video generation: returns its id, or waits for it.
 
 It knows no upstream: the connection's type (``grokvideo_xcompute``, ``grokvideo_mountsea``,
 ``grokvideo_xai``) picks the hook, so a DAG switches upstream by changing only ``conn_id``.
+
+Every submit is recorded in Airflow 3.3's task state store before it is sent, and its id as
+soon as the answer is read (:mod:`airflow_provider_grokvideo.submit_record`): a retry never
+pays for the same video twice.
 
 This module is imported by DAG files on every parse: the hooks (and httpx) load only when the
 task runs, and nothing here reads a connection or opens a socket at import or construction.
@@ -10,17 +14,35 @@ task runs, and nothing here reads a connection or opens a socket at import or co
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_grokvideo.generation_wait import (
+    DEFAULT_MAX_POLL_INTERVAL,
+    DEFAULT_MIN_POLL_INTERVAL,
+    DEFAULT_POLL_INTERVAL,
+    DEFAULT_TIMEOUT,
+    GenerationWaitMixin,
+    seconds,
+)
+from airflow_provider_grokvideo.links import GrokVideoLink
+
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_provider_grokvideo.hooks.base import GrokVideoHook
+    from airflow_provider_grokvideo.submit_record import SubmitLedger
 
-class GrokVideoGenerateOperator(BaseOperator):
-    """Submit one video generation; the XCom return value is the upstream's generation id.
+#: The XCom key under which the generation id is pushed as soon as it is known.
+GENERATION_ID_KEY = "generation_id"
+
+
+class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
+    """Submit one video generation; return its id, or (``wait_for_completion=True``) the
+    finished generation.
 
     :param conn_id: the connection of the upstream (templated); its type picks the hook.
     :param prompt: what the video shows (templated).
@@ -30,6 +52,22 @@ class GrokVideoGenerateOperator(BaseOperator):
     :param image_urls: public http(s) URLs of the images to animate, or one URL (templated).
     :param model: the upstream's model; the connection's, then the upstream's, default when
         omitted (templated).
+    :param wait_for_completion: also wait until the generation ends and return it
+        (``VideoGeneration.to_dict()``) instead of its id; failures map as in
+        :class:`~airflow_provider_grokvideo.sensors.video.GrokVideoSensor`.
+    :param deferrable: with ``wait_for_completion``, wait in the triggerer (default) rather
+        than polling from the worker.
+    :param poll_interval: as the sensor's (with ``wait_for_completion``).
+    :param min_poll_interval: as the sensor's.
+    :param max_poll_interval: as the sensor's.
+    :param timeout: as the sensor's: seconds to wait before ``AirflowSensorTimeout``.
+    :param resubmit_unknown: submit even though an earlier try of this task instance died
+        mid-submit (its job may exist upstream and be billed).  Off by default: such a try
+        fails without retrying and says when the unknown submit was sent (templated; set it
+        for one run, e.g. ``"{{ params.resubmit_unknown }}"``).
+
+    The generation id is always pushed at once to XCom under the key ``generation_id``; it is
+    also the return value unless ``wait_for_completion`` is set.
 
     The request is validated against the upstream's documented limits before anything is
     sent: bad input fails the task (without retries) naming the field, the value and what the
@@ -37,6 +75,12 @@ class GrokVideoGenerateOperator(BaseOperator):
     without retries: submitting again could generate, and bill, the video twice.  Only what
     surely never reached the upstream (429, connection refused) is retried, by the hook and by
     the task's own ``retries``.
+
+    On Airflow 3.3+ the submit is durable: a marker (when, which upstream and connection, a
+    fingerprint of the request) is written to the task state store before sending and the id
+    as soon as it is read.  A later try of the same task instance (map index) reuses a
+    recorded id instead of submitting; after a marker without an id it fails without retrying
+    unless ``resubmit_unknown`` is set.  So ``retries`` are safe on this task.
     """
 
     template_fields: Sequence[str] = (
@@ -47,7 +91,9 @@ class GrokVideoGenerateOperator(BaseOperator):
         "aspect_ratio",
         "resolution",
         "model",
+        "resubmit_unknown",
     )
+    operator_extra_links = (GrokVideoLink(),)
     ui_color = "#f4e6d7"
 
     def __init__(
@@ -60,6 +106,13 @@ class GrokVideoGenerateOperator(BaseOperator):
         resolution: str | None = None,
         image_urls: Sequence[str] | str | None = None,
         model: str | None = None,
+        wait_for_completion: bool = False,
+        deferrable: bool = True,
+        poll_interval: float | timedelta = DEFAULT_POLL_INTERVAL,
+        min_poll_interval: float | timedelta = DEFAULT_MIN_POLL_INTERVAL,
+        max_poll_interval: float | timedelta = DEFAULT_MAX_POLL_INTERVAL,
+        timeout: float | timedelta = DEFAULT_TIMEOUT,
+        resubmit_unknown: bool | str = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -70,32 +123,144 @@ class GrokVideoGenerateOperator(BaseOperator):
         self.resolution = resolution
         self.image_urls = image_urls
         self.model = model
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = deferrable
+        self._set_poll_settings(poll_interval, min_poll_interval, max_poll_interval)
+        self.timeout = seconds(timeout, "timeout")
+        self.resubmit_unknown = resubmit_unknown
+        self._grokvideo_hook = None
 
-    def execute(self, context: Context) -> str:
+    def execute(self, context: Context) -> Any:
+        generation_id = self._submit_or_reattach(context)
+        ti = context.get("ti")
+        if ti is not None:
+            # At once, before any wait: whatever happens next, the id is visible.
+            ti.xcom_push(key=GENERATION_ID_KEY, value=generation_id)
+        if not self.wait_for_completion:
+            return generation_id
+        if self.deferrable:
+            return self._wait_in_triggerer(generation_id)
+        return self._poll_on_worker(generation_id)
+
+    # -- the durable submit ---------------------------------------------------------------
+    def _submit_or_reattach(self, context: Context) -> str:
         from airflow_provider_grokvideo.exceptions import InvalidVideoRequest
         from airflow_provider_grokvideo.hooks import get_video_hook
-        from airflow_provider_grokvideo.hooks.base import is_safe_submit_retry
+        from airflow_provider_grokvideo.submit_record import (
+            SubmitRecord,
+            decide,
+            request_fingerprint,
+            unknown_submit_message,
+        )
 
         hook = get_video_hook(self.conn_id)
+        request = {
+            "duration": _blank_to_none(self.duration),
+            "aspect_ratio": _blank_to_none(self.aspect_ratio),
+            "resolution": _blank_to_none(self.resolution),
+            "image_urls": _as_urls(self.image_urls),
+            "model": _blank_to_none(self.model),
+        }
         try:
-            # submit_video validates before sending anything: bad input costs no request.
-            generation_id = hook.submit_video(
-                self.prompt,
-                duration=_blank_to_none(self.duration),
-                aspect_ratio=_blank_to_none(self.aspect_ratio),
-                resolution=_blank_to_none(self.resolution),
-                image_urls=_as_urls(self.image_urls),
-                model=_blank_to_none(self.model),
-            )
+            # Validated before anything is recorded or sent: bad input costs no request.
+            call = hook.build_request(self.prompt, **request)
         except InvalidVideoRequest as exc:
             raise AirflowFailException(str(exc)) from exc
+        fingerprint = request_fingerprint(call.method, call.path, call.json)
+
+        ledger = self._ledger(context)
+        record = ledger.read() if ledger is not None else None
+        decision = decide(record, resubmit_unknown=_as_bool(self.resubmit_unknown))
+        if decision == "reattach" and record is not None and record.generation_id:
+            self.log.info(
+                "Submitting nothing: try %s already submitted generation %s through %s at %s "
+                "(task state store key %r); carrying on with it",
+                record.try_number,
+                record.generation_id,
+                record.conn_id,
+                record.sent_at,
+                ledger.key if ledger is not None else "",
+            )
+            if record.fingerprint != fingerprint:
+                self.log.warning(
+                    "The request has changed since generation %s was submitted; it is reused "
+                    "all the same (never pay twice). To generate the new request, delete the "
+                    "task's state store record first.",
+                    record.generation_id,
+                )
+            return record.generation_id
+        if decision == "refuse" and record is not None:
+            ti = context.get("ti")
+            raise AirflowFailException(
+                unknown_submit_message(
+                    record,
+                    fingerprint=fingerprint,
+                    dag_id=getattr(ti, "dag_id", None),
+                    run_id=getattr(ti, "run_id", None),
+                    task_id=getattr(ti, "task_id", None),
+                    map_index=getattr(ti, "map_index", None),
+                )
+            )
+        if decision == "resubmit" and record is not None:
+            self.log.warning(
+                "resubmit_unknown is set: submitting again although try %s's submit of %s may "
+                "have created (and billed) a job",
+                record.try_number,
+                record.sent_at,
+            )
+
+        marker = SubmitRecord.before_send(
+            conn_id=self.conn_id,
+            upstream=hook.dialect.name,
+            fingerprint=fingerprint,
+            try_number=getattr(context.get("ti"), "try_number", None),
+        )
+        if ledger is not None:
+            ledger.write(marker)  # before the request leaves: a crash from here on is known
+        generation_id = self._submit(hook, request, ledger)
+        if ledger is not None:
+            try:
+                ledger.write(marker.answered(generation_id))
+            except Exception:
+                # The job exists: carry on with its id.  The marker alone stays, so a later
+                # try refuses to submit again rather than pay twice.
+                self.log.exception("could not record generation %s", generation_id)
+        self.log.info("Submitted generation %s through connection %s", generation_id, self.conn_id)
+        return generation_id
+
+    def _submit(
+        self, hook: GrokVideoHook, request: dict[str, Any], ledger: SubmitLedger | None
+    ) -> str:
+        from airflow_provider_grokvideo.exceptions import InvalidVideoRequest
+        from airflow_provider_grokvideo.hooks.base import is_safe_submit_retry
+
+        try:
+            return hook.submit_video(self.prompt, **request)
         except Exception as exc:
+            created = _may_have_created_a_job(exc)
+            if ledger is not None and not created:
+                try:
+                    ledger.forget()  # surely no job: a later try may submit
+                except Exception:
+                    self.log.exception("could not remove the submit marker")
+            if isinstance(exc, InvalidVideoRequest):
+                raise AirflowFailException(str(exc)) from exc
             # The hook's own rule: only what surely never reached the upstream may be retried.
             if is_safe_submit_retry(exc):
                 raise
             raise AirflowFailException(f"{exc} (not retried: {_why_not_retried(exc)})") from exc
-        self.log.info("Submitted generation %s through connection %s", generation_id, self.conn_id)
-        return generation_id
+
+    def _ledger(self, context: Context) -> SubmitLedger | None:
+        from airflow_provider_grokvideo.submit_record import SubmitLedger
+
+        store = context.get("task_state_store")
+        if store is None:
+            self.log.warning(
+                "No task state store in this Airflow (crash recovery needs Airflow 3.3): a "
+                "retry after a worker died mid-submit could submit, and bill, a second video"
+            )
+            return None
+        return SubmitLedger(store)
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -126,3 +291,23 @@ def _why_not_retried(error: BaseException) -> str:
     if isinstance(error, UpstreamHTTPError):
         return "the upstream refused the request; fix it, then clear the task"
     return "fix the connection or the request, then clear the task"
+
+
+def _as_bool(value: Any) -> bool:
+    """``True``, or a template that rendered to true/yes/1/on."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "1", "on")
+    return bool(value)
+
+
+def _may_have_created_a_job(error: BaseException) -> bool:
+    """Whether a failed submit may have left a (paid) job upstream: anything but bad input
+    refused before sending, an upstream's refusal (4xx) and what surely never reached it."""
+    from airflow_provider_grokvideo.exceptions import InvalidVideoRequest, UpstreamHTTPError
+    from airflow_provider_grokvideo.hooks.base import is_safe_submit_retry
+
+    if isinstance(error, InvalidVideoRequest) or is_safe_submit_retry(error):
+        return False
+    if isinstance(error, UpstreamHTTPError):
+        return error.status_code >= 500 or error.status_code == 408
+    return True  # a lost answer, or an error we cannot place: the job may exist

@@ -46,7 +46,8 @@ PROGRESS_FRACTION = 0.5
 ESTIMATE_FRACTION = 0.25
 #: Growth of the delay between polls when the upstream gives no hint.
 BACKOFF_FACTOR = 1.5
-#: The first poll waits a random 0..min(min_poll_interval, this) seconds.
+#: The first poll waits min_poll_interval plus a random 0..min(min_poll_interval, this)
+#: seconds: never sooner than min_poll_interval after the deferral (see ``wait``).
 FIRST_POLL_JITTER = 1.0
 #: Every later delay is shortened by a random share of up to this much (see ``spread``).
 POLL_SPREAD = 0.2
@@ -200,10 +201,14 @@ class GrokVideoTrigger(BaseTrigger):
             last: VideoGeneration | None = None
             last_problem: str | None = None
             errors_in_a_row = 0
-            # A triggerer that starts (or restarts) with many triggers would otherwise send all
-            # their first polls at once: spread them a little.
+            # The task read the status just before deferring (check-before-defer), so the
+            # first read waits min_poll_interval: an event fired seconds after the deferral
+            # meets Airflow's stale defer-exit race (apache/airflow#72716).  A triggerer that
+            # starts (or restarts) with many triggers would otherwise send all their first
+            # polls at once: spread them a little.
             jitter = random.uniform(0.0, min(self.min_poll_interval, FIRST_POLL_JITTER))
-            await asyncio.sleep(max(0.0, min(jitter, self.deadline - time.time())))
+            first = self.min_poll_interval + jitter
+            await asyncio.sleep(max(0.0, min(first, self.deadline - time.time())))
             while True:
                 try:
                     generation = await hook.aget_video(self.generation_id, retry=False)

@@ -1,0 +1,262 @@
+"""Waiting for a generation to end: the one place shared by the sensor and the generate
+operator's ``wait_for_completion`` mode.
+
+- :meth:`GenerationWaitMixin._wait_in_triggerer` reads the status once on the worker and
+  finishes there when the generation has already ended; only a generation still running is
+  deferred to :class:`~airflow_provider_grokvideo.triggers.video.GrokVideoTrigger`.  A trigger
+  that fires seconds after its deferral meets Airflow's stale defer-exit race
+  (apache/airflow#72716): the scheduler can take the deferring process's exit for the new try's
+  and fail a finished wait.  Checking first keeps finished work off that path.
+- :meth:`GenerationWaitMixin.execute_complete` maps the trigger's event: only a succeeded
+  generation gets through; failed, cancelled and expired raise
+  :class:`GrokVideoGenerationFailed` (no retries), a timeout is an ``AirflowSensorTimeout``,
+  anything else an ``AirflowException``.
+- :meth:`GenerationWaitMixin._read_once` and :meth:`GenerationWaitMixin._outcome` are one
+  status read and its meaning, for the worker-side polling of both tasks.
+
+DAG files import this module through the operators on every parse: it imports no hook, no
+HTTP client and no trigger at module level.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
+
+from airflow_provider_grokvideo.exceptions import GenerationFailed
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+    from airflow.sdk.types import Logger
+
+    from airflow_provider_grokvideo.hooks.base import GrokVideoHook
+    from airflow_provider_grokvideo.models import VideoGeneration
+
+# The trigger's defaults, repeated here so that importing an operator does not import it.
+DEFAULT_POLL_INTERVAL = 20.0
+DEFAULT_MIN_POLL_INTERVAL = 5.0
+DEFAULT_MAX_POLL_INTERVAL = 120.0
+DEFAULT_TIMEOUT = 60 * 60.0
+#: Airflow's own deferral timeout is set this much after the trigger's deadline, as a safety
+#: net only: the trigger reports its own timeout first.
+DEFERRAL_GRACE_SECONDS = 120.0
+FAILED_STATUSES = ("failed", "cancelled", "expired")
+
+
+class GrokVideoGenerationFailed(AirflowFailException, GenerationFailed):
+    """The upstream ended the generation without a video (failed, cancelled or expired).
+
+    An :class:`~airflow.sdk.exceptions.AirflowFailException` (retrying the wait cannot change
+    the upstream's answer) and a
+    :class:`~airflow_provider_grokvideo.exceptions.GenerationFailed`, carrying
+    ``generation_id``, ``status``, ``error_code`` and ``error_message``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        generation_id: str = "",
+        status: str = "failed",
+        error_code: str | None = None,
+        error_message: str | None = None,
+    ) -> None:
+        Exception.__init__(self, message)
+        self.generation_id = generation_id
+        self.status = status
+        self.error_code = error_code
+        self.error_message = error_message
+
+    @classmethod
+    def from_generation(cls, generation: VideoGeneration) -> GrokVideoGenerationFailed:
+        text = str(
+            GenerationFailed(
+                generation.generation_id,
+                generation.status,
+                generation.error_code,
+                generation.error_message,
+            )
+        )
+        return cls(
+            text,
+            generation_id=generation.generation_id,
+            status=generation.status,
+            error_code=generation.error_code,
+            error_message=generation.error_message,
+        )
+
+
+class StatusRead(NamedTuple):
+    """One status read on the worker: the generation, or ``None`` and how long the upstream
+    asked us to wait (``Retry-After``) when the read met weather."""
+
+    generation: VideoGeneration | None
+    retry_after: float = 0.0
+
+
+def seconds(value: float | timedelta, name: str) -> float:
+    result = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    if result < 0:
+        raise ValueError(f"{name} must not be negative, got {value!r}")
+    return result
+
+
+class GenerationWaitMixin:
+    """Waiting for one generation, for an operator that sets ``conn_id``, ``poll_interval``,
+    ``min_poll_interval``, ``max_poll_interval`` and ``timeout`` (seconds)."""
+
+    if TYPE_CHECKING:
+        log: Logger
+        conn_id: str
+        timeout: float
+
+        def defer(self, *, trigger: Any, method_name: str, timeout: timedelta | None) -> Any: ...
+
+    poll_interval: float
+    min_poll_interval: float
+    max_poll_interval: float
+    _grokvideo_hook: GrokVideoHook | None = None
+
+    def _set_poll_settings(
+        self,
+        poll_interval: float | timedelta,
+        min_poll_interval: float | timedelta,
+        max_poll_interval: float | timedelta,
+    ) -> None:
+        self.poll_interval = seconds(poll_interval, "poll_interval")
+        self.min_poll_interval = seconds(min_poll_interval, "min_poll_interval")
+        self.max_poll_interval = seconds(max_poll_interval, "max_poll_interval")
+        if self.min_poll_interval > self.max_poll_interval:
+            raise ValueError(
+                f"min_poll_interval ({self.min_poll_interval}) must not exceed "
+                f"max_poll_interval ({self.max_poll_interval})"
+            )
+
+    # -- one read, on the worker ----------------------------------------------------------
+    @property
+    def _hook(self) -> GrokVideoHook:
+        if self._grokvideo_hook is None:
+            from airflow_provider_grokvideo.hooks import get_video_hook
+            from airflow_provider_grokvideo.hooks.base import RetryPolicy
+
+            # One attempt per read: the next poll (or the trigger) is the retry.
+            self._grokvideo_hook = get_video_hook(self.conn_id, retry=RetryPolicy(attempts=1))
+        return self._grokvideo_hook
+
+    def _read_once(self, generation_id: str) -> StatusRead:
+        """Read the status once; weather (429, 5xx, network, unreadable) is ``None``, any other
+        error (401, 404...) is raised."""
+        from airflow_provider_grokvideo.hooks.base import is_transient_read_error
+
+        try:
+            return StatusRead(self._hook.get_video(generation_id))
+        except Exception as exc:
+            if not is_transient_read_error(exc):
+                raise
+            self.log.warning("status of %s not readable now: %s", generation_id, exc)
+            return StatusRead(None, float(getattr(exc, "retry_after", None) or 0.0))
+
+    def _outcome(self, generation: VideoGeneration) -> dict[str, Any] | None:
+        """The task's return value when ``generation`` succeeded, ``None`` while it runs; a
+        generation that ended otherwise raises :class:`GrokVideoGenerationFailed`."""
+        if generation.status == "succeeded":
+            data = generation.to_dict()
+            self._log_success(data)
+            return data
+        if generation.is_terminal:
+            raise GrokVideoGenerationFailed.from_generation(generation)
+        progress = f" ({generation.progress}%)" if generation.progress is not None else ""
+        self.log.info(
+            "generation %s is %s%s", generation.generation_id, generation.status, progress
+        )
+        return None
+
+    # -- waiting in the triggerer ---------------------------------------------------------
+    def _finished_before_defer(self, generation_id: str) -> dict[str, Any] | None:
+        """Check once on the worker: the return value if the generation already succeeded,
+        ``None`` to defer (still running, or weather); raises if it already failed."""
+        generation = self._read_once(generation_id).generation
+        if generation is None:
+            return None
+        result = self._outcome(generation)
+        if result is not None:
+            self.log.info("generation %s had already ended: not deferring", generation_id)
+        return result
+
+    def _defer_to_trigger(self, generation_id: str) -> None:
+        from airflow_provider_grokvideo.triggers.video import GrokVideoTrigger
+
+        self.log.info(
+            "Waiting for generation %s through connection %s (in the triggerer)",
+            generation_id,
+            self.conn_id,
+        )
+        self.defer(
+            trigger=GrokVideoTrigger(
+                conn_id=self.conn_id,
+                generation_id=generation_id,
+                deadline=time.time() + self.timeout,
+                poll_interval=self.poll_interval,
+                min_poll_interval=self.min_poll_interval,
+                max_poll_interval=self.max_poll_interval,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout + DEFERRAL_GRACE_SECONDS),
+        )
+
+    def _wait_in_triggerer(self, generation_id: str) -> dict[str, Any]:
+        """Finish on the worker if the generation has ended, else defer (raises
+        ``TaskDeferred``; the task resumes in :meth:`execute_complete`)."""
+        result = self._finished_before_defer(generation_id)
+        if result is not None:
+            return result
+        self._defer_to_trigger(generation_id)
+        raise AssertionError("defer() returned")  # pragma: no cover  (defer always raises)
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        """Resume after the trigger's event: only a succeeded generation gets through."""
+        event = event if isinstance(event, dict) else {}
+        status = event.get("status")
+        message = str(event.get("message") or f"trigger event without a message: {event!r}")
+        generation = event.get("generation")
+        succeeded = isinstance(generation, dict) and generation.get("status") == "succeeded"
+        if status == "succeeded" and succeeded:
+            self._log_success(generation)
+            return generation
+        if status in FAILED_STATUSES and isinstance(generation, dict):
+            from airflow_provider_grokvideo.models import VideoGeneration
+
+            raise GrokVideoGenerationFailed.from_generation(VideoGeneration.from_dict(generation))
+        if status == "timeout":
+            raise AirflowSensorTimeout(f"Sensor has timed out: {message}")
+        generation_id = event.get("generation_id") or getattr(self, "generation_id", "?")
+        raise AirflowException(f"Waiting for generation {generation_id} failed: {message}")
+
+    # -- waiting on the worker ------------------------------------------------------------
+    def _poll_on_worker(self, generation_id: str) -> dict[str, Any]:
+        """Poll from the worker every ``poll_interval`` seconds (longer when the upstream asks
+        for it) until the generation ends or ``timeout`` passes."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            read = self._read_once(generation_id)
+            if read.generation is not None:
+                result = self._outcome(read.generation)
+                if result is not None:
+                    return result
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AirflowSensorTimeout(
+                    f"Sensor has timed out: generation {generation_id} did not end within "
+                    f"{self.timeout:g} seconds"
+                )
+            pause = max(self.poll_interval, min(read.retry_after, self.max_poll_interval))
+            time.sleep(min(pause, remaining))
+
+    def _log_success(self, generation: dict[str, Any]) -> None:
+        urls = generation.get("video_urls") or []
+        self.log.info(
+            "generation %s succeeded: %s", generation.get("generation_id"), ", ".join(urls)
+        )

@@ -1,0 +1,175 @@
+"""The durable record of a paid submit, kept in Airflow 3.3's task state store.
+
+A generate task writes down what it is about to pay for *before* sending the request, and the
+upstream's generation id as soon as the answer is read.  The task state store
+(``context["task_state_store"]``) keeps it across the tries of one task instance, one record
+per map index, so a later try (a retry after the worker was killed, or a clear) reads it first:
+
+- an id is recorded: the job exists; submit nothing and carry on with that id;
+- a marker without an id: the last try died mid-submit, and the job may exist upstream and be
+  billed: refuse to submit again (:func:`unknown_submit_message` says how to do so on purpose);
+- nothing recorded: submit.
+
+Airflow's own ``ResumableJobMixin`` records only the id, after the submit returns, so a crash
+between the two still submits twice; the marker closes that window.  This module holds the
+record and the rule and nothing else: no I/O but the store it is given, no hook, no Airflow
+import, so it is tested with any object that has the store's ``get``/``set``/``delete``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
+from typing import Any, Literal, Protocol
+
+#: The state store key of the record.  Renaming it would make in-flight retries of deployed
+#: tasks miss their record and submit again: never rename it.
+RECORD_KEY = "grokvideo_submit"
+#: The operator parameter that submits anyway after an unknown submit.
+RESUBMIT_PARAMETER = "resubmit_unknown"
+
+Decision = Literal["submit", "reattach", "refuse", "resubmit"]
+
+
+class TaskStateStore(Protocol):
+    """What this module uses of Airflow's ``TaskStateStoreAccessor``."""
+
+    def get(self, key: str, default: Any = None) -> Any: ...
+
+    def set(self, key: str, value: Any) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class SubmitRecord:
+    """One submit of one task instance: the marker, then (once answered) the id."""
+
+    sent_at: str  # ISO 8601, UTC, when the request was about to be sent
+    conn_id: str
+    upstream: str
+    fingerprint: str  # of the request sent (see request_fingerprint); never holds the key
+    try_number: int | None = None
+    generation_id: str | None = None
+    answered_at: str | None = None
+
+    @classmethod
+    def before_send(
+        cls,
+        *,
+        conn_id: str,
+        upstream: str,
+        fingerprint: str,
+        try_number: int | None,
+        now: datetime | None = None,
+    ) -> SubmitRecord:
+        return cls(
+            sent_at=_iso(now),
+            conn_id=conn_id,
+            upstream=upstream,
+            fingerprint=fingerprint,
+            try_number=try_number,
+        )
+
+    def answered(self, generation_id: str, now: datetime | None = None) -> SubmitRecord:
+        return replace(self, generation_id=generation_id, answered_at=_iso(now))
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, value: Any) -> SubmitRecord | None:
+        """The record stored as ``value``, or ``None`` for anything that is not one."""
+        if not isinstance(value, dict) or not value.get("sent_at"):
+            return None
+        known = {name: value.get(name) for name in cls.__dataclass_fields__}
+        known["generation_id"] = str(known["generation_id"]) if known["generation_id"] else None
+        return cls(**known)  # type: ignore[arg-type]
+
+
+def request_fingerprint(method: str, path: str, body: Any) -> str:
+    """A short digest of the request as sent (method, path, JSON body): tells a retry whether
+    it is about to send the same request as the recorded one.  The API key is not part of it."""
+    canonical = json.dumps([method.upper(), path, body], sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def decide(record: SubmitRecord | None, *, resubmit_unknown: bool = False) -> Decision:
+    """What a try does, given what earlier tries of its task instance recorded."""
+    if record is None:
+        return "submit"
+    if record.generation_id:
+        return "reattach"
+    return "resubmit" if resubmit_unknown else "refuse"
+
+
+class SubmitLedger:
+    """The record of one task instance in its task state store."""
+
+    def __init__(self, store: TaskStateStore, key: str = RECORD_KEY) -> None:
+        self.store = store
+        self.key = key
+
+    def read(self) -> SubmitRecord | None:
+        return SubmitRecord.from_json(self.store.get(self.key))
+
+    def write(self, record: SubmitRecord) -> None:
+        # One key, overwritten whole: a reader sees the marker or the answered record, never
+        # half of one.  The store's default retention ([state_store] default_retention_days).
+        self.store.set(self.key, record.to_json())
+
+    def forget(self) -> None:
+        """Remove the marker of a submit that surely created no job (refused, never sent)."""
+        self.store.delete(self.key)
+
+
+def state_store_url_path(dag_id: str, run_id: str, task_id: str, map_index: int | None) -> str:
+    """The REST API path (``DELETE`` it) of this task instance's record."""
+    from urllib.parse import quote
+
+    path = (
+        f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}"
+        f"/taskInstances/{quote(task_id, safe='')}/state-store/{RECORD_KEY}"
+    )
+    if map_index is not None and map_index >= 0:
+        path += f"?map_index={map_index}"
+    return path
+
+
+def unknown_submit_message(
+    record: SubmitRecord,
+    *,
+    fingerprint: str | None = None,
+    dag_id: str | None = None,
+    run_id: str | None = None,
+    task_id: str | None = None,
+    map_index: int | None = None,
+) -> str:
+    """Why a try refuses to submit after an earlier try died mid-submit, and how to submit
+    anyway on purpose."""
+    by = f"try {record.try_number}" if record.try_number else "an earlier try"
+    message = (
+        f"Not submitting: {by} of this task sent a submit to {record.upstream} (connection "
+        f"{record.conn_id!r}) at {record.sent_at} and ended before reading the answer. The job "
+        f"may exist upstream and be billed; submitting again could pay for a second video. "
+        f"Check the upstream's dashboard for it."
+    )
+    if fingerprint is not None and fingerprint != record.fingerprint:
+        message += " (The request has changed since: its fingerprint differs.)"
+    message += (
+        f" To submit anyway on purpose, either run the task once with "
+        f"{RESUBMIT_PARAMETER}=True, or delete its submit record, key {RECORD_KEY!r} of the "
+        f"task's state store"
+    )
+    if dag_id and run_id and task_id:
+        path = state_store_url_path(dag_id, run_id, task_id, map_index)
+        message += f' (REST API: curl -X DELETE "$AIRFLOW_API_URL{path}" with your credentials)'
+    message += ", then clear the task."
+    return message
+
+
+def _iso(now: datetime | None) -> str:
+    moment = now or datetime.now(tz=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
