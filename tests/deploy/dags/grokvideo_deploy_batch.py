@@ -4,11 +4,11 @@ any wait, and a ``report`` that counts what came back.
 
 The run's ``conf`` sets the batch: ``videos`` (default 300) and the emulated jobs' length,
 spread between ``min_seconds`` and ``max_seconds`` by the ``[emulator:seconds=N]`` marker.
+The one-task wait's id is in XCom under ``generation_id`` as soon as it is submitted.
 """
 
 from __future__ import annotations
 
-import inspect
 from datetime import datetime
 from typing import Any
 
@@ -23,15 +23,8 @@ BRANCHES = ("sensor", "one_task")
 POLL = {"poll_interval": 5.0, "min_poll_interval": 2.0, "max_poll_interval": 10.0}
 WAIT_TIMEOUT = 1800.0
 
-_GENERATE_PARAMETERS = inspect.signature(GrokVideoGenerateOperator.__init__).parameters
-#: The one-task wait (``wait_for_completion``) where this version of the provider has it;
-#: without it the whole batch is generate + sensor (the report says which).
-ONE_TASK_WAIT = "wait_for_completion" in _GENERATE_PARAMETERS
-
-
-def _one_task_kwargs() -> dict[str, Any]:
-    wanted = {"wait_for_completion": True, "deferrable": True, "timeout": WAIT_TIMEOUT, **POLL}
-    return {key: value for key, value in wanted.items() if key in _GENERATE_PARAMETERS}
+#: The one-task wait: the generate task waits in the triggerer for its own video.
+ONE_TASK = {"wait_for_completion": True, "deferrable": True, "timeout": WAIT_TIMEOUT, **POLL}
 
 
 with DAG(
@@ -47,17 +40,13 @@ with DAG(
     @task
     def plan(upstream: str, branch: str, params: dict[str, Any] | None = None) -> list[str]:
         """The prompts of one upstream's share of one branch (video k: branch k % 2,
-        upstream (k // 2) % 3; without the one-task wait, all go to the sensor branch), each
-        job lasting between min_seconds and max_seconds."""
+        upstream (k // 2) % 3), each job lasting between min_seconds and max_seconds."""
         conf = params or {}
         videos = int(conf.get("videos", 300))
         low, high = int(conf.get("min_seconds", 5)), int(conf.get("max_seconds", 60))
-        branches = BRANCHES if ONE_TASK_WAIT else ("sensor",)
         prompts = []
         for k in range(videos):
-            if branches[k % len(branches)] != branch:
-                continue
-            if UPSTREAMS[(k // len(branches)) % len(UPSTREAMS)] != upstream:
+            if BRANCHES[k % 2] != branch or UPSTREAMS[(k // 2) % 3] != upstream:
                 continue
             seconds = low + (k * 7919) % (high - low + 1)  # spread, not ordered by k
             prompts.append(f"deploy test video {k} [emulator:seconds={seconds}]")
@@ -73,27 +62,23 @@ with DAG(
             task_id=f"wait_{upstream}", conn_id=conn_id, timeout=WAIT_TIMEOUT, retries=0, **POLL
         ).expand(generation_id=generate.output)
         outputs.append(wait.output)
-        if ONE_TASK_WAIT:
-            one_task = GrokVideoGenerateOperator.partial(
-                task_id=f"generate_and_wait_{upstream}",
-                conn_id=conn_id,
-                duration=6,
-                retries=0,
-                **_one_task_kwargs(),
-            ).expand(
-                prompt=plan.override(task_id=f"plan_one_task_{upstream}")(upstream, "one_task")
-            )
-            outputs.append(one_task.output)
+        one_task = GrokVideoGenerateOperator.partial(
+            task_id=f"generate_and_wait_{upstream}",
+            conn_id=conn_id,
+            duration=6,
+            retries=0,
+            **ONE_TASK,
+        ).expand(prompt=plan.override(task_id=f"plan_one_task_{upstream}")(upstream, "one_task"))
+        outputs.append(one_task.output)
 
     @task
     def report(results: list[Any]) -> dict[str, Any]:
-        """What came back: videos, distinct generation ids, succeeded, and the branches."""
+        """What came back: videos, distinct generation ids, succeeded."""
         videos = [video for branch in results for video in branch]
         return {
             "videos": len(videos),
             "generation_ids": len({video["generation_id"] for video in videos}),
             "succeeded": sum(video.get("status") == "succeeded" for video in videos),
-            "one_task_wait": ONE_TASK_WAIT,
         }
 
     report(outputs)
