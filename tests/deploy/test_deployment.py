@@ -34,9 +34,12 @@ BATCH_DAG = "grokvideo_deploy_batch"
 KILLED_SUBMIT_DAG = "grokvideo_deploy_killed_submit"
 #: The batch's size: 300 in CI; smaller while developing.
 VIDEOS = int(os.environ.get("GROKVIDEO_DEPLOY_VIDEOS", "300"))
-#: The emulated jobs' length, spread over this range (seconds).
+#: The emulated jobs' length, spread over this range (seconds). Submitting 300 videos takes
+#: this deployment longer than a minute on 2 cores, and a sensor whose video is already done
+#: finishes on the worker without deferring: with jobs of at most a minute, half the waits
+#: are never deferred at once, so the jobs last from 20 s to 2 minutes.
 JOB_SECONDS = tuple(
-    int(x) for x in os.environ.get("GROKVIDEO_DEPLOY_JOB_SECONDS", "5-60").split("-")
+    int(x) for x in os.environ.get("GROKVIDEO_DEPLOY_JOB_SECONDS", "20-120").split("-")
 )
 #: How late the killed submit's answer comes: long past the kill and the retry.
 LATE_ANSWER_SECONDS = 300
