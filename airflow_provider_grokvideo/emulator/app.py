@@ -27,6 +27,7 @@ from airflow_provider_grokvideo.emulator.defaults import (
     UPSTREAMS,
 )
 from airflow_provider_grokvideo.emulator.faults import (
+    DELAYED_FAULTS,
     FAULTS,
     MARKERS,
     Fault,
@@ -62,6 +63,8 @@ from airflow_provider_grokvideo.emulator.xcompute import XComputeAPI
 _MEDIA_SUFFIX = {"videos": ".mp4", "thumbnails": ".jpg"}
 _MALFORMED = Reply(200, b'{"code":200,"data":{"id":"task_01J', [CT_JSON])
 _MALFORMED_MEDIA = Reply(200, b"<html><body>upstream error</body></html>", [VIDEO_TYPE])
+#: Faults whose request is processed before the fault shows (the others replace the answer).
+_FAULTS_AFTER_PROCESSING = frozenset({"lost-answer", "late-answer"})
 
 
 class UpstreamStats:
@@ -301,7 +304,7 @@ class EmulatorApp:
             ustats.faults += 1
             if fault.fault == "slow":
                 await asyncio.sleep(fault.delay)
-            elif fault.fault != "lost-answer":
+            elif fault.fault not in _FAULTS_AFTER_PROCESSING:
                 await self._fault_reply(fault, scope, send, api)
                 return
         auth, host, _ = request_headers(scope)
@@ -312,6 +315,9 @@ class EmulatorApp:
         if fault is not None and fault.fault == "lost-answer":
             await self.connections.drop(scope)
             return
+        if fault is not None and fault.fault == "late-answer":
+            # The job exists (and would be billed) while the client still waits for its id.
+            await asyncio.sleep(fault.delay)
         await send_reply(send, reply)
 
     async def _fault_reply(
@@ -414,7 +420,7 @@ class EmulatorApp:
         if fault is not None:
             if job is not None:
                 self.upstream_stats[job.upstream].faults += 1
-            if fault.fault == "slow":
+            if fault.fault in DELAYED_FAULTS:  # a download has nothing to process first
                 await asyncio.sleep(fault.delay)
             else:
                 await self._fault_reply(fault, scope, send, None)

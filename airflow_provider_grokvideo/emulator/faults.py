@@ -180,7 +180,20 @@ def parse_markers(prompt: str, upstream: str) -> tuple[Scenario, str]:
 # --------------------------------------------------------------------------------------------
 
 #: Every global fault name.
-FAULTS: tuple[str, ...] = ("429", "500", "502", "503", "drop", "lost-answer", "slow", "malformed")
+FAULTS: tuple[str, ...] = (
+    "429",
+    "500",
+    "502",
+    "503",
+    "drop",
+    "lost-answer",
+    "slow",
+    "late-answer",
+    "malformed",
+)
+#: Faults that answer normally, only late: ``slow`` waits before processing the request,
+#: ``late-answer`` after (a submission's job exists while its client still waits).
+DELAYED_FAULTS = frozenset({"slow", "late-answer"})
 DEFAULT_RETRY_AFTER = 1.0
 DEFAULT_SLOW_DELAY = 3.0
 
@@ -210,7 +223,7 @@ class Fault:
         }
         if self.fault == "429":
             out["retry_after"] = self.retry_after
-        if self.fault == "slow":
+        if self.fault in DELAYED_FAULTS:
             out["delay"] = self.delay
         return out
 

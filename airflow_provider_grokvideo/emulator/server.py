@@ -126,6 +126,21 @@ def url_of(sock: socket.socket, host: str, tls: bool) -> str:
     return f"{'https' if tls else 'http'}://{name}:{port}"
 
 
+def airflow_connection(url: str, upstream: str, api_key: str = DEFAULT_API_KEY) -> str:
+    """The connection to one upstream of the emulator serving at ``url`` (for example one
+    started with ``grokvideo-emulator``), as an ``AIRFLOW_CONN_<ID>`` environment variable takes
+    it (JSON: type ``grokvideo_<upstream>``, host, key)."""
+    if upstream not in UPSTREAMS:
+        raise ValueError(f"upstream must be one of {', '.join(UPSTREAMS)}; got {upstream!r}")
+    return json.dumps(
+        {
+            "conn_type": f"grokvideo_{upstream}",
+            "host": f"{url.rstrip('/')}/{upstream}",
+            "password": api_key,
+        }
+    )
+
+
 class Emulator:
     """The emulator, served by uvicorn on a background thread.
 
@@ -198,13 +213,7 @@ class Emulator:
     def airflow_connection(self, upstream: str) -> str:
         """The connection to one upstream of this emulator, as an ``AIRFLOW_CONN_<ID>``
         environment variable takes it (JSON: type ``grokvideo_<upstream>``, host, key)."""
-        return json.dumps(
-            {
-                "conn_type": f"grokvideo_{upstream}",
-                "host": self.base_url(upstream),
-                "password": self.api_key,
-            }
-        )
+        return airflow_connection(self.url, upstream, self.api_key)
 
     @property
     def running(self) -> bool:

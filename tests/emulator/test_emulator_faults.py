@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import time
 from typing import Any
@@ -164,3 +165,70 @@ def test_inject_in_python_validates(emu: Emulator) -> None:
     assert emu.inject("drop", count=2, upstream="xai")["count"] == 2
     emu.clear_faults()
     assert emu.stats()["faults_pending"] == []
+
+
+@pytest.mark.parametrize("upstream", UPSTREAMS)
+def test_late_answer_creates_the_job_before_answering(api: Any, upstream: str) -> None:
+    api.emulator.inject("late-answer", delay=0.8, upstream=upstream, endpoint="submit")
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(api.submit, upstream)
+        # While the client still waits, the job already exists and is counted.
+        deadline = time.monotonic() + 0.6
+        while api.emulator.stats()["upstreams"][upstream]["submissions"] == 0:
+            assert time.monotonic() < deadline, "the job was not created before the answer"
+            time.sleep(0.02)
+        assert not pending.done()
+        response = pending.result(timeout=10)
+    assert time.monotonic() - started >= 0.8
+    assert response.status_code == 200
+    job_id = api.job_id_of(upstream, response.json())
+    assert api.emulator.job(job_id)["upstream"] == upstream  # the answer names that job
+    stats = api.emulator.stats()
+    assert stats["jobs_total"] == 1
+    assert stats["faults_fired"] == {"late-answer": 1}
+
+
+def test_late_answer_leaves_the_job_when_the_client_gives_up(api: Any) -> None:
+    # A client that stops waiting (a timeout, a killed worker) has still created the job.
+    api.emulator.inject("late-answer", delay=1.0, upstream="xai", endpoint="submit")
+    with pytest.raises(httpx.ReadTimeout):
+        api.client.post(
+            api.url("xai", "/v1/videos/generations"), json={"prompt": "a kite"}, timeout=0.2
+        )
+    assert api.emulator.stats()["upstreams"]["xai"]["submissions"] == 1
+    assert api.emulator.stats()["jobs_total"] == 1
+
+
+def test_slow_submit_creates_nothing_while_the_client_waits(api: Any) -> None:
+    # The contrast with late-answer: slow delays before processing.
+    api.emulator.inject("slow", delay=1.0, upstream="xai", endpoint="submit")
+    with pytest.raises(httpx.ReadTimeout):
+        api.client.post(
+            api.url("xai", "/v1/videos/generations"), json={"prompt": "a kite"}, timeout=0.2
+        )
+    assert api.emulator.stats()["upstreams"]["xai"]["submissions"] == 0
+
+
+def test_late_answer_on_status_reads_then_answers_late(api: Any) -> None:
+    job_id = api.submit_id("mountsea")
+    api.emulator.inject("late-answer", delay=0.4, endpoint="status")
+    started = time.monotonic()
+    response = api.status("mountsea", job_id)
+    assert response.status_code == 200 and response.json()["taskId"] == job_id
+    assert time.monotonic() - started >= 0.4
+    assert api.emulator.stats()["upstreams"]["mountsea"]["status_reads"] == 1
+
+
+def test_late_answer_is_listed_with_its_delay(emu: Emulator) -> None:
+    created = inject(emu, fault="late-answer", upstream="xcompute", endpoint="submit", delay=30)
+    assert created.status_code == 201
+    assert created.json()["added"] == {
+        "fault": "late-answer",
+        "count": 1,
+        "upstream": "xcompute",
+        "endpoint": "submit",
+        "delay": 30.0,
+    }
+    assert inject(emu, fault="late-answer", delay=-1).status_code == 400
+    assert emu.inject("late-answer")["delay"] == 3.0  # the default delay, as for slow

@@ -298,3 +298,18 @@ async def test_in_process_asgi_app() -> None:
         with pytest.raises(ConnectionDropped):
             await c.get(f"/xai/v1/videos/{request_id}")
     assert app.stats()["upstreams"]["xai"]["submissions"] == 1
+
+
+def test_airflow_connection_of_an_emulator_in_another_process() -> None:
+    from airflow_provider_grokvideo.emulator.server import airflow_connection
+
+    conn = Connection.from_json(
+        airflow_connection("http://127.0.0.1:8123/", "mountsea"), conn_id="emu"
+    )
+    assert (conn.conn_type, conn.host, conn.password) == (
+        "grokvideo_mountsea",
+        "http://127.0.0.1:8123/mountsea",
+        "emulator-key",
+    )
+    with pytest.raises(ValueError, match="upstream must be one of"):
+        airflow_connection("http://127.0.0.1:8123", "openai")

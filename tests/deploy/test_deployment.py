@@ -1,0 +1,179 @@
+"""The provider in a real deployment: its wheel installed in a clean virtual environment,
+Airflow's api-server, scheduler, dag-processor and triggerer as separate processes on
+PostgreSQL 15 with the LocalExecutor, the emulator in its own process, every run triggered
+and watched through the REST API.
+
+* A worker SIGKILLed while its generate task's submit is in flight (the upstream has created
+  the job, the answer is late): the retry after the heartbeat timeout submits nothing and
+  fails, saying when the unknown submit was sent.
+* A batch of ``GROKVIDEO_DEPLOY_VIDEOS`` videos (300) over the three upstreams, half waited by
+  the sensor and half by the generate task itself, no retries on any wait; the only triggerer
+  SIGKILLed while at least half the waits are deferred, a replacement started: every video
+  succeeds, with exactly one upstream job each.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import signal
+import time
+from typing import Any
+
+import psutil
+import pytest
+
+from deploy.airflow_deployment import HEARTBEAT_TIMEOUT, Deployment, wait_for
+from deploy.conftest import say
+from deploy.processes import gone
+
+pytestmark = pytest.mark.deploy
+
+BATCH_DAG = "grokvideo_deploy_batch"
+KILLED_SUBMIT_DAG = "grokvideo_deploy_killed_submit"
+#: The batch's size: 300 in CI; smaller while developing.
+VIDEOS = int(os.environ.get("GROKVIDEO_DEPLOY_VIDEOS", "300"))
+#: The emulated jobs' length, spread over this range (seconds). Submitting 300 videos takes
+#: this deployment about two minutes on 2 cores, and a sensor whose video is already done
+#: finishes on the worker without deferring: with jobs of 20 s to 2 minutes the peak was 142
+#: deferred waits of 300, so the jobs last from 1 to 2.5 minutes.
+JOB_SECONDS = tuple(
+    int(x) for x in os.environ.get("GROKVIDEO_DEPLOY_JOB_SECONDS", "60-150").split("-")
+)
+#: How late the killed submit's answer comes: long past the kill and the retry.
+LATE_ANSWER_SECONDS = 300
+WAIT_TASK_PREFIXES = ("wait_", "generate_and_wait_")
+
+
+@pytest.fixture(scope="module")
+def dags(deployment: Deployment) -> Deployment:
+    deployment.wait_for_dags(BATCH_DAG, KILLED_SUBMIT_DAG)
+    return deployment
+
+
+def test_a_submit_killed_in_flight_is_not_sent_again(
+    dags: Deployment, request: pytest.FixtureRequest
+) -> None:
+    deployment, url = dags, dags.killed_submit_emulator_url
+    deployment.inject(
+        url, fault="late-answer", upstream="xai", endpoint="submit", delay=LATE_ANSWER_SECONDS
+    )
+    started = time.monotonic()
+    run_id = deployment.trigger(KILLED_SUBMIT_DAG)
+
+    # In flight: the upstream has created (and would bill) the job, the answer has not come.
+    wait_for(lambda: _submissions(deployment, url) == 1, 180, "the submit to reach the upstream")
+    ti = _task_instance(deployment, run_id, "generate")
+    assert (ti["state"], ti["try_number"]) == ("running", 1), ti
+    victims = _task_processes(int(ti["pid"]))
+    for pid in victims:  # the supervisor first, so that it cannot report the task's end
+        os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: all(map(gone, victims)), 30, "the task's processes to die")
+    killed = ", ".join(f"{pid} ({title})" for pid, title in victims.items())
+    say(request, f"deploy: SIGKILLed the generate task's processes {killed} mid-submit")
+
+    state = deployment.wait_for_run(KILLED_SUBMIT_DAG, run_id, HEARTBEAT_TIMEOUT + 240)
+    ti = _task_instance(deployment, run_id, "generate")
+    stats = deployment.emulator_stats(url)
+    log = deployment.task_log(KILLED_SUBMIT_DAG, run_id, "generate", ti["try_number"])
+    say(
+        request,
+        f"deploy: killed submit: run {state} after {time.monotonic() - started:.0f} s, "
+        f"task {ti['state']} on try {ti['try_number']}, "
+        f"upstream jobs {stats['upstreams']['xai']['submissions']} (must be 1)",
+    )
+    assert stats["upstreams"]["xai"]["submissions"] == 1, "the retry submitted a second job"
+    assert stats["jobs_total"] == 1
+    assert ti["try_number"] == 2, "the killed try was not retried after its heartbeat timeout"
+    assert (state, ti["state"]) == ("failed", "failed")
+    # The durable-submit refusal: when the unknown submit was sent, and that it is not sent
+    # again on its own.
+    refusal = re.search(
+        r"Not submitting: try 1 of this task sent a submit to xai .*? at "
+        r"(\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}\S*)",
+        log,
+    )
+    assert refusal, log[-3000:]
+    say(request, f"deploy: the retry refused: the unknown submit was sent at {refusal.group(1)}")
+
+
+def test_a_batch_survives_its_triggerer_killed(
+    dags: Deployment, request: pytest.FixtureRequest
+) -> None:
+    deployment, url = dags, dags.emulator_url
+    low, high = JOB_SECONDS
+    started = time.monotonic()
+    run_id = deployment.trigger(
+        BATCH_DAG, {"videos": VIDEOS, "min_seconds": low, "max_seconds": high}
+    )
+
+    # Kill the only triggerer once at least half the waits are deferred.
+    half = math.ceil(VIDEOS / 2)
+    peak = 0
+
+    def half_deferred() -> bool:
+        nonlocal peak
+        if deployment.run_state(BATCH_DAG, run_id) in ("success", "failed"):
+            raise AssertionError(f"the run ended before {half} waits were deferred (peak {peak})")
+        peak = max(peak, deployment.count(BATCH_DAG, run_id, "deferred"))
+        return peak >= half
+
+    wait_for(half_deferred, 600, f"{half} of {VIDEOS} waits to be deferred", deployment, 1)
+    deferred_at_kill = deployment.count(BATCH_DAG, run_id, "deferred")
+    killed_at = time.monotonic() - started
+    pids = deployment.replace_triggerer()
+    say(
+        request,
+        f"deploy: SIGKILLed the triggerer ({len(pids)} processes) at {killed_at:.0f} s with "
+        f"{deferred_at_kill} waits deferred; a replacement started",
+    )
+
+    state = deployment.wait_for_run(BATCH_DAG, run_id, 900)
+    run_seconds = time.monotonic() - started
+    tis = deployment.task_instances(BATCH_DAG, run_id)
+    waits = [ti for ti in tis if ti["task_id"].startswith(WAIT_TASK_PREFIXES)]
+    failed_waits = [ti for ti in waits if ti["state"] != "success"]
+    stats = deployment.emulator_stats(url)
+    jobs = sum(upstream["submissions"] for upstream in stats["upstreams"].values())
+    report: dict[str, Any] = (
+        deployment.xcom(BATCH_DAG, run_id, "report") if state == "success" else {}
+    )
+    say(
+        request,
+        "deploy: figures: "
+        f"videos {VIDEOS}, run {state} in {run_seconds:.0f} s, "
+        f"waits deferred at the triggerer kill {deferred_at_kill} of {len(waits)} "
+        f"(killed at {killed_at:.0f} s), failed waits {len(failed_waits)}, "
+        f"upstream jobs {jobs} ({jobs / VIDEOS:.2f} per video; "
+        + ", ".join(f"{name} {s['submissions']}" for name, s in stats["upstreams"].items())
+        + ")",
+    )
+    assert not failed_waits, [(ti["task_id"], ti["map_index"], ti["state"]) for ti in failed_waits]
+    assert state == "success"
+    assert len(waits) == VIDEOS
+    assert deferred_at_kill >= half
+    assert jobs == VIDEOS and stats["jobs_total"] == VIDEOS, "not exactly one job per video"
+    assert report["videos"] == report["generation_ids"] == report["succeeded"] == VIDEOS
+
+
+def _submissions(deployment: Deployment, url: str) -> int:
+    return int(deployment.emulator_stats(url)["upstreams"]["xai"]["submissions"])
+
+
+def _task_instance(deployment: Deployment, run_id: str, task_id: str) -> dict[str, Any]:
+    response = deployment.api.get(
+        f"/dags/{KILLED_SUBMIT_DAG}/dagRuns/{run_id}/taskInstances/{task_id}"
+    )
+    response.raise_for_status()
+    return dict(response.json())
+
+
+def _task_processes(pid: int) -> dict[int, str]:
+    """The LocalExecutor worker supervising the task and the task's own process (what dies
+    with a lost node or an OOM-killed pod), supervisor first: pid -> process title."""
+    task = psutil.Process(pid)
+    supervisor = task.parent()
+    titles = {proc.pid: " ".join(proc.cmdline())[:80] for proc in (supervisor, task) if proc}
+    assert supervisor is not None and "LocalExecutor" in titles[supervisor.pid], titles
+    return titles
