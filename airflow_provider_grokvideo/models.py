@@ -8,6 +8,7 @@ round-trips through JSON, because it travels through XCom and trigger events.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Literal
 
 Status = Literal["queued", "running", "succeeded", "failed", "cancelled", "expired"]
@@ -65,8 +66,15 @@ class VideoGeneration:
         return self.status in TERMINAL_STATUSES
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict, as pushed to XCom and carried by trigger events."""
-        return asdict(self)
+        """Plain JSON-able dict, as pushed to XCom and carried by trigger events.
+
+        Each unix time also comes readable, as ``<name>_utc`` (``2026-12-01T22:49:10Z``);
+        :meth:`from_dict` ignores those.
+        """
+        data = asdict(self)
+        for name in ("expires_at", "created_at"):
+            data[f"{name}_utc"] = utc_text(data[name])
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> VideoGeneration:
@@ -74,3 +82,14 @@ class VideoGeneration:
         known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
         known["video_urls"] = list(known.get("video_urls") or [])
         return cls(**known)
+
+
+def utc_text(seconds: float | None) -> str | None:
+    """Unix seconds as readable UTC (``2026-12-01T22:49:10Z``), or None."""
+    if seconds is None:
+        return None
+    try:
+        moment = datetime.fromtimestamp(float(seconds), tz=timezone.utc)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

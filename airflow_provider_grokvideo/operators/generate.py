@@ -95,6 +95,9 @@ class GrokVideoGenerateOperator(BaseOperator):
                 raise
             raise AirflowFailException(f"{exc} (not retried: {_why_not_retried(exc)})") from exc
         self.log.info("Submitted generation %s through connection %s", generation_id, self.conn_id)
+        from airflow_provider_grokvideo.catalog import record_submission
+
+        record_submission(context, self, hook, generation_id)  # for the "Grok videos" page
         return generation_id
 
 

@@ -21,7 +21,7 @@ from airflow.sdk.bases.sensor import PokeReturnValue
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
 
 from airflow_provider_grokvideo.exceptions import GenerationFailed
-from airflow_provider_grokvideo.links import GrokVideoLink
+from airflow_provider_grokvideo.links import GrokVideoLink, GrokVideoUpstreamLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -105,7 +105,7 @@ class GrokVideoSensor(BaseSensorOperator):
     """
 
     template_fields: Sequence[str] = ("conn_id", "generation_id")
-    operator_extra_links = (GrokVideoLink(),)
+    operator_extra_links = (GrokVideoLink(), GrokVideoUpstreamLink())
     ui_color = "#d7e9f7"
 
     def __init__(
@@ -165,6 +165,11 @@ class GrokVideoSensor(BaseSensorOperator):
         status = event.get("status")
         message = str(event.get("message") or f"trigger event without a message: {event!r}")
         generation = event.get("generation")
+        from airflow_provider_grokvideo.catalog import record_generation
+
+        # For the "Grok videos" page, whatever the outcome.
+        problem = None if status == "succeeded" else message
+        record_generation(context, generation, status=_recorded_status(status), error=problem)
         succeeded = isinstance(generation, dict) and generation.get("status") == "succeeded"
         if status == "succeeded" and succeeded:
             self._log_success(generation)
@@ -196,6 +201,10 @@ class GrokVideoSensor(BaseSensorOperator):
             if extra > 0 and not self.reschedule:
                 time.sleep(extra)
             return False
+        if generation.is_terminal:
+            from airflow_provider_grokvideo.catalog import record_generation
+
+            record_generation(context, generation.to_dict())  # for the "Grok videos" page
         if generation.status == "succeeded":
             data = generation.to_dict()
             self._log_success(data)
@@ -231,6 +240,11 @@ class GrokVideoSensor(BaseSensorOperator):
         self.log.info(
             "generation %s succeeded: %s", generation.get("generation_id"), ", ".join(urls)
         )
+
+
+def _recorded_status(event_status: Any) -> str | None:
+    """The page's status for a trigger event: its own, ``timeout``, or (error) none."""
+    return event_status if event_status in (*FAILED_STATUSES, "succeeded", "timeout") else None
 
 
 def _seconds(value: float | timedelta, name: str) -> float:

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_grokvideo.wait_progress import WaitProgress
+
 if TYPE_CHECKING:
     from airflow_provider_grokvideo.hooks.base import GrokVideoHook
     from airflow_provider_grokvideo.models import VideoGeneration
@@ -200,6 +202,7 @@ class GrokVideoTrigger(BaseTrigger):
             last: VideoGeneration | None = None
             last_problem: str | None = None
             errors_in_a_row = 0
+            progress_log = WaitProgress(started=time.time())  # a line at a few moments only
             # A triggerer that starts (or restarts) with many triggers would otherwise send all
             # their first polls at once: spread them a little.
             jitter = random.uniform(0.0, min(self.min_poll_interval, FIRST_POLL_JITTER))
@@ -245,6 +248,7 @@ class GrokVideoTrigger(BaseTrigger):
                         "%s: generation %s is %s", upstream, self.generation_id, generation.status
                     )
                 last = generation
+                progress_log.log(log.info, upstream, generation, now)
                 if generation.is_terminal:
                     return self._final(generation)
                 if now >= self.deadline:
