@@ -21,7 +21,8 @@ test: install lint
 
 # Separate Airflow processes on PostgreSQL, killed workers and triggerers, the browser.
 test-deploy: install
-	$(PY) -m pytest -m deploy tests/deploy
+	$(PY) scripts/ensure_chromium.py
+	$(PY) -m pytest -m deploy tests/deploy tests/browser
 
 demo: install
 	$(PY) scripts/demo.py
@@ -31,6 +32,7 @@ bench: install
 	$(PY) benchmarks/triggerer_load.py
 	$(PY) benchmarks/gc_pause.py
 	$(PY) benchmarks/download.py
+	$(PY) benchmarks/video_page.py
 
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache
+	rm -rf $(VENV) demo-output browser-screenshots .pytest_cache .ruff_cache
