@@ -237,9 +237,8 @@ def print_where_to_see(home: Path) -> None:
         f"{Path(sys.executable).with_name('airflow')} api-server --port 8080"
     )
     print("  then open http://localhost:8080/plugin/grok-videos (user admin; the password is")
-    print(
-        f"  printed by the API server and kept in {home}/simple_auth_manager_passwords.json.generated)"
-    )
+    passwords = home / "simple_auth_manager_passwords.json.generated"
+    print(f"  printed by the API server and kept in {passwords})")
 
 
 def _stored_videos_are_mp4(uris: list[str] | None) -> bool:
