@@ -187,7 +187,7 @@ def test_the_download_tasks_link_opens_the_video_on_the_page(
     page = browser_page
     run_id = deployment["run_id"]
     page.goto(f"{deployment['base']}/dags/{DAG_ID}/runs/{run_id}/tasks/download/details")
-    link = page.get_by_role("link", name="Grok video").first
+    link = page.get_by_role("link", name="Grok video", exact=True).first
     link.wait_for()
     href = link.get_attribute("href")
     assert href and href.startswith(f"{deployment['base']}/grokvideo/?dag_id={DAG_ID}")
