@@ -21,7 +21,8 @@ test: install lint
 
 # Separate Airflow processes on PostgreSQL, killed workers and triggerers, the browser.
 test-deploy: install
-	$(PY) -m pytest -m deploy tests/deploy
+	$(PY) scripts/ensure_chromium.py
+	$(PY) -m pytest -m deploy tests/deploy tests/browser
 
 # The oldest supported Airflow (.ci/floor-constraints.txt, with the pins it needs) in a venv of
 # its own; the provider from a wheel, not editable; the example DAGs, import cost and shims.
@@ -50,6 +51,7 @@ bench: install
 	$(PY) benchmarks/gc_pause.py
 	$(PY) benchmarks/download.py
 	$(PY) benchmarks/rate_limit.py
+	$(PY) benchmarks/video_page.py
 
 clean:
-	rm -rf $(VENV) $(FLOOR_VENV) demo-output .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(FLOOR_VENV) demo-output browser-screenshots .pytest_cache .ruff_cache

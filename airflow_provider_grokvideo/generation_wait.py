@@ -172,9 +172,16 @@ class GenerationWaitMixin:
             self.log.warning("status of %s not readable now: %s", generation_id, exc)
             return StatusRead(None, float(getattr(exc, "retry_after", None) or 0.0))
 
-    def _outcome(self, generation: VideoGeneration) -> dict[str, Any] | None:
+    def _outcome(
+        self, generation: VideoGeneration, context: Context | None = None
+    ) -> dict[str, Any] | None:
         """The task's return value when ``generation`` succeeded, ``None`` while it runs; a
-        generation that ended otherwise raises :class:`GrokVideoGenerationFailed`."""
+        generation that ended otherwise raises :class:`GrokVideoGenerationFailed`.  An ended
+        generation is recorded for the "Grok videos" page (when the task's context is given)."""
+        if generation.is_terminal and context is not None:
+            from airflow_provider_grokvideo.catalog import record_generation
+
+            record_generation(context, generation.to_dict())
         if generation.status == "succeeded":
             return self._succeeded(generation.to_dict())
         if generation.is_terminal:
@@ -186,13 +193,15 @@ class GenerationWaitMixin:
         return None
 
     # -- waiting in the triggerer ---------------------------------------------------------
-    def _finished_before_defer(self, generation_id: str) -> dict[str, Any] | None:
+    def _finished_before_defer(
+        self, generation_id: str, context: Context | None = None
+    ) -> dict[str, Any] | None:
         """Check once on the worker: the return value if the generation already succeeded,
         ``None`` to defer (still running, or weather); raises if it already failed."""
         generation = self._read_once(generation_id).generation
         if generation is None:
             return None
-        result = self._outcome(generation)
+        result = self._outcome(generation, context)
         if result is not None:
             self.log.info("generation %s had already ended: not deferring", generation_id)
         return result
@@ -219,10 +228,12 @@ class GenerationWaitMixin:
             timeout=timedelta(seconds=self.timeout + DEFERRAL_GRACE_SECONDS),
         )
 
-    def _wait_in_triggerer(self, generation_id: str) -> dict[str, Any]:
+    def _wait_in_triggerer(
+        self, generation_id: str, context: Context | None = None
+    ) -> dict[str, Any]:
         """Finish on the worker if the generation has ended, else defer (raises
         ``TaskDeferred``; the task resumes in :meth:`execute_complete`)."""
-        result = self._finished_before_defer(generation_id)
+        result = self._finished_before_defer(generation_id, context)
         if result is not None:
             return result
         self._defer_to_trigger(generation_id)
@@ -242,6 +253,11 @@ class GenerationWaitMixin:
         status = event.get("status")
         message = str(event.get("message") or f"trigger event without a message: {event!r}")
         generation = event.get("generation")
+        from airflow_provider_grokvideo.catalog import record_generation
+
+        # For the "Grok videos" page, whatever the outcome.
+        problem = None if status == "succeeded" else message
+        record_generation(context, generation, status=_recorded_status(status), error=problem)
         succeeded = isinstance(generation, dict) and generation.get("status") == "succeeded"
         if status == "succeeded" and succeeded:
             if cost_estimate is not None:
@@ -257,14 +273,14 @@ class GenerationWaitMixin:
         raise AirflowException(f"Waiting for generation {generation_id} failed: {message}")
 
     # -- waiting on the worker ------------------------------------------------------------
-    def _poll_on_worker(self, generation_id: str) -> dict[str, Any]:
+    def _poll_on_worker(self, generation_id: str, context: Context | None = None) -> dict[str, Any]:
         """Poll from the worker every ``poll_interval`` seconds (longer when the upstream asks
         for it) until the generation ends or ``timeout`` passes."""
         deadline = time.monotonic() + self.timeout
         while True:
             read = self._read_once(generation_id)
             if read.generation is not None:
-                result = self._outcome(read.generation)
+                result = self._outcome(read.generation, context)
                 if result is not None:
                     return result
             remaining = deadline - time.monotonic()
@@ -291,3 +307,8 @@ class GenerationWaitMixin:
             f"${cost} {data.get('cost_source')}" if cost is not None else "unknown",
         )
         return data
+
+
+def _recorded_status(event_status: Any) -> str | None:
+    """The page's status for a trigger event: its own, ``timeout``, or (error) none."""
+    return event_status if event_status in (*FAILED_STATUSES, "succeeded", "timeout") else None

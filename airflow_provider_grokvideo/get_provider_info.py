@@ -56,7 +56,48 @@ _CONN_FIELDS: dict[str, Any] = {
 }
 
 
+# The connection form of each upstream: its default model (the dialect's, repeated here so that
+# the UI's form needs no dialect import; tests/test_provider_info.py checks they agree) and
+# where its key comes from.
+_FORMS: dict[str, dict[str, str]] = {
+    "xcompute": {
+        "upstream": "xcompute",
+        "model": "grok-imagine-1.0-video-apimart",
+        "key": "an API key of your xcompute.us account (an APIMart key works with "
+        "https://api.apimart.ai as the base URL)",
+        "key_placeholder": "xcompute API key",
+    },
+    "mountsea": {
+        "upstream": "Mountsea",
+        "model": "grok-imagine-video",
+        "key": "an API key of your api.mountsea.ai account",
+        "key_placeholder": "Mountsea API key",
+    },
+    "xai": {
+        "upstream": "xAI",
+        "model": "grok-imagine-video",
+        "key": "an xAI API key, made in the xAI console (console.x.ai, API Keys)",
+        "key_placeholder": "xai-... (console.x.ai, API Keys)",
+    },
+}
+
+
+def _conn_fields(suffix: str, base_url: str) -> dict[str, Any]:
+    form = _FORMS[suffix]
+    fields = {key: dict(value) for key, value in _CONN_FIELDS.items()}
+    # Only extras carry a help text in Airflow 3's form, so the model's also says what the
+    # Base URL and API key fields (title and placeholder only) cannot.
+    fields["model"]["description"] = (
+        f"Model used when a task does not name one; empty: {form['model']}, "
+        f"{form['upstream']}'s default. "
+        f"Base URL: empty means {base_url}; a URL there replaces it and keeps its path prefix "
+        f"(a proxy, the bundled emulator). API key: {form['key']}."
+    )
+    return fields
+
+
 def _connection_type(suffix: str, hook: str, name: str, base_url: str) -> dict[str, Any]:
+    form = _FORMS[suffix]
     return {
         "connection-type": f"grokvideo_{suffix}",
         "hook-class-name": f"airflow_provider_grokvideo.hooks.{suffix}.{hook}",
@@ -64,9 +105,13 @@ def _connection_type(suffix: str, hook: str, name: str, base_url: str) -> dict[s
         "ui-field-behaviour": {
             "hidden-fields": ["schema", "login", "port", "extra"],
             "relabeling": {"host": "Base URL", "password": "API key"},
-            "placeholders": {"host": base_url, "password": "your API key"},
+            "placeholders": {
+                "host": f"{base_url} when empty; a URL here replaces it, path prefix kept",
+                "password": form["key_placeholder"],
+                "model": form["model"],
+            },
         },
-        "conn-fields": _CONN_FIELDS,
+        "conn-fields": _conn_fields(suffix, base_url),
     }
 
 
@@ -126,6 +171,15 @@ def get_provider_info() -> dict[str, Any]:
                 "python-module": "airflow_provider_grokvideo.transfers.video_download",
             }
         ],
-        "extra-links": ["airflow_provider_grokvideo.links.GrokVideoLink"],
+        "extra-links": [
+            "airflow_provider_grokvideo.links.GrokVideoLink",
+            "airflow_provider_grokvideo.links.GrokVideoUpstreamLink",
+        ],
+        "plugins": [
+            {
+                "name": "grokvideo",
+                "plugin-class": "airflow_provider_grokvideo.plugins.grok_videos.GrokVideosPlugin",
+            }
+        ],
         "connection-types": [_connection_type(*upstream) for upstream in _UPSTREAMS],
     }

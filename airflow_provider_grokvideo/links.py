@@ -1,7 +1,12 @@
-"""Operator extra links: a "Grok video" button on the task that points at the video.
+"""Operator extra links: buttons on a task that open its video.
 
-One link class serves both tasks that know where a video is, read from the task's own XCom
-return value:
+- :class:`GrokVideoLink` ("Grok video"), on the download task and the sensor: the video on the
+  provider's "Grok videos" page (``{[api] base_url}/grokvideo/?...``), which plays the stored
+  copy and says when the upstream's URL expires.  Airflow 3.3's UI draws only http(s), mailto
+  and same-site links, so a stored URI itself (``file://``, ``s3://``) would never show.
+- :class:`GrokVideoUpstreamLink` ("Upstream video URL (expires ~24 h)"), on the sensor: the
+  upstream's own CDN URL, which stops working about a day after the video was made (HTTP 410);
+  the page shows the exact time.
 
 - the download task (``GrokVideoDownloadOperator``) returns the list of stored URIs: the link
   is the first one (``file:///...``, ``s3://...``);
@@ -11,7 +16,7 @@ return value:
   bare id, which points at no video (an empty link).
 
 In Airflow 3 the worker computes the link when the task finishes and stores it in XCom
-(``_link_GrokVideoLink``), which the UI reads; a task without a video gets an empty link.
+(``_link_<class name>``), which the UI reads; a task without a video gets an empty link.
 This module imports nothing heavy: DAG files import it through the operators on every parse.
 """
 
@@ -20,6 +25,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode, urlsplit
 
 from airflow.sdk import BaseOperatorLink
 
@@ -28,6 +34,10 @@ if TYPE_CHECKING:
     from airflow.sdk.types import TaskInstanceKey
 
 RETURN_VALUE_KEY = "return_value"
+#: The page's place under the API server (``plugins/grok_videos.py``'s ``URL_PREFIX``).
+PAGE_PATH = "/grokvideo/"
+#: Airflow's own fallback for ``[api] base_url`` in the links it makes (``TaskInstance.log_url``).
+DEFAULT_BASE_URL = "http://localhost:8080/"
 
 
 def video_link_from_xcom(value: Any) -> str:
@@ -60,22 +70,67 @@ def video_link_from_xcom(value: Any) -> str:
     return ""
 
 
+def page_link(dag_id: str, run_id: str, generation_id: str | None, base_url: str) -> str:
+    """The "Grok videos" page showing one generation (or one DAG run's)."""
+    query = {"dag_id": dag_id, "run_id": run_id}
+    if generation_id:
+        query["generation_id"] = generation_id
+    return f"{base_url.rstrip('/')}{PAGE_PATH}?{urlencode(query)}"
+
+
+def _generation_id(value: Any) -> str | None:
+    if isinstance(value, Mapping) and value.get("generation_id"):
+        return str(value["generation_id"])
+    return None
+
+
+def _finished(ti_key: TaskInstanceKey) -> bool:
+    """False while the worker computes links for a task stopping without success.
+
+    As the task stops, ``ti_key`` is the running task instance: a deferred or failed task has
+    no return value yet, and asking for it would only log "XCom not found".
+    """
+    from airflow.utils.state import TaskInstanceState
+
+    state = getattr(ti_key, "state", None)
+    return state is None or state == TaskInstanceState.SUCCESS
+
+
 class GrokVideoLink(BaseOperatorLink):
-    """Link to the video of a download task (stored URI) or a sensor (the upstream's URL)."""
+    """The task's video on the "Grok videos" page (an http(s) link the UI draws)."""
 
     name = "Grok video"
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
-        # Imported here: resolving the XCom backend reads configuration, which a DAG parse
+        # Imported here: resolving the XCom backend and the configuration, which a DAG parse
         # importing this module must not pay for.
+        from airflow.sdk.configuration import conf
         from airflow.sdk.execution_time import xcom
-        from airflow.utils.state import TaskInstanceState
 
-        # When the worker computes the link as the task stops (``ti_key`` is then the running
-        # task instance), a deferred or failed task has no return value yet: asking for it
-        # would only log "XCom not found".
-        state = getattr(ti_key, "state", None)
-        if state is not None and state != TaskInstanceState.SUCCESS:
+        from airflow_provider_grokvideo.catalog import XCOM_KEY
+
+        if not _finished(ti_key):
             return ""
-        value = xcom.XCom.get_value(ti_key=ti_key, key=RETURN_VALUE_KEY)
-        return video_link_from_xcom(value)
+        generation_id = _generation_id(xcom.XCom.get_value(ti_key=ti_key, key=XCOM_KEY))
+        if generation_id is None:
+            # A task of an older provider version: its return value may still name it.
+            value = xcom.XCom.get_value(ti_key=ti_key, key=RETURN_VALUE_KEY)
+            generation_id = _generation_id(value)
+            if generation_id is None and not video_link_from_xcom(value):
+                return ""
+        base_url = conf.get("api", "base_url", fallback=DEFAULT_BASE_URL) or DEFAULT_BASE_URL
+        return page_link(ti_key.dag_id, ti_key.run_id, generation_id, base_url)
+
+
+class GrokVideoUpstreamLink(BaseOperatorLink):
+    """The upstream's own video URL (sensor), which expires about 24 hours after generation."""
+
+    name = "Upstream video URL (expires ~24 h)"
+
+    def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
+        from airflow.sdk.execution_time import xcom
+
+        if not _finished(ti_key):
+            return ""
+        link = video_link_from_xcom(xcom.XCom.get_value(ti_key=ti_key, key=RETURN_VALUE_KEY))
+        return link if urlsplit(link).scheme in ("http", "https") else ""

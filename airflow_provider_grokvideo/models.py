@@ -8,6 +8,7 @@ round-trips through JSON, because it travels through XCom and trigger events.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -98,10 +99,14 @@ class VideoGeneration:
         """Plain JSON-able dict, as pushed to XCom and carried by trigger events.
 
         ``cost_usd`` is added as exact decimal text (``"0.48"``), beside ``cost_ticks``.
+        Each unix time also comes readable, as ``<name>_utc`` (``2026-12-01T22:49:10Z``);
+        :meth:`from_dict` ignores those.
         """
         data = asdict(self)
         cost = self.cost_usd
         data["cost_usd"] = None if cost is None else usd_text(cost)
+        for name in ("expires_at", "created_at"):
+            data[f"{name}_utc"] = utc_text(data[name])
         return data
 
     @classmethod
@@ -112,3 +117,14 @@ class VideoGeneration:
         if known.get("cost_ticks") is None and data.get("cost_usd") not in (None, ""):
             known["cost_ticks"] = usd_to_ticks(data["cost_usd"])
         return cls(**known)
+
+
+def utc_text(seconds: float | None) -> str | None:
+    """Unix seconds as readable UTC (``2026-12-01T22:49:10Z``), or None."""
+    if seconds is None:
+        return None
+    try:
+        moment = datetime.fromtimestamp(float(seconds), tz=timezone.utc)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

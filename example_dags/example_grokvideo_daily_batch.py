@@ -1,10 +1,19 @@
-"""A daily marketing batch: one video per product, generated in parallel.
+"""A daily marketing batch: one video per product, generated in parallel, stored.
 
-``prompts`` builds today's prompts from the ``products`` param; ``generate`` and ``wait`` are
-mapped over them with dynamic task mapping (one mapped task instance per video), and
-``report`` lists the finished videos; ``cost_report`` counts them and adds up what they cost
-(billed where the upstream reports it, else the generate task's estimate).  Each wait defers to
-the triggerer, so a batch of fifty videos holds no worker slot while the upstream works.
+``prompts`` builds today's prompts from the ``products`` param; ``generate``, ``wait`` and
+``download`` are mapped over them with dynamic task mapping (one mapped task instance per
+video, named after its product in the UI through ``map_index_template``), ``download`` stores
+each video and its thumbnail under ``GROKVIDEO_DESTINATION/<date>/`` before the upstream's URLs
+expire (about 24 hours), ``report`` lists the finished videos, and ``cost_report`` counts
+them and adds up what they cost (billed where the upstream reports it, else the generate task's
+estimate).  Each wait defers to the
+triggerer, so a batch of fifty videos holds no worker slot while the upstream works.  The
+videos then show on the "Grok videos" page of Airflow's UI.
+
+**Schedule: every day at midnight UTC (``@daily``), one run at a time, no catch-up.  Every run
+pays for one video per product.**  Unpausing this DAG starts the day's scheduled run; so does
+the Trigger dialog's "unpause" option, in addition to the run you trigger: one click there
+makes two batches.  To try it, trigger it while it stays paused, with few products.
 
 Pick the upstream with the ``conn_id`` param or the ``GROKVIDEO_CONN_ID`` environment variable
 (default ``grokvideo_xcompute_default``).
@@ -13,11 +22,14 @@ Pick the upstream with the ``conn_id`` param or the ``GROKVIDEO_CONN_ID`` enviro
 from __future__ import annotations
 
 import os
+import tempfile
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, Asset, Param, task
 
+from airflow_provider_grokvideo.operators.download import GrokVideoDownloadOperator
 from airflow_provider_grokvideo.operators.generate import GrokVideoGenerateOperator
 from airflow_provider_grokvideo.sensors.video import GrokVideoSensor
 
@@ -30,6 +42,14 @@ WAIT_TIMEOUT = float(os.environ.get("GROKVIDEO_WAIT_TIMEOUT", "3600"))
 COST_ESTIMATE = (
     "{{ ti.xcom_pull(task_ids='generate', key='cost_estimate', map_indexes=ti.map_index) }}"
 )
+DESTINATION = os.environ.get(
+    "GROKVIDEO_DESTINATION", (Path(tempfile.gettempdir()) / "grokvideo-videos").as_uri()
+)
+# The same Asset as in example_grokvideo_asset_consumer.py: name and URI must match.
+GROKVIDEO_VIDEOS = Asset(name="grokvideo_videos", uri="file:///grokvideo/videos")
+# Each mapped task instance is named after its product in the UI instead of 0, 1, 2: the
+# prompts, the generations and the waits are mapped in the same order as the products.
+PRODUCT = "{{ params.products[ti.map_index] }}"
 
 with DAG(
     dag_id="example_grokvideo_daily_batch",
@@ -68,6 +88,7 @@ with DAG(
         duration=6,
         aspect_ratio="9:16",
         retries=2,  # safe: a retry re-attaches to the recorded submit, never pays twice
+        map_index_template=PRODUCT,
     ).expand(prompt=prompts())
 
     wait = GrokVideoSensor.partial(
@@ -80,7 +101,18 @@ with DAG(
         retries=2,
         retry_delay=timedelta(seconds=30),
         cost_estimate=COST_ESTIMATE,
+        map_index_template=PRODUCT,
     ).expand(generation_id=generate.output)
+
+    download = GrokVideoDownloadOperator.partial(
+        task_id="download",
+        # run_after: the day of a scheduled run, the moment of a manual one (which in Airflow 3
+        # may have no logical date, so no ``ds``).
+        destination=DESTINATION.rstrip("/") + "/{{ dag_run.run_after.strftime('%Y-%m-%d') }}",
+        include_thumbnail=True,
+        outlets=[GROKVIDEO_VIDEOS],
+        map_index_template=PRODUCT,
+    ).expand(generation=wait.output)
 
     @task
     def report(videos: list[dict[str, Any]]) -> list[str]:

@@ -231,7 +231,22 @@ def main() -> int:
     videos = f"{len(results)} video{'s' if len(results) != 1 else ''}"
     print(f"All {videos} generated and stored in {total:.1f}s, under {REPO / 'demo-output'}")
     print(f"Airflow's log: {log_path}")
+    print_where_to_see(home)
     return 0
+
+
+def print_where_to_see(home: Path) -> None:
+    """How to open these runs' videos on the "Grok videos" page of Airflow's UI."""
+    print()
+    print('See the videos in Airflow\'s UI (the "Grok videos" entry of its navigation):')
+    print(
+        f"  AIRFLOW_HOME={home} AIRFLOW__CORE__DAGS_FOLDER={DAGS} "
+        f"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=sqlite:///{home / 'airflow.db'} "
+        f"{Path(sys.executable).with_name('airflow')} api-server --port 8080"
+    )
+    print("  then open http://localhost:8080/plugin/grok-videos (user admin; the password is")
+    passwords = home / "simple_auth_manager_passwords.json.generated"
+    print(f"  printed by the API server and kept in {passwords})")
 
 
 def _stored_videos_are_mp4(uris: list[str] | None) -> bool:

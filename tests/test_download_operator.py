@@ -532,7 +532,18 @@ def test_operator_in_a_real_dag_run(
             (out / "day1" / f"{gid1}-thumbnail.jpg").as_uri(),
         ]
         assert values["return_value"] == stored
-        assert values["_link_GrokVideoLink"] == stored[0]
+        # The link opens the stored copy on the "Grok videos" page (the UI draws http only).
+        link = values["_link_GrokVideoLink"]
+        assert link.startswith(
+            "http://localhost:8080/grokvideo/?dag_id=grokvideo_download_under_test"
+        )
+        assert link.endswith(f"&generation_id={gid1}")
+        record = values["grokvideo"]
+        assert (record["stage"], record["videos"], record["thumbnail"]) == (
+            "stored",
+            [stored[0]],
+            stored[1],
+        )
 
         events = session.scalars(
             select(AssetEvent).where(AssetEvent.source_run_id == run.run_id)

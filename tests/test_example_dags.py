@@ -225,8 +225,8 @@ def test_generate_and_wait_in_one_task(
     assert stored == (videos_folder / f"{generation_id}.mp4").as_uri()
 
 
-def test_daily_batch_maps_prompts_over_generate_and_wait(
-    load_dag: Any, emulator: Emulator, trigger_record: dict[str, list[Any]]
+def test_daily_batch_maps_prompts_over_generate_wait_and_download(
+    load_dag: Any, emulator: Emulator, trigger_record: dict[str, list[Any]], videos_folder: Path
 ) -> None:
     products = ["red sneakers", "steel bottle", "rain jacket", "desk lamp"]
     dag = load_dag("example_grokvideo_daily_batch")
@@ -240,6 +240,18 @@ def test_daily_batch_maps_prompts_over_generate_and_wait(
     assert all(video["status"] == "succeeded" and video["video_urls"] for video in videos)
     [report] = xcoms(run, "report")
     assert len(report) == len(products)
+    # Mapped task instances are named after their product, and every video is stored.
+    for task_id in ("generate", "wait", "download"):
+        names = sorted(
+            ti.rendered_map_index for ti in run.get_task_instances() if ti.task_id == task_id
+        )
+        assert names == sorted(products), (task_id, names)
+    stored = xcoms(run, "download")
+    day = run.run_after.strftime("%Y-%m-%d")
+    assert len(stored) == len(products)
+    for uris, video in zip(stored, videos, strict=True):
+        assert uris[0] == (videos_folder / day / f"{video['generation_id']}.mp4").as_uri()
+        assert len(uris) == (2 if video["thumbnail_url"] else 1)  # Mountsea gives no thumbnail
     # A wait whose video had already ended finished on the worker (check-before-defer).
     assert len(trigger_record["events"]) <= len(products)
     assert all(event["status"] == "succeeded" for event in trigger_record["events"])

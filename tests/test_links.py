@@ -1,4 +1,4 @@
-"""The "Grok video" operator extra link."""
+"""The operator extra links: "Grok video" (the page) and the sensor's expiring upstream URL."""
 
 from __future__ import annotations
 
@@ -11,9 +11,15 @@ from airflow.sdk import DAG, BaseOperator
 from airflow.sdk.execution_time import xcom
 from airflow.sdk.types import TaskInstanceKey
 
-from airflow_provider_grokvideo.links import GrokVideoLink, video_link_from_xcom
+from airflow_provider_grokvideo.links import (
+    GrokVideoLink,
+    GrokVideoUpstreamLink,
+    page_link,
+    video_link_from_xcom,
+)
 from airflow_provider_grokvideo.models import VideoGeneration
 from airflow_provider_grokvideo.operators.download import GrokVideoDownloadOperator
+from airflow_provider_grokvideo.sensors.video import GrokVideoSensor
 
 SENSOR_VALUE = VideoGeneration(
     generation_id="task_01",
@@ -56,25 +62,48 @@ def _ti_key(task_id: str) -> TaskInstanceKey:
     return TaskInstanceKey(dag_id="d", task_id=task_id, run_id="r", try_number=1, map_index=-1)
 
 
-def test_get_link_of_download_task_is_first_stored_uri() -> None:
+def _values(**by_key: object) -> object:
+    """XCom.get_value answering per key, as the worker's XCom does for one task instance."""
+    return lambda *, ti_key, key: by_key.get(key)
+
+
+RECORD = {"generation_id": "task_01", "stage": "stored", "status": "succeeded", "rank": 31}
+
+
+def test_download_link_opens_the_video_on_the_page_over_http() -> None:
     operator = GrokVideoDownloadOperator(
         task_id="download", generation=SENSOR_VALUE, destination="file:///data"
     )
     key = _ti_key("download")
-    with mock.patch.object(xcom.XCom, "get_value", return_value=DOWNLOAD_VALUE) as get_value:
+    values = _values(grokvideo=RECORD, return_value=DOWNLOAD_VALUE)
+    with mock.patch.object(xcom.XCom, "get_value", side_effect=values):
         link = GrokVideoLink().get_link(operator, ti_key=key)
-    assert link == DOWNLOAD_VALUE[0]
-    get_value.assert_called_once_with(ti_key=key, key="return_value")
+    # Airflow's UI draws http(s) links only (never file:// or s3://): the page plays the copy.
+    assert link == "http://localhost:8080/grokvideo/?dag_id=d&run_id=r&generation_id=task_01"
 
 
-def test_get_link_of_sensor_task_is_first_video_url() -> None:
-    # The sensor is another engineer's; any operator whose XCom is the generation dict will do.
-    sensor_like = BaseOperator(task_id="wait")
+def test_page_link_follows_the_api_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "https://airflow.example.com/team-a/")
+    values = _values(grokvideo=RECORD)
+    with mock.patch.object(xcom.XCom, "get_value", side_effect=values):
+        link = GrokVideoLink().get_link(BaseOperator(task_id="t"), ti_key=_ti_key("t"))
+    assert link.startswith("https://airflow.example.com/team-a/grokvideo/?dag_id=d&run_id=r")
+    assert (
+        page_link("d a", "r/1", None, "http://h:1")
+        == "http://h:1/grokvideo/?dag_id=d+a&run_id=r%2F1"
+    )
+
+
+def test_sensor_links_the_page_and_the_expiring_upstream_url() -> None:
+    names = [link.name for link in GrokVideoSensor.operator_extra_links]
+    assert names == ["Grok video", "Upstream video URL (expires ~24 h)"]
     key = _ti_key("wait")
-    with mock.patch.object(xcom.XCom, "get_value", return_value=SENSOR_VALUE) as get_value:
-        link = GrokVideoLink().get_link(sensor_like, ti_key=key)
-    assert link == "https://cdn.example/f/video/a.mp4"
-    get_value.assert_called_once_with(ti_key=key, key="return_value")
+    # A sensor of an older version pushed no record: its return value names the generation.
+    with mock.patch.object(xcom.XCom, "get_value", side_effect=_values(return_value=SENSOR_VALUE)):
+        page = GrokVideoLink().get_link(BaseOperator(task_id="wait"), ti_key=key)
+        upstream = GrokVideoUpstreamLink().get_link(BaseOperator(task_id="wait"), ti_key=key)
+    assert page.endswith("/grokvideo/?dag_id=d&run_id=r&generation_id=task_01")
+    assert upstream == "https://cdn.example/f/video/a.mp4"
 
 
 @pytest.mark.parametrize("state", ["deferred", "failed", "up_for_retry"])
@@ -82,17 +111,28 @@ def test_link_of_a_task_stopping_without_success_asks_no_xcom(state: str) -> Non
     # As the worker computes links when a task stops, ti_key is the running task instance.
     running = mock.Mock(dag_id="d", task_id="wait", run_id="r", map_index=-1, state=state)
     with mock.patch.object(xcom.XCom, "get_value") as get_value:
-        assert GrokVideoLink().get_link(BaseOperator(task_id="wait"), ti_key=running) == ""
+        for link in (GrokVideoLink(), GrokVideoUpstreamLink()):
+            assert link.get_link(BaseOperator(task_id="wait"), ti_key=running) == ""
     get_value.assert_not_called()
     running.state = "success"
-    with mock.patch.object(xcom.XCom, "get_value", return_value=SENSOR_VALUE):
-        link = GrokVideoLink().get_link(BaseOperator(task_id="wait"), ti_key=running)
+    with mock.patch.object(xcom.XCom, "get_value", side_effect=_values(return_value=SENSOR_VALUE)):
+        link = GrokVideoUpstreamLink().get_link(BaseOperator(task_id="wait"), ti_key=running)
     assert link == "https://cdn.example/f/video/a.mp4"
 
 
 def test_get_link_without_xcom_is_empty() -> None:
     with mock.patch.object(xcom.XCom, "get_value", return_value=None):
         assert GrokVideoLink().get_link(BaseOperator(task_id="t"), ti_key=_ti_key("t")) == ""
+        assert (
+            GrokVideoUpstreamLink().get_link(BaseOperator(task_id="t"), ti_key=_ti_key("t")) == ""
+        )
+
+
+def test_upstream_link_is_never_a_non_http_uri() -> None:
+    with mock.patch.object(xcom.XCom, "get_value", return_value=DOWNLOAD_VALUE):
+        assert (
+            GrokVideoUpstreamLink().get_link(BaseOperator(task_id="t"), ti_key=_ti_key("t")) == ""
+        )
 
 
 def test_download_operator_declares_the_link_and_it_survives_serialization() -> None:

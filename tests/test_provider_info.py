@@ -110,3 +110,55 @@ def test_airflow_cli_lists_the_provider(args, expected, tmp_path):
     ).stdout
     for word in expected:
         assert word in out
+
+
+@pytest.mark.parametrize(
+    ("conn_type", "dialect", "base_url", "key_source"),
+    [
+        ("grokvideo_xcompute", "xcompute", "https://xcompute.us", "xcompute.us account"),
+        ("grokvideo_mountsea", "mountsea", "https://api.mountsea.ai", "api.mountsea.ai account"),
+        ("grokvideo_xai", "xai", "https://api.x.ai", "console.x.ai"),
+    ],
+)
+def test_each_connection_form_names_its_upstreams_defaults_and_key(
+    conn_type, dialect, base_url, key_source
+):
+    [entry] = [
+        e for e in get_provider_info()["connection-types"] if e["connection-type"] == conn_type
+    ]
+    default_model = importlib.import_module(
+        f"airflow_provider_grokvideo.dialects.{dialect}"
+    ).DIALECT.default_model
+    placeholders = entry["ui-field-behaviour"]["placeholders"]
+    assert placeholders["host"].startswith(f"{base_url} when empty")
+    assert "path prefix kept" in placeholders["host"]
+    assert placeholders["model"] == default_model
+    help_text = entry["conn-fields"]["model"]["description"]
+    assert default_model in help_text and base_url in help_text and key_source in help_text
+    # The shared field definitions are copies: one form's help does not leak into another's.
+    others = [
+        e for e in get_provider_info()["connection-types"] if e["connection-type"] != conn_type
+    ]
+    assert all(o["conn-fields"]["model"]["description"] != help_text for o in others)
+
+
+def test_the_videos_plugin_is_declared_both_ways_and_loads():
+    from airflow_provider_grokvideo.plugins.grok_videos import GrokVideosPlugin
+
+    [plugin] = get_provider_info()["plugins"]
+    module, _, name = plugin["plugin-class"].rpartition(".")
+    assert getattr(importlib.import_module(module), name) is GrokVideosPlugin
+    (entry,) = [e for e in entry_points(group="airflow.plugins") if e.name == plugin["name"]]
+    assert entry.load() is GrokVideosPlugin
+    assert GrokVideosPlugin.name == plugin["name"]
+    [app] = GrokVideosPlugin.fastapi_apps
+    [view] = GrokVideosPlugin.external_views
+    assert app["url_prefix"] == "/grokvideo" and view["href"] == "/grokvideo/"
+    assert view["destination"] == "nav" and view["url_route"] == "grok-videos"
+
+
+def test_pyproject_names_the_documentation():
+    from importlib.metadata import distribution
+
+    urls = distribution("airflow-provider-grokvideo").metadata.get_all("Project-URL") or []
+    assert any(url.split(",")[0].strip().lower() == "documentation" for url in urls)

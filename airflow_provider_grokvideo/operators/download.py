@@ -144,6 +144,9 @@ class GrokVideoDownloadOperator(BaseOperator):
             )
         uris = [item.uri for item in stored]
         self._annotate_asset_events(context, generation, stored)
+        from airflow_provider_grokvideo.catalog import record_stored
+
+        record_stored(context, generation, stored)  # for the "Grok videos" page
         return uris
 
     def _annotate_asset_events(

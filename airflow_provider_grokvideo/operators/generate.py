@@ -148,8 +148,8 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
         if not self.wait_for_completion:
             return generation_id
         if self.deferrable:
-            return self._wait_in_triggerer(generation_id)
-        return self._poll_on_worker(generation_id)
+            return self._wait_in_triggerer(generation_id, context)
+        return self._poll_on_worker(generation_id, context)
 
     # -- the durable submit ---------------------------------------------------------------
     def _submit_or_reattach(self, context: Context) -> str:
@@ -240,6 +240,9 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
                 # try refuses to submit again rather than pay twice.
                 self.log.exception("could not record generation %s", generation_id)
         self.log.info("Submitted generation %s through connection %s", generation_id, self.conn_id)
+        from airflow_provider_grokvideo.catalog import record_submission
+
+        record_submission(context, self, hook, generation_id)  # for the "Grok videos" page
         return generation_id
 
     def _submit(

@@ -30,7 +30,7 @@ from airflow_provider_grokvideo.generation_wait import (
     GenerationWaitMixin,
     GrokVideoGenerationFailed,
 )
-from airflow_provider_grokvideo.links import GrokVideoLink
+from airflow_provider_grokvideo.links import GrokVideoLink, GrokVideoUpstreamLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -78,7 +78,7 @@ class GrokVideoSensor(GenerationWaitMixin, BaseSensorOperator):
     """
 
     template_fields: Sequence[str] = ("conn_id", "generation_id", "cost_estimate")
-    operator_extra_links = (GrokVideoLink(),)
+    operator_extra_links = (GrokVideoLink(), GrokVideoUpstreamLink())
     ui_color = "#d7e9f7"
 
     def __init__(
@@ -108,7 +108,7 @@ class GrokVideoSensor(GenerationWaitMixin, BaseSensorOperator):
             return super().execute(context)
         self._check_generation_id()
         try:
-            return self._wait_in_triggerer(self.generation_id)
+            return self._wait_in_triggerer(self.generation_id, context)
         except AirflowFailException as exc:
             # A generation that had already failed: skipped, as after the trigger's event.
             if self.soft_fail or self.never_fail:
@@ -127,7 +127,7 @@ class GrokVideoSensor(GenerationWaitMixin, BaseSensorOperator):
             if extra > 0 and not self.reschedule:
                 time.sleep(extra)
             return False
-        result = self._outcome(read.generation)
+        result = self._outcome(read.generation, context)
         if result is None:
             return False
         return PokeReturnValue(is_done=True, xcom_value=result)

@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_grokvideo.wait_progress import WaitProgress
+
 if TYPE_CHECKING:
     from airflow_provider_grokvideo.hooks.base import GrokVideoHook
     from airflow_provider_grokvideo.models import VideoGeneration
@@ -222,6 +224,7 @@ class GrokVideoTrigger(BaseTrigger):
             last: VideoGeneration | None = None
             last_problem: str | None = None
             errors_in_a_row = 0
+            progress_log = WaitProgress(started=time.time())  # a line at a few moments only
             # The task read the status just before deferring (check-before-defer), so the
             # first read waits min_poll_interval: an event fired seconds after the deferral
             # meets Airflow's stale defer-exit race (apache/airflow#72716).  A triggerer that
@@ -273,6 +276,7 @@ class GrokVideoTrigger(BaseTrigger):
                     )
                 last = generation
                 started = generation.created_at or began
+                progress_log.log(log.info, upstream, generation, now)
                 if generation.is_terminal:
                     if generation.status == "succeeded" and last_running_at is not None:
                         pacer.durations.add(started, last_running_at, now)

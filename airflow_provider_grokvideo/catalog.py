@@ -1,0 +1,286 @@
+"""What the "Grok videos" page knows about each generation: one small XCom record per task.
+
+Every task that learns something about a generation pushes a record under the XCom key
+:data:`XCOM_KEY` (``"grokvideo"``): the generate task the request (prompt, upstream, model,
+duration...), the sensor the upstream's answer (status, expiry, thumbnail...), the download task
+the stored copies.  The page (``plugins/``) merges the records of one generation in one DAG run
+(same ``generation_id``), the furthest stage winning, so each task writes only what it knows.
+
+Why XCom and not a table of our own: Airflow 3 workers have no metadata database (tasks talk to
+the API server), so a table could only be filled by copying what tasks push through XCom anyway;
+XCom already follows clears, reruns and ``airflow db clean``, and is authorized per DAG.  Each
+record carries a small integer ``rank`` so that the page filters and pages in SQL (see
+``plugins/generations.py``), without decoding every record.
+
+A record holds no secret: no API key (never known here), no upstream URL (they may be signed);
+only the upstream's host, stored URIs and times, both as unix seconds and readable UTC.
+
+Pure: no Airflow import at module level (operators import this when their task runs).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from airflow_provider_grokvideo.models import utc_text
+
+log = logging.getLogger(__name__)
+
+#: The XCom key of every record.
+XCOM_KEY = "grokvideo"
+
+#: The order of what can be known about a generation: a later stage's status wins.  Terminal
+#: statuses share the top tier (a generation has only one of them).
+STATUS_RANKS: dict[str, int] = {
+    "submitted": 0,
+    "queued": 10,
+    "running": 20,
+    "timeout": 25,  # the wait gave up; the upstream may still finish it
+    "succeeded": 31,
+    "failed": 32,
+    "cancelled": 33,
+    "expired": 34,
+}
+RANK_STATUSES: dict[int, str] = {rank: status for status, rank in STATUS_RANKS.items()}
+
+#: What a record may hold (anything else is dropped before the push).
+FIELDS = (
+    "generation_id",
+    "stage",
+    "status",
+    "rank",
+    "upstream",
+    "conn_id",
+    "prompt",
+    "model",
+    "duration",
+    "aspect_ratio",
+    "resolution",
+    "cost_usd",
+    "progress",
+    "submitted_at",
+    "created_at",
+    "finished_at",
+    "expires_at",
+    "video_host",
+    "has_thumbnail",
+    "error",
+    "videos",
+    "thumbnail",
+    "sizes",
+)
+#: Unix-seconds fields that get a readable ``<name>_utc`` twin.
+TIME_FIELDS = ("submitted_at", "created_at", "finished_at", "expires_at")
+#: Longest prompt kept in a record (the page shows it; XCom rows stay small).
+PROMPT_LIMIT = 2000
+
+
+def make_record(stage: str, generation_id: str, status: str, **fields: Any) -> dict[str, Any]:
+    """A record of ``stage`` (``submitted``, ``finished``, ``stored``) for one generation.
+
+    ``None`` values are left out, so that merging never erases what an earlier stage knew.
+    Every unix time gets its readable twin.
+    """
+    if status not in STATUS_RANKS:
+        raise ValueError(f"status must be one of {', '.join(STATUS_RANKS)}, not {status!r}")
+    record: dict[str, Any] = {
+        "generation_id": str(generation_id),
+        "stage": stage,
+        "status": status,
+        "rank": STATUS_RANKS[status],
+    }
+    for name, value in fields.items():
+        if name not in FIELDS:
+            raise ValueError(f"unknown record field {name!r}")
+        if value is not None:
+            record[name] = value
+    if isinstance(record.get("prompt"), str) and len(record["prompt"]) > PROMPT_LIMIT:
+        record["prompt"] = record["prompt"][: PROMPT_LIMIT - 1] + "…"
+    for name in TIME_FIELDS:
+        if name in record:
+            record[f"{name}_utc"] = utc_text(record[name])
+    return record
+
+
+def submitted_record(
+    generation_id: str,
+    *,
+    upstream: str,
+    conn_id: str,
+    prompt: str,
+    model: str | None,
+    duration: Any = None,
+    aspect_ratio: str | None = None,
+    resolution: str | None = None,
+    cost_usd: float | None = None,
+) -> dict[str, Any]:
+    """What the generate task knows once the upstream accepted the job."""
+    return make_record(
+        "submitted",
+        generation_id,
+        "submitted",
+        upstream=upstream,
+        conn_id=conn_id,
+        prompt=prompt,
+        model=model,
+        duration=_number(duration),
+        aspect_ratio=aspect_ratio,
+        resolution=resolution,
+        cost_usd=cost_usd,
+        submitted_at=time.time(),
+    )
+
+
+def generation_record(
+    generation: Mapping[str, Any], *, status: str | None = None, error: str | None = None
+) -> dict[str, Any]:
+    """What the sensor (or a waiting generate task) learned: a ``VideoGeneration.to_dict()``.
+
+    ``status`` overrides the generation's own (``"timeout"`` when the wait gave up).  The
+    upstream's URLs are not kept (they may be signed): only the video's host, and whether
+    there is a thumbnail.
+    """
+    urls = [url for url in generation.get("video_urls") or [] if isinstance(url, str)]
+    status = str(status or generation.get("status") or "running")
+    terminal = status in ("succeeded", "failed", "cancelled", "expired")
+    error = error or generation.get("error_message") or generation.get("error_code")
+    return make_record(
+        "finished" if terminal else "waiting",
+        str(generation.get("generation_id")),
+        status if status in STATUS_RANKS else "running",
+        progress=generation.get("progress"),
+        created_at=_number(generation.get("created_at")),
+        expires_at=_number(generation.get("expires_at")),
+        finished_at=time.time() if terminal else None,
+        video_host=urlsplit(urls[0]).hostname if urls else None,
+        has_thumbnail=bool(generation.get("thumbnail_url")) or None,
+        cost_usd=_number(generation.get("cost_usd")),
+        error=str(error) if error else None,
+    )
+
+
+def stored_record(
+    generation_id: str, *, videos: list[str], thumbnail: str | None, sizes: dict[str, int]
+) -> dict[str, Any]:
+    """What the download task stored (URIs of ``ObjectStoragePath``: no credential in them)."""
+    return make_record(
+        "stored",
+        generation_id,
+        "succeeded",
+        videos=list(videos),
+        thumbnail=thumbnail,
+        sizes=dict(sizes),
+    )
+
+
+def push_record(context: Mapping[str, Any], record: Mapping[str, Any]) -> None:
+    """Push ``record`` under :data:`XCOM_KEY` from the running task (a task pushes one).
+
+    Never raises: the record only feeds the page, and a task that has just paid for a video
+    must not fail because of it.
+    """
+    try:
+        context["ti"].xcom_push(key=XCOM_KEY, value=dict(record))
+    except Exception as exc:
+        log.warning(
+            "could not record generation %s for the Grok videos page: %s",
+            record.get("generation_id"),
+            exc,
+        )
+
+
+def record_submission(
+    context: Mapping[str, Any], operator: Any, hook: Any, generation_id: str
+) -> None:
+    """The generate task's record: what it asked ``hook``'s upstream for."""
+    try:
+        model = _text(operator.model) or hook.settings.model or hook.dialect.default_model
+        record = submitted_record(
+            generation_id,
+            upstream=hook.dialect.name,
+            conn_id=str(operator.conn_id),
+            prompt=str(operator.prompt),
+            model=model,
+            duration=_text(operator.duration),
+            aspect_ratio=_text(operator.aspect_ratio),
+            resolution=_text(operator.resolution),
+            cost_usd=_number(getattr(operator, "estimated_cost_usd", None)),
+        )
+    except Exception as exc:
+        log.warning("could not record generation %s: %s", generation_id, exc)
+        return
+    push_record(context, record)
+
+
+def record_generation(
+    context: Mapping[str, Any],
+    generation: Mapping[str, Any] | None,
+    *,
+    status: str | None = None,
+    error: str | None = None,
+) -> None:
+    """The waiting task's record: the upstream's last answer (``VideoGeneration.to_dict()``)."""
+    if not isinstance(generation, Mapping) or not generation.get("generation_id"):
+        return
+    try:
+        record = generation_record(generation, status=status, error=error)
+    except Exception as exc:
+        log.warning("could not record generation %s: %s", generation.get("generation_id"), exc)
+        return
+    push_record(context, record)
+
+
+def record_stored(context: Mapping[str, Any], generation: Any, stored: list[Any]) -> None:
+    """The download task's record: the stored copies (``StoredFile``s) of ``generation``."""
+    try:
+        record = stored_record(
+            generation.generation_id,
+            videos=[item.uri for item in stored if item.kind == "video"],
+            thumbnail=next((item.uri for item in stored if item.kind == "thumbnail"), None),
+            sizes={item.uri: item.size for item in stored},
+        )
+        # The sensor's answer too, for a download fed without a sensor in the same DAG run.
+        answer = generation_record(generation.to_dict())
+        record.update({k: v for k, v in answer.items() if k not in record and k != "stage"})
+    except Exception as exc:
+        log.warning("could not record the stored copies of %s: %s", generation, exc)
+        return
+    push_record(context, record)
+
+
+def merge_records(records: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """One generation's view from its records: later fields win, the highest rank's status."""
+    merged: dict[str, Any] = {}
+    for record in sorted(records, key=_order):
+        merged.update({key: value for key, value in record.items() if value is not None})
+    return merged
+
+
+_STAGES = {"submitted": 0, "waiting": 1, "finished": 2, "stored": 3}
+
+
+def _order(record: Mapping[str, Any]) -> tuple[int, int]:
+    return int(record.get("rank") or 0), _STAGES.get(str(record.get("stage")), 0)
+
+
+def _text(value: Any) -> str | None:
+    """A template rendering to ``""`` or ``"None"`` means "not given"."""
+    if value is None or (isinstance(value, str) and value.strip() in ("", "None")):
+        return None
+    return str(value)
+
+
+def _number(value: Any) -> float | int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        return None
+    return int(number) if number.is_integer() else number

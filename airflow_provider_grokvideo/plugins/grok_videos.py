@@ -1,0 +1,183 @@
+"""The "Grok videos" Airflow plugin: a page of recent generations in Airflow's own UI.
+
+- A FastAPI app, mounted by the API server under :data:`URL_PREFIX` (``/grokvideo``): the page
+  (``/``), the stored files (``/file``, HTTP range requests) and an icon.
+- An ``external_views`` entry: a "Grok videos" item in the UI's navigation, which shows the page
+  inside Airflow's UI (``/plugin/grok-videos``).
+
+Every route but the icon requires Airflow's authentication: the JWT the UI keeps in its cookie
+(or an ``Authorization: Bearer`` header), checked by the API server's own ``get_user``
+dependency, through whichever auth manager is configured; a page asked without it redirects to
+the login page.  Generations are listed, and files served, only from the DAGs the user may
+read (``get_authorized_dag_ids`` / ``is_authorized_dag``).
+
+Declared twice, as Airflow's own providers do: in ``get_provider_info()["plugins"]`` (loaded
+when ``[core] lazy_discover_providers`` is off) and as an ``airflow.plugins`` entry point
+(loaded always); Airflow skips the second copy by name.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from airflow.plugins_manager import AirflowPlugin
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+#: Where the API server mounts the app.
+URL_PREFIX = "/grokvideo"
+#: The page's route inside Airflow's UI (``/plugin/<this>``).
+UI_ROUTE = "grok-videos"
+PLUGIN_NAME = "grokvideo"
+
+_ICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" fill="none" stroke="#017cee" '
+    'stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><rect x="2" y="5" '
+    'width="14" height="14" rx="2"/><path d="m16 10 6-4v12l-6-4z"/></svg>'
+)
+
+
+async def _user(request: Request) -> Any:
+    """The API server's own authentication (cookie or bearer token), as its routes use it."""
+    from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
+
+    credentials = await bearer_scheme(request)
+    return await get_user(request, None, credentials)
+
+
+UserDep = Annotated[Any, Depends(_user)]
+
+
+def _readable_dags(user: Any) -> set[str]:
+    from airflow.api_fastapi.app import get_auth_manager
+
+    return get_auth_manager().get_authorized_dag_ids(user=user, method="GET")
+
+
+def _may_read_dag(user: Any, dag_id: str) -> bool:
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
+
+    return get_auth_manager().is_authorized_dag(
+        method="GET", details=DagDetails(id=dag_id), user=user
+    )
+
+
+def _ui_base(request: Request) -> str:
+    """Airflow's UI root as seen by the browser (the app is mounted below it)."""
+    root = request.scope.get("root_path", "")
+    return root[: -len(URL_PREFIX)] if root.endswith(URL_PREFIX) else ""
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="Grok videos",
+        description="Recent Grok video generations, their stored copies and where they came from.",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+
+    @app.exception_handler(HTTPException)
+    async def _login_first(request: Request, exc: HTTPException) -> Response:
+        # A person opening the page (not a script) is sent to the login page and back.
+        if exc.status_code == 401 and request.url.path.rstrip("/").endswith(URL_PREFIX):
+            from airflow.api_fastapi.app import get_auth_manager
+
+            return RedirectResponse(get_auth_manager().get_url_login(next_url=str(request.url)))
+        return Response(
+            content=str(exc.detail), status_code=exc.status_code, media_type="text/plain"
+        )
+
+    @app.get("/", response_class=HTMLResponse)
+    def page(
+        request: Request,
+        user: UserDep,
+        dag_id: str | None = None,
+        run_id: str | None = None,
+        status: str | None = None,
+        generation_id: str | None = None,
+        page: Annotated[int, Query(ge=1)] = 1,
+    ) -> HTMLResponse:
+        from airflow.utils.session import create_session
+
+        from airflow_provider_grokvideo.plugins.generations import (
+            Filters,
+            dag_ids_with_generations,
+            list_generations,
+        )
+        from airflow_provider_grokvideo.plugins.page import render_page
+
+        try:
+            filters = Filters(
+                dag_id=dag_id or None,
+                run_id=run_id or None,
+                status=status or None,
+                generation_id=generation_id or None,
+                page=page,
+            )
+        except ValueError as exc:
+            raise HTTPException(status_code=400, detail=str(exc)) from exc
+        readable = _readable_dags(user)
+        with create_session(scoped=False) as session:
+            found = list_generations(session, filters, readable_dags=readable)
+            dag_ids = dag_ids_with_generations(session, readable_dags=readable)
+        base = request.scope.get("root_path", "") or URL_PREFIX
+        html = render_page(found, base=base, dag_ids=dag_ids, ui_base=_ui_base(request))
+        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+    @app.get("/file")
+    def stored_file(
+        request: Request,
+        user: UserDep,
+        dag_id: str,
+        run_id: str,
+        task_id: str,
+        kind: Annotated[str, Query(pattern="^(video|thumbnail)$")] = "video",
+        map_index: int = -1,
+        n: Annotated[int, Query(ge=0)] = 0,
+    ) -> Response:
+        """A stored copy named by the record of one task instance, never by a path."""
+        from airflow.utils.session import create_session
+
+        from airflow_provider_grokvideo.plugins.generations import TaskRef, read_record
+        from airflow_provider_grokvideo.plugins.ranges import file_response
+
+        if not _may_read_dag(user, dag_id):
+            raise HTTPException(status_code=403, detail="not allowed to read this DAG")
+        with create_session(scoped=False) as session:
+            record = read_record(session, TaskRef(dag_id, run_id, task_id, map_index))
+        uris = (record or {}).get("videos") or []
+        uri = (record or {}).get("thumbnail") if kind == "thumbnail" else None
+        if kind == "video":
+            uri = uris[n] if n < len(uris) else None
+        if not isinstance(uri, str) or not uri:
+            raise HTTPException(status_code=404, detail=f"no stored {kind} for this task")
+        try:
+            return file_response(uri, request.headers.get("range"))
+        except FileNotFoundError as exc:
+            raise HTTPException(status_code=404, detail=f"the stored {kind} is gone") from exc
+
+    @app.get("/icon.svg", include_in_schema=False)
+    def icon() -> Response:
+        return Response(
+            _ICON, media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"}
+        )
+
+    return app
+
+
+class GrokVideosPlugin(AirflowPlugin):
+    """Adds the "Grok videos" page (and its navigation entry) to Airflow's UI."""
+
+    name = PLUGIN_NAME
+    fastapi_apps = [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "Grok videos"}]  # noqa: RUF012
+    external_views = [  # noqa: RUF012
+        {
+            "name": "Grok videos",
+            "href": f"{URL_PREFIX}/",
+            "icon": f"{URL_PREFIX}/icon.svg",
+            "url_route": UI_ROUTE,
+            "destination": "nav",
+        }
+    ]

@@ -1,0 +1,255 @@
+"""The "Grok videos" page, served by Airflow's own API app with the plugin loaded.
+
+Real parts only: the example DAG runs on the emulator with ``dag.test()`` (trigger executed),
+its records land in the metadata database's XCom table, and Airflow's API app (the one
+``airflow api-server`` serves, with its auth manager and JWT checks) answers the page.
+"""
+
+from __future__ import annotations
+
+import html
+import importlib.util
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from airflow_provider_grokvideo.emulator import Emulator
+
+EXAMPLE_DAGS = Path(__file__).resolve().parent.parent / "example_dags"
+LEAK_KEY = "sk-grokvideo-PAGECHECK-51c0ffee"
+FAST_POLLS = {
+    "GROKVIDEO_POLL_INTERVAL": "0.3",
+    "GROKVIDEO_MIN_POLL_INTERVAL": "0.1",
+    "GROKVIDEO_MAX_POLL_INTERVAL": "0.5",
+    "GROKVIDEO_WAIT_TIMEOUT": "60",
+}
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """Two runs of the main example: one video made and stored, one that the upstream failed."""
+    from airflow.utils.session import create_session  # noqa: F401  (Airflow configured)
+
+    videos = tmp_path_factory.mktemp("page-videos")
+    with pytest.MonkeyPatch.context() as patch, Emulator(api_key=LEAK_KEY, job_seconds=1) as emu:
+        for name, value in FAST_POLLS.items():
+            patch.setenv(name, value)
+        patch.setenv("GROKVIDEO_DESTINATION", videos.as_uri())
+        patch.setenv("AIRFLOW_CONN_GROKVIDEO_PAGE", emu.airflow_connection("xcompute"))
+        spec = importlib.util.spec_from_file_location(
+            "page_t2v", EXAMPLE_DAGS / "example_grokvideo_text_to_video.py"
+        )
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        good = module.dag.test(
+            run_conf={"conn_id": "grokvideo_page", "prompt": "A <b>paper</b> boat & a duck"}
+        )
+        bad = module.dag.test(
+            run_conf={"conn_id": "grokvideo_page", "prompt": "A stormy sea [emulator:fail]"}
+        )
+        assert str(good.state) == "success" and str(bad.state) == "failed"
+        yield {"good": good, "bad": bad, "videos": videos, "emulator_url": emu.url}
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Any]:
+    from airflow.api_fastapi.app import create_app, purge_cached_app
+    from fastapi.testclient import TestClient
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "admin:admin,nobody:")
+        patch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "False")
+        purge_cached_app()
+        app = create_app()
+        with TestClient(app, base_url="http://airflow.test") as test_client:
+            yield test_client
+        purge_cached_app()
+
+
+def token(role: str | None = "admin", name: str = "admin") -> str:
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    return get_auth_manager().generate_jwt(SimpleAuthManagerUser(username=name, role=role))
+
+
+def as_admin() -> dict[str, str]:
+    return {"Authorization": f"Bearer {token()}"}
+
+
+def cards(page: str) -> dict[str, str]:
+    """Each generation card of the page by its generation id."""
+    found = re.findall(
+        r'<article class="card[^"]*" id="[^"]*" data-generation-id="([^"]+)"(.*?)</article>',
+        page,
+        re.S,
+    )
+    return {gid: body for gid, body in found}
+
+
+def record_of(run: Any, task_id: str) -> dict[str, Any]:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        [row] = session.scalars(
+            XComModel.get_many(
+                run_id=run.run_id, dag_ids=run.dag_id, task_ids=task_id, key="grokvideo"
+            )
+        ).all()
+        return XComModel.deserialize_value(row)
+
+
+def test_nothing_is_served_without_airflows_authentication(client: Any, runs: dict) -> None:
+    page = client.get("/grokvideo/", follow_redirects=False)
+    # A person is sent to the auth manager's login page, and back here afterwards.
+    assert page.status_code in (302, 307)
+    login = urlsplit(page.headers["location"])
+    assert login.path.startswith("/auth/")
+    assert parse_qs(login.query)["next"] == ["http://airflow.test/grokvideo/"]
+    files = client.get("/grokvideo/file", params={"dag_id": "x", "run_id": "r", "task_id": "t"})
+    assert files.status_code == 401
+    forged = client.get(
+        "/grokvideo/", headers={"Authorization": "Bearer not-a-jwt"}, follow_redirects=False
+    )
+    assert forged.status_code == 403
+    # A valid user without any role may read no DAG: no generation is listed, no file served.
+    nobody = {"Authorization": f"Bearer {token(role=None, name='nobody')}"}
+    assert "0 generations" in client.get("/grokvideo/", headers=nobody).text
+    good = runs["good"]
+    assert (
+        client.get(
+            "/grokvideo/file",
+            params={"dag_id": good.dag_id, "run_id": good.run_id, "task_id": "download"},
+            headers=nobody,
+        ).status_code
+        == 403
+    )
+
+
+def test_the_page_lists_the_runs_generations_newest_first_with_what_they_are(
+    client: Any, runs: dict
+) -> None:
+    good, bad = runs["good"], runs["bad"]
+    answer = client.get("/grokvideo/", headers=as_admin())
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
+    page = answer.text
+    found = cards(page)
+    good_id = record_of(good, "generate")["generation_id"]
+    bad_id = record_of(bad, "generate")["generation_id"]
+    assert list(found)[:2] == [bad_id, good_id]  # newest first
+    card = found[good_id]
+    # The prompt is escaped, not markup.
+    assert "A &lt;b&gt;paper&lt;/b&gt; boat &amp; a duck" in card
+    assert 'data-status="succeeded"' in page and ">succeeded<" in card
+    assert "xcompute · grok-imagine-1.0-video-apimart" in card and "6 s · 16:9 · 480p" in card
+    assert "expires 20" in card and "(in 2" in card  # "expires <UTC> (in 24 h)"
+    assert f"example_grokvideo_text_to_video / {good.run_id}" in html.unescape(card)
+    # The player and the thumbnail are the stored copies, served by the page itself.
+    [video] = re.findall(r'<video controls preload="metadata" src="([^"]+)"', card)
+    [thumb] = re.findall(r'<img class="thumb" alt="[^"]*" src="([^"]+)"', card)
+    assert html.unescape(video).startswith("/grokvideo/file?") and "kind=video" in video
+    assert "kind=thumbnail" in thumb
+    failed = found[bad_id]
+    assert ">failed<" in failed and "No video (yet)." in failed
+    assert record_of(bad, "wait")["error"] in html.unescape(failed)
+    # No key and no upstream URL (they may be signed) anywhere in the page.
+    assert LEAK_KEY not in page
+    assert runs["emulator_url"] not in page and "/cdn/" not in page
+
+
+def test_the_page_filters_by_status_dag_and_generation(client: Any, runs: dict) -> None:
+    good = runs["good"]
+    good_id = record_of(good, "generate")["generation_id"]
+    failed = cards(client.get("/grokvideo/?status=failed", headers=as_admin()).text)
+    assert failed and all(">failed<" in body for body in failed.values())
+    assert good_id not in failed
+    succeeded = cards(client.get("/grokvideo/?status=succeeded", headers=as_admin()).text)
+    assert good_id in succeeded and not set(failed) & set(succeeded)
+    none = client.get("/grokvideo/?dag_id=no_such_dag", headers=as_admin()).text
+    assert "0 generations" in none and not cards(none)
+    one = client.get(
+        "/grokvideo/",
+        params={"dag_id": good.dag_id, "run_id": good.run_id, "generation_id": good_id},
+        headers=as_admin(),
+    ).text
+    assert list(cards(one)) == [good_id] and 'class="card focus"' in one
+    assert client.get("/grokvideo/?status=nonsense", headers=as_admin()).status_code == 400
+
+
+def test_the_download_tasks_link_opens_its_generation_on_the_page(client: Any, runs: dict) -> None:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    good = runs["good"]
+    with create_session() as session:
+        [row] = session.scalars(
+            XComModel.get_many(
+                run_id=good.run_id,
+                dag_ids=good.dag_id,
+                task_ids="download",
+                key="_link_GrokVideoLink",
+            )
+        ).all()
+        link = XComModel.deserialize_value(row)
+    assert link.startswith("http://")
+    target = urlsplit(link)
+    page = client.get(f"{target.path}?{target.query}", headers=as_admin()).text
+    assert list(cards(page)) == [record_of(good, "generate")["generation_id"]]
+
+
+def test_stored_files_are_streamed_with_ranges(client: Any, runs: dict) -> None:
+    good = runs["good"]
+    [video_path] = runs["videos"].glob(f"{record_of(good, 'generate')['generation_id']}.mp4")
+    data = video_path.read_bytes()
+    params = {"dag_id": good.dag_id, "run_id": good.run_id, "task_id": "download"}
+    whole = client.get("/grokvideo/file", params=params, headers=as_admin())
+    assert whole.status_code == 200 and whole.content == data
+    assert (
+        whole.headers["accept-ranges"] == "bytes" and whole.headers["content-type"] == "video/mp4"
+    )
+    part = client.get(
+        "/grokvideo/file", params=params, headers={**as_admin(), "Range": "bytes=100-199"}
+    )
+    assert part.status_code == 206 and part.content == data[100:200]
+    assert part.headers["content-range"] == f"bytes 100-199/{len(data)}"
+    tail = client.get(
+        "/grokvideo/file", params=params, headers={**as_admin(), "Range": "bytes=-16"}
+    )
+    assert tail.status_code == 206 and tail.content == data[-16:]
+    beyond = client.get(
+        "/grokvideo/file", params=params, headers={**as_admin(), "Range": f"bytes={len(data)}-"}
+    )
+    assert beyond.status_code == 416 and beyond.headers["content-range"] == f"bytes */{len(data)}"
+    thumb = client.get(
+        "/grokvideo/file", params={**params, "kind": "thumbnail"}, headers=as_admin()
+    )
+    assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
+    # Files are named by a task's record, never by a path the browser sends.
+    missing = client.get(
+        "/grokvideo/file", params={**params, "task_id": "wait"}, headers=as_admin()
+    )
+    assert missing.status_code == 404
+    assert (
+        client.get("/grokvideo/file", params={**params, "n": 5}, headers=as_admin()).status_code
+        == 404
+    )
+
+
+def test_records_carry_readable_times_and_no_upstream_url(runs: dict) -> None:
+    good = runs["good"]
+    submitted, finished, stored = (record_of(good, t) for t in ("generate", "wait", "download"))
+    assert submitted["stage"] == "submitted" and submitted["upstream"] == "xcompute"
+    assert submitted["prompt"] == "A <b>paper</b> boat & a duck" and submitted["duration"] == 6
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", submitted["submitted_at_utc"])
+    assert finished["status"] == "succeeded" and finished["expires_at_utc"].endswith("Z")
+    assert stored["videos"][0].startswith("file://")
+    for record in (submitted, finished, stored):
+        assert runs["emulator_url"] not in str(record) and LEAK_KEY not in str(record)
