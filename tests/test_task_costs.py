@@ -90,7 +90,7 @@ def test_without_a_cap_an_unpriced_video_is_submitted(emulator: Emulator) -> Non
     generate("mountsea", duration=6).execute(context={"ti": ti})  # type: ignore[arg-type]
     assert sent(emulator) == (1, 1)
     assert "cost_estimate" not in ti.pushed  # no estimate to keep
-    assert set(ti.pushed) == {"generation_id"}
+    assert set(ti.pushed) == {"generation_id", "grokvideo"}  # the id, the page's record
 
 
 def test_a_price_in_the_connection_makes_the_cap_checkable(
@@ -215,7 +215,9 @@ def test_the_cap_is_templated_and_works_when_mapped(
     assert (stats["submit_requests"], stats["submissions"]) == (5, 5)
     with create_session() as session:
         rows = session.scalars(
-            XComModel.get_many(run_id=run.run_id, dag_ids=run.dag_id, task_ids="wait")
+            XComModel.get_many(
+                run_id=run.run_id, dag_ids=run.dag_id, task_ids="wait", key="return_value"
+            )
         ).all()
         videos = {row.map_index: XComModel.deserialize_value(row) for row in rows}
     # xAI bills: the sensor's XCom carries the billed cost rather than the estimate.
