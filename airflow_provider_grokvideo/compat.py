@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from datetime import timedelta
 
     from airflow.sdk import Context
+    from airflow.sdk.configuration import conf
     from airflow.sdk.exceptions import (
         AirflowException,
         AirflowFailException,
@@ -53,6 +54,7 @@ __all__ = [
     "AirflowFailException",
     "AirflowSensorTimeout",
     "AirflowSkipException",
+    "conf",
     "task_state_store",
 ]
 
@@ -88,6 +90,8 @@ _LOCATIONS: dict[str, tuple[str, ...]] = {
     "AirflowFailException": ("airflow.sdk.exceptions", "airflow.exceptions"),
     "AirflowSensorTimeout": ("airflow.sdk.exceptions", "airflow.exceptions"),
     "AirflowSkipException": ("airflow.sdk.exceptions", "airflow.exceptions"),
+    # Airflow's configuration: the Task SDK's own since 3.2; core's before (3.1).
+    "conf": ("airflow.sdk.configuration", "airflow.configuration"),
     # Retention value that keeps a task state store key for good (3.3); ``None`` (the store's
     # default retention) for the stand-in, which no store will ever receive anyway.
     "NEVER_EXPIRE": (

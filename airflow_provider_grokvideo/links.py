@@ -104,10 +104,10 @@ class GrokVideoLink(BaseOperatorLink):
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
         # Imported here: resolving the XCom backend and the configuration, which a DAG parse
         # importing this module must not pay for.
-        from airflow.sdk.configuration import conf
         from airflow.sdk.execution_time import xcom
 
         from airflow_provider_grokvideo.catalog import XCOM_KEY
+        from airflow_provider_grokvideo.compat import conf
 
         if not _finished(ti_key):
             return ""
