@@ -316,8 +316,12 @@ def test_daily_batch_reports_the_estimated_total_with_connection_prices(
 
 
 @pytest.fixture(scope="module")
-def leak_emulator() -> Iterator[Emulator]:
-    with Emulator(api_key=LEAK_KEY, job_seconds=1) as emulator:
+def leak_emulator(grokvideo_emulator_session: Emulator) -> Iterator[Emulator]:
+    # Jobs as long as the suite's emulator's (longer on the floor job), so the wait defers and
+    # the trigger's kwargs and event are there to inspect.
+    with Emulator(
+        api_key=LEAK_KEY, job_seconds=grokvideo_emulator_session.app.job_seconds
+    ) as emulator:
         yield emulator
 
 
