@@ -34,29 +34,25 @@ COST_ESTIMATE_XCOM_KEY = "cost_estimate"
 
 
 def estimate_before_submit(
-    operator: GrokVideoGenerateOperator, hook: GrokVideoHook, context: Context
+    operator: GrokVideoGenerateOperator,
+    hook: GrokVideoHook,
+    context: Context,
+    request: dict[str, Any],
 ) -> CostEstimate | None:
     """Estimate the operator's video, log it, refuse it over ``max_cost_usd`` and keep the
-    estimate in the ``cost_estimate`` XCom.  Sends nothing to the upstream.
+    estimate in the ``cost_estimate`` XCom.  Sends nothing to the upstream.  ``request`` holds
+    the operator's neutral parameters as it submits them (``duration``, ``aspect_ratio``,
+    ``resolution``, ``image_urls``, ``model``).
 
     Raises :class:`~airflow.sdk.exceptions.AirflowFailException` (no retries: retrying cannot
     change the estimate) for a video over the cap, a cap that cannot be checked (no price
     known), a bad cap, bad input or a bad ``prices`` extra.
     """
-    from airflow_provider_grokvideo.operators.generate import _as_urls, _blank_to_none
-
     log = operator.log
     try:
         cap = parse_cap(operator.max_cost_usd)
-        model = _blank_to_none(operator.model)
-        estimate = hook.estimate_cost(
-            operator.prompt,
-            duration=_blank_to_none(operator.duration),
-            aspect_ratio=_blank_to_none(operator.aspect_ratio),
-            resolution=_blank_to_none(operator.resolution),
-            image_urls=_as_urls(operator.image_urls),
-            model=model,
-        )
+        model = request.get("model")
+        estimate = hook.estimate_cost(operator.prompt, **request)
         model = estimate.model if estimate else model or hook.settings.model
         check_cost_cap(
             estimate,

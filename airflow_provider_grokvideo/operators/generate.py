@@ -220,7 +220,7 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
             )
 
         # Logs the estimate; over max_cost_usd (or unknown under a cap) fails before any request.
-        estimate = estimate_before_submit(self, hook, context)
+        estimate = estimate_before_submit(self, hook, context, request)
         if estimate is not None:
             self.cost_estimate = estimate.to_dict()  # the one-task wait's result carries it
         marker = SubmitRecord.before_send(

@@ -224,7 +224,7 @@ class GrokVideoTrigger(BaseTrigger):
             last: VideoGeneration | None = None
             last_problem: str | None = None
             errors_in_a_row = 0
-            progress_log = WaitProgress(started=time.time())  # a line at a few moments only
+            progress_log = WaitProgress(started=began)  # a line at a few moments only
             # The task read the status just before deferring (check-before-defer), so the
             # first read waits min_poll_interval: an event fired seconds after the deferral
             # meets Airflow's stale defer-exit race (apache/airflow#72716).  A triggerer that
