@@ -139,6 +139,8 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_grokvideo.hooks.base",
                     *(f"airflow_provider_grokvideo.hooks.{s}" for s, *_ in _UPSTREAMS),
+                    # The hooks' request budget (one pacer per key), used by no one else.
+                    "airflow_provider_grokvideo.hooks.pacer",
                 ],
             }
         ],
@@ -160,7 +162,10 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {
                 "integration-name": INTEGRATION,
-                "python-modules": ["airflow_provider_grokvideo.triggers.video"],
+                "python-modules": [
+                    "airflow_provider_grokvideo.triggers.video",
+                    "airflow_provider_grokvideo.triggers.progress",
+                ],
             }
         ],
         # The videos' way into object storage (fsspec, Airflow's ObjectStoragePath: "Common IO").
@@ -172,8 +177,8 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "extra-links": [
-            "airflow_provider_grokvideo.links.GrokVideoLink",
-            "airflow_provider_grokvideo.links.GrokVideoUpstreamLink",
+            "airflow_provider_grokvideo.tasks.links.GrokVideoLink",
+            "airflow_provider_grokvideo.tasks.links.GrokVideoUpstreamLink",
         ],
         "plugins": [
             {

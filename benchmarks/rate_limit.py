@@ -87,7 +87,7 @@ class Run:
 def unpace() -> Any:
     """Make every connection's pacer a pass-through: the trigger as it was before the pacer."""
     from airflow_provider_grokvideo.hooks.base import GrokVideoHook
-    from airflow_provider_grokvideo.pacer import JobDurations
+    from airflow_provider_grokvideo.hooks.pacer import JobDurations
 
     class Forgetful(JobDurations):
         def add(self, started: float, last_running: float, done: float) -> None:

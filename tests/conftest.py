@@ -77,7 +77,7 @@ def emulator(grokvideo_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
 def unlearned_pacers() -> Any:
     """Each test starts with no pacer: they are per process, and what one test's injected 429s
     taught the sync pacer of a key would slow the next test's requests."""
-    from airflow_provider_grokvideo import pacer
+    from airflow_provider_grokvideo.hooks import pacer
 
     pacer._SYNC.clear()
     yield

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from airflow_provider_grokvideo.catalog import (
+from airflow_provider_grokvideo.models import VideoGeneration, utc_text
+from airflow_provider_grokvideo.tasks.catalog import (
     RANK_STATUSES,
     STATUS_RANKS,
     generation_record,
@@ -15,7 +16,6 @@ from airflow_provider_grokvideo.catalog import (
     stored_record,
     submitted_record,
 )
-from airflow_provider_grokvideo.models import VideoGeneration, utc_text
 
 FINISHED = VideoGeneration(
     generation_id="task_01",

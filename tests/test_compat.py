@@ -77,7 +77,7 @@ def test_every_module_imports_with_the_fallbacks_forced() -> None:
         "airflow_provider_grokvideo.triggers.video",
         "airflow_provider_grokvideo.hooks.xai",
         "airflow_provider_grokvideo.emulator.server",
-        "airflow_provider_grokvideo.links",
+        "airflow_provider_grokvideo.tasks.links",
     }
     assert expected <= set(report["modules"])
     assert (

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_grokvideo.emulator import Emulator
-from airflow_provider_grokvideo.submit_record import RECORD_KEY
+from airflow_provider_grokvideo.tasks.submit_record import RECORD_KEY
 from airflow_provider_grokvideo.triggers.video import GrokVideoTrigger
 
 DAGS = Path(__file__).resolve().parent / "dags"

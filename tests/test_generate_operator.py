@@ -13,13 +13,13 @@ from state_store_support import DictStore
 
 from airflow_provider_grokvideo.emulator import UPSTREAMS, Emulator
 from airflow_provider_grokvideo.exceptions import InvalidVideoRequest, SubmitOutcomeUnknown
-from airflow_provider_grokvideo.generation_wait import (
+from airflow_provider_grokvideo.operators.generate import GrokVideoGenerateOperator
+from airflow_provider_grokvideo.sensors.video import GrokVideoSensor
+from airflow_provider_grokvideo.tasks.links import GrokVideoLink, video_link_from_xcom
+from airflow_provider_grokvideo.tasks.wait import (
     GenerationWaitMixin,
     GrokVideoGenerationFailed,
 )
-from airflow_provider_grokvideo.links import GrokVideoLink, video_link_from_xcom
-from airflow_provider_grokvideo.operators.generate import GrokVideoGenerateOperator
-from airflow_provider_grokvideo.sensors.video import GrokVideoSensor
 from airflow_provider_grokvideo.triggers.video import GrokVideoTrigger
 
 

@@ -11,15 +11,15 @@ from airflow.sdk import DAG, BaseOperator
 from airflow.sdk.execution_time import xcom
 from airflow.sdk.types import TaskInstanceKey
 
-from airflow_provider_grokvideo.links import (
+from airflow_provider_grokvideo.models import VideoGeneration
+from airflow_provider_grokvideo.operators.download import GrokVideoDownloadOperator
+from airflow_provider_grokvideo.sensors.video import GrokVideoSensor
+from airflow_provider_grokvideo.tasks.links import (
     GrokVideoLink,
     GrokVideoUpstreamLink,
     page_link,
     video_link_from_xcom,
 )
-from airflow_provider_grokvideo.models import VideoGeneration
-from airflow_provider_grokvideo.operators.download import GrokVideoDownloadOperator
-from airflow_provider_grokvideo.sensors.video import GrokVideoSensor
 
 SENSOR_VALUE = VideoGeneration(
     generation_id="task_01",

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 from airflow.sdk import Connection
 
-from airflow_provider_grokvideo import pacer as pacing
 from airflow_provider_grokvideo.emulator import DEFAULT_API_KEY, Emulator
 from airflow_provider_grokvideo.exceptions import GrokVideoError, UpstreamHTTPError
 from airflow_provider_grokvideo.hooks import hook_class_for
+from airflow_provider_grokvideo.hooks import pacer as pacing
 from airflow_provider_grokvideo.hooks.base import GrokVideoHook, RetryPolicy
-from airflow_provider_grokvideo.pacer import (
+from airflow_provider_grokvideo.hooks.pacer import (
     DECREASE,
     INCREASE_SHARE,
     MIN_RATE,

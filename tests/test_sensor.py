@@ -19,8 +19,8 @@ from airflow.sdk.exceptions import (
 
 from airflow_provider_grokvideo.emulator import UPSTREAMS, Emulator
 from airflow_provider_grokvideo.exceptions import GenerationFailed
-from airflow_provider_grokvideo.links import GrokVideoLink
 from airflow_provider_grokvideo.sensors.video import GrokVideoGenerationFailed, GrokVideoSensor
+from airflow_provider_grokvideo.tasks.links import GrokVideoLink
 from airflow_provider_grokvideo.triggers.video import GrokVideoTrigger
 
 CONTEXT: Any = {}

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from state_store_support import DictStore
 
-from airflow_provider_grokvideo.submit_record import (
+from airflow_provider_grokvideo.tasks.submit_record import (
     RECORD_KEY,
     SubmitLedger,
     SubmitRecord,

@@ -44,7 +44,7 @@ from airflow_provider_grokvideo.pricing import (
 if TYPE_CHECKING:
     from airflow.sdk import Connection
 
-    from airflow_provider_grokvideo.pacer import AsyncPacer, SyncPacer
+    from airflow_provider_grokvideo.hooks.pacer import AsyncPacer, SyncPacer
 
 DEFAULT_TIMEOUT = 30.0
 USER_AGENT = "airflow-provider-grokvideo"
@@ -280,7 +280,7 @@ class GrokVideoHook(BaseHook):
         cached = self._loop_pacer  # triggers share a hook: skip the registry on every poll
         if cached is not None and cached[0]() is loop:
             return cached[1]
-        from airflow_provider_grokvideo.pacer import async_pacer
+        from airflow_provider_grokvideo.hooks.pacer import async_pacer
 
         pacer = async_pacer(self._pacer_key, self.settings.requests_per_second)
         self._loop_pacer = (weakref.ref(loop), pacer)
@@ -289,7 +289,7 @@ class GrokVideoHook(BaseHook):
     @property
     def sync_pacer(self) -> SyncPacer:
         """This process's pacer of the key for sync requests (submits, pokes)."""
-        from airflow_provider_grokvideo.pacer import sync_pacer
+        from airflow_provider_grokvideo.hooks.pacer import sync_pacer
 
         return sync_pacer(self._pacer_key, self.settings.requests_per_second)
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_grokvideo.links import GrokVideoLink
+from airflow_provider_grokvideo.tasks.links import GrokVideoLink
 from airflow_provider_grokvideo.transfers.video_download import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_FILE_NAME,
@@ -144,7 +144,7 @@ class GrokVideoDownloadOperator(BaseOperator):
             )
         uris = [item.uri for item in stored]
         self._annotate_asset_events(context, generation, stored)
-        from airflow_provider_grokvideo.catalog import record_stored
+        from airflow_provider_grokvideo.tasks.catalog import record_stored
 
         record_stored(context, generation, stored)  # for the "Grok videos" page
         return uris

@@ -4,7 +4,7 @@ It knows no upstream: the connection's type (``grokvideo_xcompute``, ``grokvideo
 ``grokvideo_xai``) picks the hook, so a DAG switches upstream by changing only ``conn_id``.
 
 Every submit is recorded in Airflow 3.3's task state store before it is sent, and its id as
-soon as the answer is read (:mod:`airflow_provider_grokvideo.submit_record`): a retry never
+soon as the answer is read (:mod:`airflow_provider_grokvideo.tasks.submit_record`): a retry never
 pays for the same video twice.
 
 This module is imported by DAG files on every parse: the hooks (and httpx) load only when the
@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_grokvideo.compat import AirflowFailException
-from airflow_provider_grokvideo.generation_wait import (
+from airflow_provider_grokvideo.tasks.links import GrokVideoLink
+from airflow_provider_grokvideo.tasks.wait import (
     DEFAULT_MAX_POLL_INTERVAL,
     DEFAULT_MIN_POLL_INTERVAL,
     DEFAULT_POLL_INTERVAL,
@@ -28,7 +29,6 @@ from airflow_provider_grokvideo.generation_wait import (
     GenerationWaitMixin,
     seconds,
 )
-from airflow_provider_grokvideo.links import GrokVideoLink
 
 if TYPE_CHECKING:
     from decimal import Decimal
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_grokvideo.hooks.base import GrokVideoHook
-    from airflow_provider_grokvideo.submit_record import SubmitLedger
+    from airflow_provider_grokvideo.tasks.submit_record import SubmitLedger
 
 #: The XCom key under which the generation id is pushed as soon as it is known.
 GENERATION_ID_KEY = "generation_id"
@@ -155,13 +155,13 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
     def _submit_or_reattach(self, context: Context) -> str:
         from airflow_provider_grokvideo.exceptions import InvalidVideoRequest
         from airflow_provider_grokvideo.hooks import get_video_hook
-        from airflow_provider_grokvideo.submit_record import (
+        from airflow_provider_grokvideo.tasks.costs import estimate_before_submit
+        from airflow_provider_grokvideo.tasks.submit_record import (
             SubmitRecord,
             decide,
             request_fingerprint,
             unknown_submit_message,
         )
-        from airflow_provider_grokvideo.task_costs import estimate_before_submit
 
         hook = get_video_hook(self.conn_id)
         request = {
@@ -240,7 +240,7 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
                 # try refuses to submit again rather than pay twice.
                 self.log.exception("could not record generation %s", generation_id)
         self.log.info("Submitted generation %s through connection %s", generation_id, self.conn_id)
-        from airflow_provider_grokvideo.catalog import record_submission
+        from airflow_provider_grokvideo.tasks.catalog import record_submission
 
         record_submission(context, self, hook, generation_id)  # for the "Grok videos" page
         return generation_id
@@ -269,7 +269,7 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
 
     def _ledger(self, context: Context) -> SubmitLedger | None:
         from airflow_provider_grokvideo.compat import task_state_store
-        from airflow_provider_grokvideo.submit_record import SubmitLedger
+        from airflow_provider_grokvideo.tasks.submit_record import SubmitLedger
 
         store = task_state_store(context, self.log)
         if store is None:

@@ -1,7 +1,7 @@
 """The "Grok videos" page's data: recent generations, read from the records in XCom.
 
 Each task pushes a small record per generation under the XCom key ``grokvideo``
-(``catalog.py``).  A page is two queries on the metadata database, whatever the number of
+(``tasks/catalog.py``).  A page is two queries on the metadata database, whatever the number of
 generations:
 
 1. group the records by (DAG run, ``generation_id``), with each group's highest ``rank`` (its
@@ -23,7 +23,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_grokvideo.catalog import RANK_STATUSES, STATUS_RANKS, XCOM_KEY, merge_records
+from airflow_provider_grokvideo.tasks.catalog import (
+    RANK_STATUSES,
+    STATUS_RANKS,
+    XCOM_KEY,
+    merge_records,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

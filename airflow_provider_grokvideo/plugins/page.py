@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-from airflow_provider_grokvideo.catalog import STATUS_RANKS
 from airflow_provider_grokvideo.models import utc_text
+from airflow_provider_grokvideo.tasks.catalog import STATUS_RANKS
 
 if TYPE_CHECKING:
     from airflow_provider_grokvideo.plugins.generations import Generation, Page, TaskRef

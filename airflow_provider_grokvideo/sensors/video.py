@@ -20,7 +20,8 @@ from airflow.sdk import BaseSensorOperator
 from airflow.sdk.bases.sensor import PokeReturnValue
 
 from airflow_provider_grokvideo.compat import AirflowFailException, AirflowSkipException
-from airflow_provider_grokvideo.generation_wait import (
+from airflow_provider_grokvideo.tasks.links import GrokVideoLink, GrokVideoUpstreamLink
+from airflow_provider_grokvideo.tasks.wait import (
     DEFAULT_MAX_POLL_INTERVAL,
     DEFAULT_MIN_POLL_INTERVAL,
     DEFAULT_POLL_INTERVAL,
@@ -30,7 +31,6 @@ from airflow_provider_grokvideo.generation_wait import (
     GenerationWaitMixin,
     GrokVideoGenerationFailed,
 )
-from airflow_provider_grokvideo.links import GrokVideoLink, GrokVideoUpstreamLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -74,7 +74,7 @@ class GrokVideoSensor(GenerationWaitMixin, BaseSensorOperator):
     :class:`GrokVideoGenerationFailed` carrying the upstream's code and message.
 
     Before deferring, the sensor reads the status once on the worker and finishes there when
-    the generation has already ended (see :mod:`airflow_provider_grokvideo.generation_wait`).
+    the generation has already ended (see :mod:`airflow_provider_grokvideo.tasks.wait`).
     """
 
     template_fields: Sequence[str] = ("conn_id", "generation_id", "cost_estimate")

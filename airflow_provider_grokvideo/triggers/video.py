@@ -15,7 +15,7 @@ shortened by a random share of up to :data:`POLL_SPREAD` (so that waits started 
 apart), clamped within ``[min_poll_interval, max_poll_interval]`` and never runs past the
 deadline.
 
-Every status read goes through the connection's pacer (``pacer.py``, through the hook): the
+Every status read goes through the connection's pacer (``hooks/pacer.py``, through the hook): the
 key's request budget, shared by every wait of the connection in the loop, in due order.
 """
 
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_grokvideo.wait_progress import WaitProgress
+from airflow_provider_grokvideo.triggers.progress import WaitProgress
 
 if TYPE_CHECKING:
     from airflow_provider_grokvideo.hooks.base import GrokVideoHook

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from airflow_provider_grokvideo.models import VideoGeneration
-from airflow_provider_grokvideo.wait_progress import WaitProgress, span
+from airflow_provider_grokvideo.triggers.progress import WaitProgress, span
 
 
 def answer(progress: int | None, status: str = "running", **more: object) -> VideoGeneration:

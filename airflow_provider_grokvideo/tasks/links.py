@@ -106,8 +106,8 @@ class GrokVideoLink(BaseOperatorLink):
         # importing this module must not pay for.
         from airflow.sdk.execution_time import xcom
 
-        from airflow_provider_grokvideo.catalog import XCOM_KEY
         from airflow_provider_grokvideo.compat import conf
+        from airflow_provider_grokvideo.tasks.catalog import XCOM_KEY
 
         if not _finished(ti_key):
             return ""

@@ -1,4 +1,4 @@
-"""generation_wait: one status read and its meaning, shared by the sensor and the operator.
+"""tasks.wait: one status read and its meaning, shared by the sensor and the operator.
 
 The deferral, the trigger's event and worker-side polling are exercised through both tasks in
 ``test_sensor.py``, ``test_generate_operator.py`` and ``test_durable_submit.py``; here, the
@@ -14,13 +14,13 @@ import pytest
 from airflow.sdk import BaseOperator
 
 from airflow_provider_grokvideo.emulator import Emulator
-from airflow_provider_grokvideo.generation_wait import (
+from airflow_provider_grokvideo.models import VideoGeneration
+from airflow_provider_grokvideo.tasks.wait import (
     GenerationWaitMixin,
     GrokVideoGenerationFailed,
     StatusRead,
     seconds,
 )
-from airflow_provider_grokvideo.models import VideoGeneration
 
 
 class Waiter(GenerationWaitMixin, BaseOperator):

@@ -179,7 +179,7 @@ class GenerationWaitMixin:
         generation that ended otherwise raises :class:`GrokVideoGenerationFailed`.  An ended
         generation is recorded for the "Grok videos" page (when the task's context is given)."""
         if generation.is_terminal and context is not None:
-            from airflow_provider_grokvideo.catalog import record_generation
+            from airflow_provider_grokvideo.tasks.catalog import record_generation
 
             record_generation(context, generation.to_dict())
         if generation.status == "succeeded":
@@ -253,7 +253,7 @@ class GenerationWaitMixin:
         status = event.get("status")
         message = str(event.get("message") or f"trigger event without a message: {event!r}")
         generation = event.get("generation")
-        from airflow_provider_grokvideo.catalog import record_generation
+        from airflow_provider_grokvideo.tasks.catalog import record_generation
 
         # For the "Grok videos" page, whatever the outcome.
         problem = None if status == "succeeded" else message
@@ -295,7 +295,7 @@ class GenerationWaitMixin:
     def _succeeded(self, generation: dict[str, Any]) -> dict[str, Any]:
         """The task's return value for a succeeded generation: with its cost (billed, else the
         estimate), logged."""
-        from airflow_provider_grokvideo.task_costs import with_estimate
+        from airflow_provider_grokvideo.tasks.costs import with_estimate
 
         data = with_estimate(generation, self.cost_estimate)
         urls = data.get("video_urls") or []

@@ -17,7 +17,7 @@ from airflow_provider_grokvideo.models import VideoGeneration
 from airflow_provider_grokvideo.operators.generate import GrokVideoGenerateOperator
 from airflow_provider_grokvideo.pricing import CostCapError
 from airflow_provider_grokvideo.sensors.video import GrokVideoSensor
-from airflow_provider_grokvideo.task_costs import COST_ESTIMATE_XCOM_KEY, with_estimate
+from airflow_provider_grokvideo.tasks.costs import COST_ESTIMATE_XCOM_KEY, with_estimate
 
 
 class FakeTI:

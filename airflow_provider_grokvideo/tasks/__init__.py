@@ -1,0 +1,9 @@
+"""What the provider's tasks share: the operators (``operators/``) and the sensor
+(``sensors/``) are thin classes over these pieces.
+
+- :mod:`.submit_record`: the durable submit record (never a video paid twice);
+- :mod:`.wait`: the wait for a generation (check before deferring, the deferral, its outcome);
+- :mod:`.costs`: the cost estimate and the price cap before a submit, the cost in the result;
+- :mod:`.catalog`: the small XCom records the "Grok videos" page reads;
+- :mod:`.links`: the tasks' extra links to their video.
+"""
