@@ -187,4 +187,28 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "connection-types": [_connection_type(*upstream) for upstream in _UPSTREAMS],
+        # Read by the API server only (plugins/storage_roots.py): where the page may read.
+        "config": {
+            "grokvideo": {
+                "description": "Settings of the Grok video provider.",
+                "options": {
+                    "page_storage_roots": {
+                        "description": "Where the \"Grok videos\" page may read the stored "
+                        "videos and thumbnails it serves: URI prefixes of object storage "
+                        "(ObjectStoragePath: file://, s3://, gs://, abfs://...), separated by "
+                        "commas or whitespace, e.g. the destinations of your download tasks. "
+                        "Read by the API server. A stored copy is served only when its URI, "
+                        "normalized (no '..', symlinks resolved for local roots), lies under "
+                        "one of them with the same scheme, connection id and bucket, and its "
+                        "name and first bytes are those of a video or an image. Empty: the "
+                        "page lists generations but serves no file. Never http(s)://, ftp://, "
+                        "data: or a URI with credentials.\n",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "s3://aws_default@my-bucket/videos/, file:///data/videos/",
+                        "default": "",
+                    }
+                },
+            }
+        },
     }

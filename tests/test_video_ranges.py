@@ -12,8 +12,13 @@ from airflow_provider_grokvideo.plugins.ranges import (
     ByteRange,
     RangeNotSatisfiable,
     file_response,
-    media_type,
     parse_range,
+)
+from airflow_provider_grokvideo.plugins.storage_roots import (
+    StoredObject,
+    locate,
+    open_stored,
+    read_roots,
 )
 
 MB = 1024 * 1024
@@ -52,10 +57,10 @@ def test_an_open_range_is_capped_so_one_request_never_streams_a_whole_big_file()
     assert parse_range(f"bytes=0-{size - 1}", size) == ByteRange(0, size - 1)  # asked for: given
 
 
-def test_media_types() -> None:
-    assert media_type("a.mp4") == "video/mp4"
-    assert media_type("a-thumbnail.jpg") == "image/jpeg"
-    assert media_type("noext") == "application/octet-stream"
+def _opened(path: Path) -> StoredObject:
+    """``path`` opened as the page opens it, its folder the only storage root."""
+    roots, _ = read_roots(path.parent.as_uri())
+    return open_stored(locate(path.as_uri(), roots, "video"), roots, "video")
 
 
 def _bytes_read_by_this_process() -> int:
@@ -82,15 +87,15 @@ def test_seeking_in_a_200_mb_video_reads_only_the_slice_asked_for(tmp_path: Path
         out.write(bytes(range(256)) * (2 * MB // 256))
     expected = video.read_bytes()[size - MB :]
     small = tmp_path / "small.mp4"
-    small.write_bytes(b"warm-up")
-    asyncio.run(_body(file_response(small.as_uri(), None)))  # imports read files too
+    small.write_bytes(b"\0\0\0\x18ftypisom warm-up")
+    asyncio.run(_body(file_response(_opened(small), None)))  # imports read files too
 
     before = _bytes_read_by_this_process()
-    response = file_response(video.as_uri(), f"bytes={size - MB}-")
+    response = file_response(_opened(video), f"bytes={size - MB}-")
     body = asyncio.run(_body(response))
     read = _bytes_read_by_this_process() - before
 
-    assert response.status_code == 206
+    assert response.status_code == 206 and response.headers["content-type"] == "video/mp4"
     assert response.headers["content-range"] == f"bytes {size - MB}-{size - 1}/{size}"
     assert body == expected
     # The last MiB of the file, not the 199 MiB before it.
@@ -99,4 +104,13 @@ def test_seeking_in_a_200_mb_video_reads_only_the_slice_asked_for(tmp_path: Path
 
 def test_a_missing_stored_file_says_so(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
-        file_response((tmp_path / "gone.mp4").as_uri(), None)
+        _opened(tmp_path / "gone.mp4")
+
+
+def test_an_unsatisfiable_range_closes_the_file(tmp_path: Path) -> None:
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"\0\0\0\x18ftypmp42" + bytes(100))
+    stored = _opened(video)
+    response = file_response(stored, "bytes=500-")
+    assert response.status_code == 416 and response.headers["content-range"] == "bytes */112"
+    assert stored.handle.closed

@@ -1,9 +1,10 @@
-"""The "Grok videos" Airflow plugin: a page of recent generations in Airflow's own UI.
+"""The "Grok videos" page's FastAPI app, mounted by the API server under ``/grokvideo``.
 
-- A FastAPI app, mounted by the API server under :data:`URL_PREFIX` (``/grokvideo``): the page
-  (``/``), the stored files (``/file``, HTTP range requests) and an icon.
-- An ``external_views`` entry: a "Grok videos" item in the UI's navigation, which shows the page
-  inside Airflow's UI (``/plugin/grok-videos``).
+- ``/``: the page of recent generations;
+- ``/file``: a stored copy (video or thumbnail), with HTTP range requests, named by the record
+  of one task instance and served only from the storage roots the API server allows
+  (``[grokvideo] page_storage_roots``, checked by ``storage_roots.py``);
+- ``/icon.svg``: the navigation entry's icon.
 
 Every route but the icon requires Airflow's authentication: the JWT the UI keeps in its cookie
 (or an ``Authorization: Bearer`` header), checked by the API server's own ``get_user``
@@ -11,24 +12,21 @@ dependency, through whichever auth manager is configured; a page asked without i
 the login page.  Generations are listed, and files served, only from the DAGs the user may
 read (``get_authorized_dag_ids`` / ``is_authorized_dag``).
 
-Declared twice, as Airflow's own providers do: in ``get_provider_info()["plugins"]`` (loaded
-when ``[core] lazy_discover_providers`` is off) and as an ``airflow.plugins`` entry point
-(loaded always); Airflow skips the second copy by name.
+Imported only where the API server builds its plugins' apps (``grok_videos.py``'s
+``fastapi_apps``), never at a task start: it imports FastAPI.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
-from airflow.plugins_manager import AirflowPlugin
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-#: Where the API server mounts the app.
-URL_PREFIX = "/grokvideo"
-#: The page's route inside Airflow's UI (``/plugin/<this>``).
-UI_ROUTE = "grok-videos"
-PLUGIN_NAME = "grokvideo"
+from airflow_provider_grokvideo.plugins.grok_videos import URL_PREFIX
+
+log = logging.getLogger(__name__)
 
 _ICON = (
     '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" fill="none" stroke="#017cee" '
@@ -107,6 +105,7 @@ def create_app() -> FastAPI:
             list_generations,
         )
         from airflow_provider_grokvideo.plugins.page import render_page
+        from airflow_provider_grokvideo.plugins.storage_roots import configured_roots
 
         try:
             filters = Filters(
@@ -123,7 +122,13 @@ def create_app() -> FastAPI:
             found = list_generations(session, filters, readable_dags=readable)
             dag_ids = dag_ids_with_generations(session, readable_dags=readable)
         base = request.scope.get("root_path", "") or URL_PREFIX
-        html = render_page(found, base=base, dag_ids=dag_ids, ui_base=_ui_base(request))
+        html = render_page(
+            found,
+            base=base,
+            dag_ids=dag_ids,
+            ui_base=_ui_base(request),
+            roots=configured_roots(),
+        )
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
     @app.get("/file")
@@ -142,6 +147,12 @@ def create_app() -> FastAPI:
 
         from airflow_provider_grokvideo.plugins.generations import TaskRef, read_record
         from airflow_provider_grokvideo.plugins.ranges import file_response
+        from airflow_provider_grokvideo.plugins.storage_roots import (
+            Refused,
+            configured_roots,
+            locate,
+            open_stored,
+        )
 
         if not _may_read_dag(user, dag_id):
             raise HTTPException(status_code=403, detail="not allowed to read this DAG")
@@ -150,13 +161,28 @@ def create_app() -> FastAPI:
         uris = (record or {}).get("videos") or []
         uri = (record or {}).get("thumbnail") if kind == "thumbnail" else None
         if kind == "video":
-            uri = uris[n] if n < len(uris) else None
-        if not isinstance(uri, str) or not uri:
+            uri = uris[n] if isinstance(uris, list) and n < len(uris) else None
+        if uri is None or uri == "":
             raise HTTPException(status_code=404, detail=f"no stored {kind} for this task")
+        roots = configured_roots()
         try:
-            return file_response(uri, request.headers.get("range"))
+            place = locate(uri, roots, kind)
+            stored = open_stored(place, roots, kind)
+        except Refused as exc:
+            log.warning(
+                "Grok videos page: not serving the stored %s of DAG %r, run %r, task %r "
+                "(map index %s): %s",
+                kind,
+                dag_id,
+                run_id,
+                task_id,
+                map_index,
+                exc.reason,
+            )
+            raise HTTPException(status_code=403, detail=f"not served: {exc.reason}") from None
         except FileNotFoundError as exc:
             raise HTTPException(status_code=404, detail=f"the stored {kind} is gone") from exc
+        return file_response(stored, request.headers.get("range"))
 
     @app.get("/icon.svg", include_in_schema=False)
     def icon() -> Response:
@@ -165,19 +191,3 @@ def create_app() -> FastAPI:
         )
 
     return app
-
-
-class GrokVideosPlugin(AirflowPlugin):
-    """Adds the "Grok videos" page (and its navigation entry) to Airflow's UI."""
-
-    name = PLUGIN_NAME
-    fastapi_apps = [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "Grok videos"}]  # noqa: RUF012
-    external_views = [  # noqa: RUF012
-        {
-            "name": "Grok videos",
-            "href": f"{URL_PREFIX}/",
-            "icon": f"{URL_PREFIX}/icon.svg",
-            "url_route": UI_ROUTE,
-            "destination": "nav",
-        }
-    ]

@@ -1,8 +1,12 @@
 """The HTML of the "Grok videos" page: server-rendered, a little JavaScript for local times.
 
-Everything shown is escaped (Jinja2 autoescape).  The page holds no API key (none is ever
-known here) and no upstream URL (they may be signed, and they expire): videos and thumbnails
-are the stored copies, served through this page's own authenticated ``/file`` route.
+Everything shown is escaped (Jinja2 autoescape): a record is written by task code or through
+the REST API, so a prompt or an error may carry markup, which stays text.  The page holds no API
+key (none is ever known here) and no upstream URL (they may be signed, and they expire): videos
+and thumbnails are the stored copies, served through this page's own authenticated ``/file``
+route, and only when they lie under the API server's storage roots (``storage_roots.py``): a
+card whose copy lies elsewhere says so instead of showing a player, and with no roots
+configured the page says how to configure them.
 """
 
 from __future__ import annotations
@@ -13,9 +17,19 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from airflow_provider_grokvideo.models import utc_text
+from airflow_provider_grokvideo.plugins.storage_roots import (
+    ENV_VAR,
+    OPTION,
+    SECTION,
+    Place,
+    Refused,
+    locate,
+)
 from airflow_provider_grokvideo.tasks.catalog import STATUS_RANKS
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from airflow_provider_grokvideo.plugins.generations import Generation, Page, TaskRef
 
 #: The page's Jinja2 template, beside this module.
@@ -41,7 +55,9 @@ def render_page(
     dag_ids: list[str],
     ui_base: str = "",
     now: float | None = None,
+    roots: Sequence[Place] = (),
 ) -> str:
+    """The page's HTML; stored copies are shown only from ``roots`` (the API server's)."""
     now = time.time() if now is None else now
     filters = page.filters
     query = {
@@ -65,9 +81,12 @@ def render_page(
         dag_ids=dag_ids,
         statuses=list(STATUS_RANKS),
         cards=[
-            _card(g, base=base, ui_base=ui_base, now=now, focus=filters.generation_id)
+            _card(g, base=base, ui_base=ui_base, now=now, focus=filters.generation_id, roots=roots)
             for g in page.generations
         ],
+        serving=bool(roots),
+        setting=f"[{SECTION}] {OPTION}",
+        env_var=ENV_VAR,
         prev_url=page_url(filters.page - 1) if filters.page > 1 else None,
         next_url=page_url(filters.page + 1) if filters.page < page.pages else None,
     )
@@ -116,21 +135,45 @@ def _span(seconds: float) -> str:
     return f"{round(seconds / 86400)} days"
 
 
+def _refusal(uri: Any, roots: Sequence[Place], kind: str) -> str | None:
+    """Why the page would not serve ``uri`` (None: it would), without opening it."""
+    try:
+        locate(uri, roots, "video" if kind == "video" else "thumbnail")
+    except Refused as exc:
+        return exc.reason
+    return None
+
+
 def _card(
-    generation: Generation, *, base: str, ui_base: str, now: float, focus: str | None
+    generation: Generation,
+    *,
+    base: str,
+    ui_base: str,
+    now: float,
+    focus: str | None,
+    roots: Sequence[Place] = (),
 ) -> dict[str, Any]:
     record = generation.record
     stored = generation.stored_by
     videos = record.get("videos") or []
+    videos = videos if isinstance(videos, list) else []
+    thumbnail = record.get("thumbnail")
     last = generation.last_task
     made_at = record.get("created_at") or record.get("submitted_at")
     cost = record.get("cost_usd")
-    if stored is not None and videos:
-        no_video = ""
+    show_video = show_thumbnail = False
+    if stored is not None and videos and not roots:
+        no_video = "Stored copy not shown: this API server serves no stored file (see above)."
+    elif stored is not None and videos:
+        refused = _refusal(videos[0], roots, "video")
+        show_video = refused is None
+        no_video = f"Stored copy not served: {refused}." if refused else ""
     elif generation.status == "succeeded":
         no_video = "No stored copy: add a GrokVideoDownloadOperator to keep this video."
     else:
         no_video = "No video (yet)."
+    if stored is not None and thumbnail and roots:
+        show_thumbnail = _refusal(thumbnail, roots, "thumbnail") is None
     task_label = last.task_id + (f" [{last.map_index}]" if last.map_index >= 0 else "")
     return {
         "anchor": generation.generation_id.replace("/", "_"),
@@ -149,11 +192,9 @@ def _card(
         "made_utc": utc_text(made_at),
         "expires_at": record.get("expires_at"),
         "expiry": describe_expiry(record.get("expires_at"), now),
-        "video": file_url(base, stored, "video") if stored is not None and videos else None,
+        "video": file_url(base, stored, "video") if stored is not None and show_video else None,
         "thumbnail": (
-            file_url(base, stored, "thumbnail")
-            if stored is not None and record.get("thumbnail")
-            else None
+            file_url(base, stored, "thumbnail") if stored is not None and show_thumbnail else None
         ),
         "no_video": no_video,
         "dag_id": generation.dag_id,

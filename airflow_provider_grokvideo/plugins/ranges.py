@@ -1,4 +1,4 @@
-"""Serve a stored video from any ``ObjectStoragePath`` with HTTP range requests.
+"""Serve a stored video (opened and checked by ``storage_roots.py``) with HTTP range requests.
 
 A browser's ``<video>`` asks for ``Range: bytes=START-`` whenever the viewer seeks; the answer
 is a ``206 Partial Content`` of that slice alone.  The file is opened through its filesystem
@@ -10,7 +10,6 @@ ranged GET of its own, so seeking to the end of a 200 MB video does not read its
 
 from __future__ import annotations
 
-import mimetypes
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from starlette.responses import Response
+
+    from airflow_provider_grokvideo.plugins.storage_roots import StoredObject
 
 #: Bytes read from storage and sent at a time.
 CHUNK_SIZE = 256 * 1024
@@ -90,28 +91,25 @@ def read_slice(
         handle.close()
 
 
-def media_type(name: str) -> str:
-    guessed, _ = mimetypes.guess_type(name)
-    return guessed or "application/octet-stream"
+def file_response(stored: StoredObject, range_header: str | None) -> Response:
+    """A (partial) response of an open, checked stored file (``storage_roots.open_stored``).
 
-
-def file_response(uri: str, range_header: str | None) -> Response:
-    """A (partial) response of the file at ``uri``, an ``ObjectStoragePath`` URI."""
-    from airflow.sdk import ObjectStoragePath
+    The media type is the one its first bytes showed, never a guess from a name; the browser
+    is told not to sniff, and that the answer is no page of its own (``sandbox``).
+    """
     from starlette.responses import Response, StreamingResponse
 
-    path = ObjectStoragePath(uri)
-    fs = path.fs
-    size = int(fs.size(path.path))
+    size = stored.size
     headers = {
         "Accept-Ranges": "bytes",
         "Cache-Control": "private, max-age=300",
         "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
     }
-    kind = media_type(path.name)
     try:
         wanted = parse_range(range_header, size)
     except RangeNotSatisfiable:
+        stored.handle.close()
         return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"})
     if wanted is None:
         wanted, status = ByteRange(0, size - 1), 200
@@ -119,12 +117,9 @@ def file_response(uri: str, range_header: str | None) -> Response:
         status = 206
         headers["Content-Range"] = f"bytes {wanted.start}-{wanted.end}/{size}"
     headers["Content-Length"] = str(max(0, wanted.length))
-    if size == 0:
-        return Response(b"", status_code=200, headers=headers, media_type=kind)
-    handle = fs.open(path.path, "rb", block_size=CHUNK_SIZE)
     return StreamingResponse(
-        read_slice(handle, wanted.start, wanted.length),
+        read_slice(stored.handle, wanted.start, wanted.length),
         status_code=status,
         headers=headers,
-        media_type=kind,
+        media_type=stored.media_type,
     )

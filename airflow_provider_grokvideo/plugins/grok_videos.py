@@ -1,0 +1,64 @@
+"""The "Grok videos" Airflow plugin: a page of recent generations in Airflow's own UI.
+
+- A FastAPI app (``app.py``), mounted by the API server under :data:`URL_PREFIX`
+  (``/grokvideo``): the page, the stored files (``/file``, range requests, only from the storage
+  roots the API server allows) and an icon.
+- An ``external_views`` entry: a "Grok videos" item in the UI's navigation, which shows the page
+  inside Airflow's UI (``/plugin/grok-videos``).
+
+Airflow's task runner integrates every installed plugin at each task start
+(``get_template_context`` -> ``integrate_macros_plugins``), so this module is imported in every
+task process of a deployment, of every DAG: it is as light as a DAG-parse import.  FastAPI,
+Starlette and Jinja2 are imported only when something reads ``fastapi_apps``, which is what the
+API server does (``airflow.plugins_manager.get_fastapi_plugins`` -> ``init_plugins``);
+``tests/test_import_cost.py`` keeps it so, ``benchmarks/import_time.py`` measures it.
+
+Declared twice, as Airflow's own providers do: in ``get_provider_info()["plugins"]`` (loaded
+when ``[core] lazy_discover_providers`` is off) and as an ``airflow.plugins`` entry point
+(loaded always); Airflow skips the second copy by name.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from airflow.plugins_manager import AirflowPlugin
+
+#: Where the API server mounts the app.
+URL_PREFIX = "/grokvideo"
+#: The page's route inside Airflow's UI (``/plugin/<this>``).
+UI_ROUTE = "grok-videos"
+PLUGIN_NAME = "grokvideo"
+
+
+@cache
+def fastapi_apps() -> list[dict[str, Any]]:
+    """The plugin's FastAPI apps, built once, when first asked for."""
+    from airflow_provider_grokvideo.plugins.app import create_app
+
+    return [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "Grok videos"}]
+
+
+class _BuiltWhenRead:
+    """``fastapi_apps`` as a class attribute built on first read (of the class or an instance),
+    so that loading the plugin, as every task start does, builds nothing."""
+
+    def __get__(self, instance: object, owner: type | None = None) -> list[dict[str, Any]]:
+        return fastapi_apps()
+
+
+class GrokVideosPlugin(AirflowPlugin):
+    """Adds the "Grok videos" page (and its navigation entry) to Airflow's UI."""
+
+    name = PLUGIN_NAME
+    fastapi_apps = _BuiltWhenRead()  # type: ignore[assignment]
+    external_views = [  # noqa: RUF012
+        {
+            "name": "Grok videos",
+            "href": f"{URL_PREFIX}/",
+            "icon": f"{URL_PREFIX}/icon.svg",
+            "url_route": UI_ROUTE,
+            "destination": "nav",
+        }
+    ]
