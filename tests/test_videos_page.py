@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import importlib.util
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from airflow_provider_grokvideo.emulator import Emulator
+from airflow_provider_grokvideo.plugins.storage_roots import ENV_VAR as ROOTS_VAR
 
 EXAMPLE_DAGS = Path(__file__).resolve().parent.parent / "example_dags"
 LEAK_KEY = "sk-grokvideo-PAGECHECK-51c0ffee"
@@ -59,13 +61,15 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
+def client(runs: dict[str, Any]) -> Iterator[Any]:
     from airflow.api_fastapi.app import create_app, purge_cached_app
     from fastapi.testclient import TestClient
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "admin:admin,nobody:")
         patch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "False")
+        # The API server's storage roots: the download task's destination, nothing else.
+        patch.setenv(ROOTS_VAR, runs["videos"].as_uri() + "/")
         purge_cached_app()
         app = create_app()
         with TestClient(app, base_url="http://airflow.test") as test_client:
@@ -253,3 +257,148 @@ def test_records_carry_readable_times_and_no_upstream_url(runs: dict) -> None:
     assert stored["videos"][0].startswith("file://")
     for record in (submitted, finished, stored):
         assert runs["emulator_url"] not in str(record) and LEAK_KEY not in str(record)
+
+
+# -- forged records: what the page must never serve ---------------------------------------------
+
+
+def forge(client: Any, run: Any, task_id: str, value: dict[str, Any]) -> None:
+    """Overwrite a task's record as anyone with XCom write access can: the REST API's PATCH."""
+    answer = client.patch(
+        f"/api/v2/dags/{run.dag_id}/dagRuns/{run.run_id}/taskInstances/{task_id}"
+        "/xcomEntries/grokvideo",
+        json={"value": value},
+        headers=as_admin(),
+    )
+    assert answer.status_code == 200, answer.text
+
+
+@pytest.fixture
+def forged(client: Any, runs: dict) -> Iterator[Any]:
+    """``forged(task_id, **fields)``: that task's record with ``fields`` replaced, through the
+    REST API; every record is put back afterwards, so other tests see the real ones."""
+    good = runs["good"]
+    originals: dict[str, dict[str, Any]] = {}
+
+    def apply(task_id: str, **fields: Any) -> None:
+        original = originals.setdefault(task_id, record_of(good, task_id))
+        forge(client, good, task_id, {**original, **fields})
+
+    yield apply
+    for task_id, original in originals.items():
+        forge(client, good, task_id, original)
+
+
+def test_forged_records_are_refused_and_nothing_is_served(
+    client: Any, runs: dict, forged: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import os
+
+    good = runs["good"]
+    home = Path(os.environ["AIRFLOW_HOME"])
+    secret = "fernet_key = FORGED-RECORD-CANARY-7f3a"
+    cfg = home / "airflow.cfg"
+    if not cfg.exists():
+        cfg.write_text(f"[core]\n{secret}\n")
+    other = tmp_path / "other-secret.txt"
+    other.write_text(secret)
+    inside = runs["videos"] / "renamed-secret.mp4"  # under the root, but no video
+    inside.write_text(secret)
+    link = runs["videos"] / "link-out.mp4"  # under the root, leading out of it
+    link.symlink_to(cfg)
+    params = {"dag_id": good.dag_id, "run_id": good.run_id, "task_id": "download"}
+    attacks = {
+        "airflow.cfg": (cfg.as_uri(), "not a video file name"),
+        "another file": (other.as_uri(), "not a video file name"),
+        "a path without scheme": (str(cfg), "no scheme"),
+        "an internal URL": (f"{runs['emulator_url']}/_emulator/health", "scheme 'http'"),
+        "a '..' out of the root": (
+            f"{runs['videos'].as_uri()}/../{cfg.name}",
+            "'..' or an empty segment",
+        ),
+        "an encoded '..'": (f"{runs['videos'].as_uri()}/%2e%2e%2f{cfg.name}", "percent-encoded"),
+        "a secret renamed .mp4": (inside.as_uri(), "first bytes are not an MP4 video"),
+        "a symlink out": (link.as_uri(), "a symlink leads out of the storage root"),
+        "credentials": ("s3://AKIA:pw@bucket/videos/x.mp4", "credentials in the URI"),
+    }
+    for name, (uri, reason) in attacks.items():
+        forged("download", videos=[uri], thumbnail=uri)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="airflow_provider_grokvideo"):
+            for kind in ("video", "thumbnail"):
+                answer = client.get(
+                    "/grokvideo/file",
+                    params={**params, "kind": kind},
+                    headers={**as_admin(), "Range": "bytes=0-"},
+                )
+                assert answer.status_code == 403, (name, kind, answer.status_code)
+                assert answer.text.startswith("not served: "), (name, answer.text)
+                assert "FORGED-RECORD-CANARY" not in answer.text and secret not in answer.text
+                assert "[core]" not in answer.text
+        warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(warnings) == 2, (name, [r.getMessage() for r in warnings])
+        message = warnings[0].getMessage()
+        assert good.dag_id in message and good.run_id in message and "'download'" in message
+        assert "FORGED-RECORD-CANARY" not in caplog.text
+        # The page shows no player for it either, and says why (the first bytes are read
+        # only when the file is asked for: a page never opens 24 files).
+        page = client.get("/grokvideo/", headers=as_admin()).text
+        card = cards(page)[record_of(good, "generate")["generation_id"]]
+        if "first bytes" not in reason:
+            assert "<video" not in card and "Stored copy not served: " in html.unescape(card)
+    # The real record again: the real video plays, with ranges.
+    forged("download")
+    part = client.get(
+        "/grokvideo/file", params=params, headers={**as_admin(), "Range": "bytes=0-99"}
+    )
+    assert part.status_code == 206 and part.content[4:8] == b"ftyp"
+
+
+def test_an_attack_reason_is_given_for_each_forgery(client: Any, runs: dict, forged: Any) -> None:
+    good = runs["good"]
+    params = {"dag_id": good.dag_id, "run_id": good.run_id, "task_id": "download"}
+    for uri, reason in (
+        ("file:///etc/passwd", "not a video file name"),
+        ("/etc/passwd.mp4", "no scheme"),
+        ("http://127.0.0.1:8080/api/v2/monitor/health.mp4", "scheme 'http' is not an object"),
+        ("data:video/mp4;base64;AAAAGGZ0eXA", "scheme 'data' is not an object store"),
+        ("file:///etc/x.mp4", "not under the page's storage roots"),
+        (42, "no URI"),
+    ):
+        forged("download", videos=[uri])
+        answer = client.get("/grokvideo/file", params=params, headers=as_admin())
+        assert answer.status_code == 403 and answer.text.startswith(f"not served: {reason}")
+
+
+def test_markup_in_a_forged_record_stays_text(client: Any, runs: dict, forged: Any) -> None:
+    good = runs["good"]
+    attack = '<script>alert("prompt")</script><img src=x onerror="alert(1)">'
+    forged("generate", prompt=attack, model='"><svg onload=alert(2)>')
+    forged("wait", error="<iframe src=javascript:alert(3)>")
+    page = client.get("/grokvideo/", headers=as_admin()).text
+    card = cards(page)[record_of(good, "generate")["generation_id"]]
+    assert "<script>alert" not in page and "<img src=x" not in page and "<svg" not in page
+    assert "<iframe" not in page
+    assert "&lt;script&gt;alert(&#34;prompt&#34;)&lt;/script&gt;" in card
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in card
+    assert "&lt;iframe src=javascript:alert(3)&gt;" in card
+    # The page's own script is the only one.
+    assert page.count("<script>") == 1
+
+
+def test_without_storage_roots_the_page_lists_but_serves_no_file(
+    client: Any, runs: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(ROOTS_VAR)
+    good = runs["good"]
+    page = client.get("/grokvideo/", headers=as_admin()).text
+    card = cards(page)[record_of(good, "generate")["generation_id"]]
+    assert ">succeeded<" in card and "<video" not in card and 'class="thumb"' not in card
+    assert "Stored copy not shown" in card
+    notice = html.unescape(page.split('id="files-not-served">', 1)[1].split("</div>", 1)[0])
+    assert "[grokvideo] page_storage_roots" in notice and ROOTS_VAR in notice
+    params = {"dag_id": good.dag_id, "run_id": good.run_id, "task_id": "download"}
+    answer = client.get("/grokvideo/file", params=params, headers=as_admin())
+    assert answer.status_code == 403 and "no storage roots are configured" in answer.text
+    monkeypatch.setenv(ROOTS_VAR, runs["videos"].as_uri())
+    assert 'id="files-not-served"' not in client.get("/grokvideo/", headers=as_admin()).text
