@@ -74,3 +74,72 @@ def test_importing_operator_and_sensor_opens_no_socket_and_reads_no_connection()
     assert result.returncode == 0, result.stderr[-3000:]
     heavy_line = next(line for line in result.stdout.splitlines() if line.startswith("HEAVY"))
     assert heavy_line == "HEAVY []", heavy_line
+
+
+# What every task start pays for our plugin: Airflow's task runner integrates every installed
+# plugin (``get_template_context`` -> ``integrate_macros_plugins``), so the plugin module is
+# imported in every task process, of every DAG.  The web stack it needs on the API server must
+# not come with it: after ``import airflow.sdk`` (and the task runner), FastAPI, Starlette and
+# Jinja2 are removed from ``sys.modules`` and any new import of them fails, then the plugin is
+# loaded the way a task start loads it.
+TASK_START_WITH_THE_WEB_STACK_REFUSED = textwrap.dedent(
+    """
+    import importlib.abc
+    import sys
+
+    import airflow.sdk
+    from airflow.sdk.execution_time import task_runner  # noqa: F401
+
+    WEB = ("fastapi", "starlette", "jinja2")
+
+    class RefuseTheWebStack(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in WEB:
+                raise ImportError(f"{name} imported at a task start")
+            return None
+
+    for name in [n for n in sys.modules if n.split(".")[0] in WEB]:
+        del sys.modules[name]
+    sys.meta_path.insert(0, RefuseTheWebStack())
+    before = set(sys.modules)
+
+    import airflow_provider_grokvideo.plugins.grok_videos as module
+    from airflow.sdk.plugins_manager import _get_plugins, integrate_macros_plugins
+
+    integrate_macros_plugins()
+    [plugin] = [p for p in _get_plugins()[0] if p.name == "grokvideo"]
+    assert plugin.external_views[0]["href"] == "/grokvideo/"
+    new = sorted(
+        n for n in set(sys.modules) - before if n.startswith("airflow_provider_grokvideo.")
+    )
+    print("PLUGIN", module.GrokVideosPlugin.name, new)
+    """
+)
+
+
+def test_a_task_start_loads_our_plugin_without_fastapi_starlette_or_jinja2() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", TASK_START_WITH_THE_WEB_STACK_REFUSED],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    line = next(line for line in result.stdout.splitlines() if line.startswith("PLUGIN"))
+    # The plugin module alone: not the app, the page, the storage check or the catalog.
+    assert line == (
+        "PLUGIN grokvideo "
+        "['airflow_provider_grokvideo.plugins', 'airflow_provider_grokvideo.plugins.grok_videos']"
+    ), line
+    assert "imported at a task start" not in result.stderr
+
+
+def test_the_api_server_still_gets_the_pages_app() -> None:
+    from fastapi import FastAPI
+
+    from airflow_provider_grokvideo.plugins.grok_videos import GrokVideosPlugin
+
+    [app] = GrokVideosPlugin.fastapi_apps
+    assert isinstance(app["app"], FastAPI) and app["url_prefix"] == "/grokvideo"
+    assert GrokVideosPlugin().fastapi_apps is GrokVideosPlugin.fastapi_apps  # built once
