@@ -1,11 +1,21 @@
-"""What a DAG parse pays to import our operator and sensor, beside the HTTP provider's operator.
+"""What a DAG parse and a task start pay for us, beside the HTTP provider's operator.
 
-Each measurement is a fresh interpreter running::
+A DAG parse: each measurement is a fresh interpreter running::
 
     python -X importtime -c "import airflow.sdk; import <our operator>; import <our sensor>"
 
 and adds up the self time of every module imported after ``airflow.sdk`` (our modules and all
-they newly pulled in).  The same is done for ``HttpOperator``.  Prints medians; asserts nothing.
+they newly pulled in).  The same is done for ``HttpOperator``.
+
+A task start: Airflow's task runner integrates every installed plugin at each task start
+(``get_template_context`` -> ``integrate_macros_plugins``), so every task of every DAG imports
+our plugin module.  Two figures: the import of ``plugins/grok_videos.py`` after
+``import airflow.sdk`` (measured as above), and the wall time of ``integrate_macros_plugins()``
+after ``import airflow.sdk`` and ``from airflow.sdk.execution_time import task_runner`` (a fresh
+interpreter each, in a throw-away ``AIRFLOW_HOME`` with ``load_examples`` off, as deployments
+run: Airflow's own example plugins cost more than 100 ms by themselves).
+
+Prints medians; asserts nothing.
 
     python benchmarks/import_time.py [--runs 9]
 """
@@ -13,9 +23,11 @@ they newly pulled in).  The same is done for ``HttpOperator``.  Prints medians; 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 from collections import defaultdict
 
 OURS = (
@@ -23,7 +35,26 @@ OURS = (
     "import airflow_provider_grokvideo.sensors.video"
 )
 HTTP = "from airflow.providers.http.operators.http import HttpOperator"
+PLUGIN = "import airflow_provider_grokvideo.plugins.grok_videos"
 BASELINE = "import airflow.sdk"
+INTEGRATE = """
+import time
+import airflow.sdk
+from airflow.sdk.execution_time import task_runner
+from airflow.sdk.plugins_manager import integrate_macros_plugins
+started = time.perf_counter()
+integrate_macros_plugins()
+took = time.perf_counter() - started
+import sys
+web = sorted(m for m in ("fastapi", "starlette") if m in sys.modules)
+print(f"INTEGRATE {took * 1e6:.0f} {','.join(web) or '-'}")
+"""
+#: A throw-away AIRFLOW_HOME for the task-start figures, as a deployment runs them.
+ENV = {
+    **os.environ,
+    "AIRFLOW_HOME": tempfile.mkdtemp(prefix="grokvideo-import-bench-"),
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+}
 
 
 def measure(statement: str) -> tuple[float, dict[str, float]]:
@@ -33,6 +64,7 @@ def measure(statement: str) -> tuple[float, dict[str, float]]:
         capture_output=True,
         text=True,
         check=True,
+        env=ENV,
     )
     lines = [line for line in result.stderr.splitlines() if line.startswith("import time:")]
     # The top-level line of airflow.sdk ends its block; everything below came after it.
@@ -60,6 +92,21 @@ def run(statement: str, runs: int) -> tuple[float, list[tuple[str, float]]]:
     return statistics.median(totals) / 1000, [(name, us / 1000) for name, us in top[:6]]
 
 
+def integrate_macros_plugins(runs: int) -> tuple[float, str]:
+    """Median ms of ``integrate_macros_plugins()`` at a task start, and the web modules it
+    left imported (``-`` for none)."""
+    took: list[float] = []
+    web = "-"
+    for _ in range(runs):
+        result = subprocess.run(
+            [sys.executable, "-c", INTEGRATE], capture_output=True, text=True, check=True, env=ENV
+        )
+        line = next(x for x in result.stdout.splitlines() if x.startswith("INTEGRATE "))
+        _, micros, web = line.split()
+        took.append(float(micros) / 1000)
+    return statistics.median(took), web
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9, help="interpreters per figure (median)")
@@ -70,6 +117,9 @@ def main() -> None:
         http, http_top = run(HTTP, args.runs)
     except subprocess.CalledProcessError:
         http, http_top = float("nan"), []
+
+    plugin, plugin_top = run(PLUGIN, args.runs)
+    integrate, web = integrate_macros_plugins(args.runs)
 
     print(f"Import cost after `{BASELINE}` (median of {args.runs} fresh interpreters)")
     print(f"  GrokVideoGenerateOperator + GrokVideoSensor : {ours:7.1f} ms")
@@ -83,6 +133,14 @@ def main() -> None:
         print("  largest modules of HttpOperator:")
         for name, ms in http_top:
             print(f"    {ms:6.2f} ms  {name}")
+    print()
+    print("What a task start pays for our plugin (every task of every DAG)")
+    print(f"  import of plugins/grok_videos.py after `{BASELINE}`: {plugin:7.1f} ms")
+    print(f"  integrate_macros_plugins() after the task runner    : {integrate:7.1f} ms")
+    print(f"  web modules it imported (FastAPI, Starlette)        : {web}")
+    print("  largest modules of the plugin import:")
+    for name, ms in plugin_top:
+        print(f"    {ms:6.2f} ms  {name}")
 
 
 if __name__ == "__main__":
