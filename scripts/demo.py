@@ -9,7 +9,10 @@ What it does, in a throw-away ``AIRFLOW_HOME`` (``.airflow-demo/`` in the reposi
 4. runs ``example_grokvideo_text_to_video`` with ``dag.test()`` once per upstream (the
    trigger really runs; the xAI run also rides out injected 429 and 503 answers);
 5. prints one line per video (upstream, generation id, final status, URL), stops the emulator
-   and exits non-zero if anything failed.
+   and exits non-zero if anything failed;
+6. prints how to open the videos on the "Grok videos" page: an ``airflow api-server`` of this
+   home, with the demo's output folder as the page's only storage root
+   (``[grokvideo] page_storage_roots``).
 
 Airflow's own log of the runs goes to ``.airflow-demo/demo.log`` (``--verbose`` shows it).
 """
@@ -32,6 +35,9 @@ REPO = Path(__file__).resolve().parent.parent
 HOME = REPO / ".airflow-demo"
 DAGS = REPO / "example_dags"
 MAIN_DAG = "example_grokvideo_text_to_video"
+#: Where the videos go, and the only storage root of the page's API server.
+OUTPUT = REPO / "demo-output"
+ROOTS_VAR = "AIRFLOW__GROKVIDEO__PAGE_STORAGE_ROOTS"
 # One video per upstream, each with its own prompt.
 PROMPTS = {
     "xcompute": "A lighthouse on a cliff in a storm, waves crashing, cinematic",
@@ -58,7 +64,9 @@ def configure_airflow(home: Path) -> None:
             "GROKVIDEO_MAX_POLL_INTERVAL": "2",
             "GROKVIDEO_WAIT_TIMEOUT": "60",
             # Where a download step of the example (if any) stores the videos.
-            "GROKVIDEO_DESTINATION": (REPO / "demo-output").as_uri(),
+            "GROKVIDEO_DESTINATION": OUTPUT.as_uri(),
+            # ... and the one place the "Grok videos" page of this home's API server may read.
+            ROOTS_VAR: OUTPUT.as_uri() + "/",
         }
     )
 
@@ -229,7 +237,7 @@ def main() -> int:
         print(f"FAILED: {failures} of {len(results)} runs did not succeed (log: {log_path})")
         return 1
     videos = f"{len(results)} video{'s' if len(results) != 1 else ''}"
-    print(f"All {videos} generated and stored in {total:.1f}s, under {REPO / 'demo-output'}")
+    print(f"All {videos} generated and stored in {total:.1f}s, under {OUTPUT}")
     print(f"Airflow's log: {log_path}")
     print_where_to_see(home)
     return 0
@@ -242,11 +250,16 @@ def print_where_to_see(home: Path) -> None:
     print(
         f"  AIRFLOW_HOME={home} AIRFLOW__CORE__DAGS_FOLDER={DAGS} "
         f"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=sqlite:///{home / 'airflow.db'} "
+        f"{ROOTS_VAR}={OUTPUT.as_uri()}/ "
         f"{Path(sys.executable).with_name('airflow')} api-server --port 8080"
     )
     print("  then open http://localhost:8080/plugin/grok-videos (user admin; the password is")
     passwords = home / "simple_auth_manager_passwords.json.generated"
-    print(f"  printed by the API server and kept in {passwords})")
+    print(f"  printed by the API server and kept in {passwords}).")
+    print(
+        f"  {ROOTS_VAR} ([grokvideo] page_storage_roots) is where the page may read stored "
+        "videos: here the demo's output folder only."
+    )
 
 
 def _stored_videos_are_mp4(uris: list[str] | None) -> bool:

@@ -27,6 +27,9 @@ def test_demo_succeeds_through_weather(tmp_path: Path) -> None:
     assert "rode out 3 injected 429/503" in result.stdout
     assert "All 1 video generated" in result.stdout
     assert "cost: $0." in result.stdout and " billed" in result.stdout  # xAI's usage field
+    # The page of the printed API server may read the demo's own videos, and nothing else.
+    output = (DEMO.parent.parent / "demo-output").as_uri()
+    assert f"AIRFLOW__GROKVIDEO__PAGE_STORAGE_ROOTS={output}/ " in result.stdout
 
 
 def test_demo_exits_non_zero_when_a_generation_fails(tmp_path: Path) -> None:

@@ -3,6 +3,11 @@
 A throw-away ``AIRFLOW_HOME`` (SQLite), the example DAG run on the emulator with ``dag.test()``
 in a subprocess, ``airflow api-server`` with this provider installed, and Debian's headless
 Chromium driven by Playwright.  Each step saves a screenshot under ``browser-screenshots/``.
+
+The API server's storage roots (``[grokvideo] page_storage_roots``) are the download task's
+folder only; records forged through the REST API (as anyone with XCom write access can) that
+point anywhere else are refused, and the figures of that scenario are printed and kept in
+``browser-screenshots/forged-records.txt``.
 """
 
 from __future__ import annotations
@@ -80,6 +85,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
             "AIRFLOW_CONN_GROKVIDEO_XCOMPUTE_DEFAULT": emulator.airflow_connection("xcompute"),
             "GROKVIDEO_DESTINATION": (home / "videos").as_uri(),
+            # The page's only storage root: where the download task stores (not AIRFLOW_HOME).
+            "AIRFLOW__GROKVIDEO__PAGE_STORAGE_ROOTS": (home / "videos").as_uri() + "/",
             "GROKVIDEO_POLL_INTERVAL": "0.5",
             "GROKVIDEO_MIN_POLL_INTERVAL": "0.2",
             "GROKVIDEO_MAX_POLL_INTERVAL": "1",
@@ -237,3 +244,132 @@ def test_each_connection_form_shows_its_upstreams_labels(
     assert base_url in page.content()
     assert model in page.content()
     page.screenshot(path=str(SHOTS / f"06-connection-form-{conn_type}.png"), full_page=True)
+
+
+def _say(request: pytest.FixtureRequest, text: str) -> None:
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        print(text, flush=True)
+
+
+def _rest_api(base: str) -> httpx.Client:
+    """The REST API as a user who may write XComs: a real login (``POST /auth/token``)."""
+    token = httpx.post(
+        f"{base}/auth/token", json={"username": "admin", "password": PASSWORD}, timeout=30
+    )
+    token.raise_for_status()
+    return httpx.Client(
+        base_url=base,
+        headers={"Authorization": f"Bearer {token.json()['access_token']}"},
+        timeout=60,
+    )
+
+
+def test_records_forged_through_the_rest_api_are_refused_and_the_real_video_still_plays(
+    deployment: dict[str, Any], browser_page: Any, request: pytest.FixtureRequest
+) -> None:
+    base, run_id, home = deployment["base"], deployment["run_id"], deployment["home"]
+    api = _rest_api(base)
+    xcom = f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/download/xcomEntries/grokvideo"
+    got = api.get(xcom)
+    assert got.status_code == 200, got.text
+    original = got.json()["value"]
+    original = json.loads(original) if isinstance(original, str) else original
+    [video_uri] = original["videos"]
+    cfg = home / "airflow.cfg"
+    assert cfg.is_file()
+    secret_bits = [line for line in cfg.read_text().splitlines() if "=" in line][:40]
+    link = home / "videos" / "config.mp4"  # under the root, leading out of it
+    link.symlink_to(cfg)
+    renamed = home / "videos" / "renamed.mp4"  # under the root, but no video
+    renamed.write_bytes(cfg.read_bytes())
+    attacks = {
+        "airflow.cfg": cfg.as_uri(),
+        "another file": "file:///etc/passwd",
+        "a path without scheme": str(cfg),
+        "an internal URL (the API server)": f"{base}/api/v2/monitor/health",
+        "an internal URL (the emulator)": f"{deployment['emulator']}/_emulator/health",
+        "'..' out of the root": f"{(home / 'videos').as_uri()}/../airflow.cfg",
+        "'%2e%2e%2f' out of the root": f"{(home / 'videos').as_uri()}/%2e%2e%2fairflow.cfg",
+        "a symlink .mp4 to airflow.cfg": link.as_uri(),
+        "airflow.cfg copied in as .mp4": renamed.as_uri(),
+    }
+    files = f"{base}/grokvideo/file"
+    params = {"dag_id": DAG_ID, "run_id": run_id, "task_id": "download"}
+    results = []
+    try:
+        for name, uri in attacks.items():
+            patched = api.patch(
+                xcom, json={"value": {**original, "videos": [uri], "thumbnail": uri}}
+            )
+            assert patched.status_code == 200, patched.text
+            for kind in ("video", "thumbnail"):
+                answer = api.get(
+                    files, params={**params, "kind": kind}, headers={"Range": "bytes=0-"}
+                )
+                assert answer.status_code == 403, (
+                    name,
+                    kind,
+                    answer.status_code,
+                    answer.text[:200],
+                )
+                assert answer.text.startswith("not served: "), (name, answer.text[:200])
+                assert not any(bit in answer.text for bit in secret_bits), name
+                assert "[core]" not in answer.text and "root:" not in answer.text
+                if kind == "video":
+                    results.append((name, answer.status_code, len(answer.content), answer.text))
+        # One warning per refusal in the API server's log, naming the DAG, run and task, and
+        # nothing of the files.
+        log = (home / "api-server.log").read_text(errors="replace")
+        warnings = [line for line in log.splitlines() if "not serving the stored" in line]
+        assert len(warnings) >= 2 * len(attacks), warnings[-3:]
+        assert all(DAG_ID in w and run_id in w and "'download'" in w for w in warnings)
+        assert not any(bit in w for w in warnings for bit in secret_bits if len(bit) > 12)
+        # Markup in a forged record stays text in the browser: no script of it runs.
+        prompt = '<script>window.__forged = 1</script><img src=x onerror="window.__forged = 2">'
+        generate = xcom.replace("/download/", "/generate/")
+        real_generate = api.get(generate).json()["value"]
+        real_generate = (
+            json.loads(real_generate) if isinstance(real_generate, str) else real_generate
+        )
+        assert api.patch(generate, json={"value": {**real_generate, "prompt": prompt}}).is_success
+        try:
+            page = browser_page
+            page.goto(f"{base}/grokvideo/")
+            page.locator("article.card").first.wait_for()
+            assert prompt in page.locator("article.card .prompt").first.inner_text()
+            page.wait_for_timeout(500)
+            assert page.evaluate("() => window.__forged === undefined")
+            page.screenshot(path=str(SHOTS / "07-forged-prompt-stays-text.png"), full_page=True)
+        finally:
+            api.patch(generate, json={"value": real_generate})
+    finally:
+        restored = api.patch(xcom, json={"value": original})
+        link.unlink()
+        renamed.unlink()
+    assert restored.status_code == 200
+    # The real stored video: served whole, and in slices (a player's seeks).
+    data = Path(video_uri.removeprefix("file://")).read_bytes()
+    whole = api.get(files, params=params)
+    assert whole.status_code == 200 and whole.content == data
+    assert whole.headers["content-type"] == "video/mp4"
+    part = api.get(files, params=params, headers={"Range": "bytes=1000-1999"})
+    assert part.status_code == 206 and part.content == data[1000:2000]
+    assert part.headers["content-range"] == f"bytes 1000-1999/{len(data)}"
+    page = browser_page
+    page.goto(f"{base}/grokvideo/")
+    page.wait_for_function("() => document.querySelector('article.card video').readyState >= 1")
+    assert page.evaluate("() => document.querySelector('article.card video').duration") > 0
+    lines = [f"forged records through PATCH {xcom.replace(run_id, '<run>')}:"]
+    lines += [
+        f"  {name:<34} HTTP {status}, {size} bytes: {text}" for name, status, size, text in results
+    ]
+    lines.append(
+        f"  the real stored video                HTTP {whole.status_code} ({len(data)} bytes), "
+        f"Range bytes=1000-1999: HTTP {part.status_code} {part.headers['content-range']}; "
+        "it plays in Chromium"
+    )
+    lines.append(f"  api-server warnings: {len(warnings)}, e.g. {warnings[0].strip()[-220:]}")
+    SHOTS.mkdir(exist_ok=True)
+    (SHOTS / "forged-records.txt").write_text("\n".join(lines) + "\n")
+    _say(request, "\n" + "\n".join(lines))
