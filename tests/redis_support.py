@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-from ensure_redis import redis_server as _binary  # noqa: E402
+from ensure_redis import redis_server as _binary
 
 
 def free_port() -> int:

@@ -425,7 +425,9 @@ class AsyncPacer:
             ready
             and len(ready) > len(granted)
             and not self._asking
-            and (not granted or granted[-1] - now < HORIZON)
+            # Ask again when half a horizon of turns is left: then each call brings about
+            # half a horizon's worth, a few calls per second whatever the number of waits.
+            and (not granted or granted[-1] - now < HORIZON / 2)
         ):
             self._asking = True
             self._spawn(self._call("take", len(ready) - len(granted)))
