@@ -1,5 +1,9 @@
 """One request pacer per connection (API key) and process: every wait spends one budget.
 
+(Across processes: with the connection extra ``redis_conn_id`` the pacers of one key in every
+triggerer and worker draw their turns from one budget in Redis, ``shared_budget.py``; without
+it, each process paces the key alone, at the full rate.)
+
 An upstream limits requests per key, not per wait: xAI allows 1 request per second per video
 model, the resellers have unpublished limits.  A triggerer full of waits that each space their
 own polls and back off alone on a 429 fight over that budget (120 waits at 4 requests per
@@ -29,7 +33,8 @@ line in :meth:`Budget.take`.
 
 :class:`Budget` and :class:`Turns` are pure (time is passed in), so the unit tests drive them
 with an injected clock; :class:`AsyncPacer` and :class:`SyncPacer` only add the waiting (one
-timer per connection in the loop; a condition variable for threads).  No Airflow import, no I/O.
+timer per connection in the loop; a condition variable for threads) and, with a shared store,
+its calls.  No Airflow import; no I/O but the store's.
 
 The same object remembers how long the connection's finished jobs took
 (:class:`JobDurations`), which the trigger uses to place its polls.
