@@ -371,6 +371,30 @@ def test_a_429_in_one_process_cuts_the_learned_rate_of_every_other(
     assert here.budget.rate == pytest.approx(before, rel=0.05)  # not cut by 0.7 again
 
 
+def test_429s_of_processes_that_had_not_heard_of_the_cut_cut_nothing_more(
+    redis_server: RedisServer,  # noqa: F811
+) -> None:
+    pacers = [
+        SyncPacer(shared=SyncStore(settings_of(redis_server), KEY, f"process {index}"))
+        for index in range(4)
+    ]
+    for pacer in pacers:
+        pacer.turn()  # each one talks to the store once: unlimited
+        pacer.answered()
+    pacers[0].refused(pacers[0].turn(), 0.0)  # the first 429: the one cut
+    cut = pacers[0].budget.rate
+    assert cut is not None
+    # The others' requests left after it (by the clock) but before they heard of it, at the
+    # old (unlimited) rate: their 429s say nothing new about the budget.
+    for pacer in pacers[1:]:
+        pacer.refused(time.monotonic(), 0.0)
+    pacers[0].turn()
+    assert pacers[0].budget.rate == pytest.approx(cut, rel=0.05)
+    # Once a process knows the cut rate, a 429 of its requests does cut it again.
+    pacers[1].refused(pacers[1].turn(), 0.0)
+    assert pacers[1].budget.rate == pytest.approx(cut * 0.7, rel=0.05)
+
+
 async def test_async_waits_draw_few_calls_from_the_store(
     redis_server: RedisServer,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,

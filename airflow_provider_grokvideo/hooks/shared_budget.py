@@ -69,15 +69,16 @@ EXPIRE_SECONDS = 86_400
 # ARGV: op ("take" or "refuse"), configured rate ("" to learn), turns wanted, answers since the
 # last call, sent_at (server seconds, refuse; "" = now), retry_after ("" = none), then the
 # constants: DECREASE, INCREASE_SHARE, MIN_RATE, SPACING_MARGIN, DEFAULT_PAUSE, MAX_PAUSE,
-# WINDOW, HORIZON, EXPIRE_SECONDS.
+# WINDOW, HORIZON, EXPIRE_SECONDS; last, the learned rate's cut count the caller knew when
+# it sent the refused request.
 # Returns (as strings): server now, first turn, spacing, turns granted, rate ("" = unlimited),
-# paused until, 429s seen.
+# paused until, 429s seen, cuts of the learned rate so far.
 SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local key = KEYS[1]
 local f = redis.call('HMGET', key, 'tat', 'paused', 'rate', 'step', 'grown', 'decreased',
-  'answered', 'win_at', 'win_n', 'prev_at', 'prev_n', 'refused')
+  'answered', 'win_at', 'win_n', 'prev_at', 'prev_n', 'refused', 'epoch')
 local tat = tonumber(f[1]) or 0
 local paused = tonumber(f[2]) or 0
 local learned = tonumber(f[3])
@@ -90,6 +91,7 @@ local win_n = tonumber(f[9]) or 0
 local prev_at = tonumber(f[10]) or 0
 local prev_n = tonumber(f[11]) or 0
 local refused = tonumber(f[12]) or 0
+local epoch = tonumber(f[13]) or 0
 
 local op = ARGV[1]
 local configured = tonumber(ARGV[2])
@@ -99,6 +101,7 @@ local DECREASE, SHARE, MIN_RATE = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber
 local MARGIN, DEFAULT_PAUSE = tonumber(ARGV[10]), tonumber(ARGV[11])
 local MAX_PAUSE, WINDOW = tonumber(ARGV[12]), tonumber(ARGV[13])
 local HORIZON, EXPIRE = tonumber(ARGV[14]), tonumber(ARGV[15])
+local known = tonumber(ARGV[16]) or epoch
 
 -- answers counted in two windows (the current one and the one before), as Budget.answered
 if answers > 0 then
@@ -118,7 +121,9 @@ if op == 'refuse' then
     if rate then pause = 1 / rate else pause = DEFAULT_PAUSE end
   end
   paused = math.max(paused, now + math.min(math.max(pause, 0), MAX_PAUSE))
-  if configured == nil and sent_at >= decreased then
+  -- Cut once per round: not for a request sent before the last cut, nor by a process that
+  -- did not know of it yet when it sent (its request left at the old rate).
+  if configured == nil and sent_at >= decreased and known >= epoch then
     local r = learned
     if r == nil then
       -- first 429: start from what the upstream accepted lately (every process's answers)
@@ -131,6 +136,7 @@ if op == 'refuse' then
     rate = learned
     decreased = now
     grown = paused
+    epoch = epoch + 1
   end
 end
 
@@ -157,12 +163,14 @@ end
 local function s(x) return string.format('%.6f', x) end
 redis.call('HSET', key, 'tat', s(tat), 'paused', s(paused), 'step', s(step), 'grown', s(grown),
   'decreased', s(decreased), 'answered', s(answered), 'win_at', s(win_at), 'win_n', s(win_n),
-  'prev_at', s(prev_at), 'prev_n', s(prev_n), 'refused', tostring(refused))
+  'prev_at', s(prev_at), 'prev_n', s(prev_n), 'refused', tostring(refused),
+  'epoch', tostring(epoch))
 if learned then redis.call('HSET', key, 'rate', s(learned)) end
 redis.call('EXPIRE', key, EXPIRE)
 local shown = ''
 if rate then shown = s(rate) end
-return {s(now), s(start), s(spacing), tostring(granted), shown, s(paused), tostring(refused)}
+return {s(now), s(start), s(spacing), tostring(granted), shown, s(paused), tostring(refused),
+  tostring(epoch)}
 """
 
 
@@ -275,6 +283,8 @@ class Grant:
     #: No request of the key leaves before this (caller's clock).
     paused_until: float
     refused: int
+    #: How many times the learned rate was cut so far.
+    epoch: int = 0
 
     def times(self) -> list[float]:
         return [self.start + index * self.spacing for index in range(self.count)]
@@ -310,6 +320,9 @@ class _Store:
         self.down = False
         #: Answers not reported yet.
         self.answers = 0
+        #: The learned rate's cuts known here, and since when (the caller's clock).
+        self.epoch = 0
+        self.epoch_at = -float("inf")
         self.errors = _redis_errors()
 
     def usable(self, now: float) -> bool:
@@ -325,6 +338,8 @@ class _Store:
     ) -> list[str]:
         server_sent = "" if sent_at is None or self.offset is None else repr(sent_at + self.offset)
         answers, self.answers = self.answers, 0
+        # The cuts this process knew of when it sent the refused request.
+        known = self.epoch if sent_at is None or sent_at >= self.epoch_at else self.epoch - 1
         return [
             op,
             "" if configured is None else repr(configured),
@@ -333,12 +348,15 @@ class _Store:
             server_sent,
             "" if retry_after is None else repr(retry_after),
             *self._constants,
+            str(known),
         ]
 
     def parsed(self, reply: list[Any], before: float, after: float) -> Grant:
-        now, start, spacing, count, rate, paused, refused = (
+        now, start, spacing, count, rate, paused, refused, epoch = (
             value.decode() if isinstance(value, bytes) else str(value) for value in reply
         )
+        if int(epoch) != self.epoch:
+            self.epoch, self.epoch_at = int(epoch), after
         # The server read its clock between before and after: the midpoint is the best guess.
         self.offset = float(now) - (before + after) / 2
         if self.down:
@@ -356,6 +374,7 @@ class _Store:
             rate=float(rate) if rate else None,
             paused_until=float(paused) - self.offset,
             refused=int(refused),
+            epoch=int(epoch),
         )
 
     def failed(self, error: BaseException, now: float, answers: int) -> StoreDown:
