@@ -48,10 +48,18 @@ _CONN_FIELDS: dict[str, Any] = {
         "schema": {"type": ["object", "string", "null"]},
     },
     "requests_per_second": {
-        "label": "Requests per second (this key, per process)",
-        "description": "The key's request budget in each triggerer and worker process (xAI "
-        "publishes 1 per second per video model). Empty: learned from the upstream's 429s.",
+        "label": "Requests per second (this key)",
+        "description": "The key's request budget (xAI publishes 1 per second per video model):"
+        " for all processes with a shared store, else in each triggerer and worker process."
+        " Empty: learned from the upstream's 429s.",
         "schema": {"type": ["number", "null"], "exclusiveMinimum": 0},
+    },
+    "redis_conn_id": {
+        "label": "Shared budget: Redis connection id",
+        "description": "A connection of type redis where every triggerer and worker shares"
+        " this key's request budget (pip install 'airflow-provider-grokvideo[redis]'). Empty:"
+        " each process paces the key alone.",
+        "schema": {"type": ["string", "null"]},
     },
 }
 
@@ -139,8 +147,10 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_grokvideo.hooks.base",
                     *(f"airflow_provider_grokvideo.hooks.{s}" for s, *_ in _UPSTREAMS),
-                    # The hooks' request budget (one pacer per key), used by no one else.
+                    # The hooks' request budget (one pacer per key), used by no one else,
+                    # and its store shared by every process (redis_conn_id).
                     "airflow_provider_grokvideo.hooks.pacer",
+                    "airflow_provider_grokvideo.hooks.shared_budget",
                 ],
             }
         ],

@@ -16,10 +16,26 @@ trigger's defaults).  For each run it prints requests per video, the share refus
 the detection delay (event time minus the job's end; median and p95) against the floor N / R
 (the time one round of polls takes at the allowed rate), and whether every video succeeded;
 then the targets: configured at most 1 % refused, learned at most 10 %, p95 within 2x the
-floor, no failure.  Prints figures; asserts nothing.
+floor, no failure.
+
+Then **several processes sharing the key** (``--processes``, default 2 and 4): the same waits
+split over P triggerer-like processes (each its own interpreter and event loop), as a
+deployment with several triggerers, four ways:
+
+* ``alone``: each process configured with R and no shared store: the key sees up to P x R
+  (what a deployment without ``redis_conn_id`` gets);
+* ``shared``: the same with ``redis_conn_id`` naming a real ``redis-server`` (started here on a
+  free port): one budget of R for all;
+* ``learned-alone`` and ``learned-shared``: no rate configured, learned from the 429s, alone
+  or in the store;
+* ``split`` (``--multi-mode split``): the hand-made split without a store, R / P each.
+
+For the shared runs it adds the store calls per request (Redis ``commandstats``).  Prints
+figures; asserts nothing.
 
     python benchmarks/rate_limit.py                      # 120 waits at 1 and 4/s, 1,000 at 10/s
     python benchmarks/rate_limit.py --case 120x4 --mode learned
+    python benchmarks/rate_limit.py --case 120x4 --mode configured --processes 2 --processes 4
 """
 
 from __future__ import annotations
@@ -28,6 +44,7 @@ import argparse
 import asyncio
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -41,7 +58,15 @@ from triggerer_load import API_KEY, EmulatorProcess, job_ends, submit_jobs
 
 CASES = {"120x1": (120, 1.0), "120x4": (120, 4.0), "1000x10": (1000, 10.0)}
 MODES = ("configured", "learned", "unpaced")
-TARGET_REFUSED = {"configured": 0.01, "learned": 0.10}
+MULTI_MODES = ("alone", "shared", "learned-alone", "learned-shared", "split")
+DEFAULT_MULTI_MODES = ("alone", "shared", "learned-alone", "learned-shared")
+TARGET_REFUSED = {
+    "configured": 0.01,
+    "learned": 0.10,
+    "shared": 0.01,
+    "split": 0.01,
+    "learned-shared": 0.10,
+}
 TARGET_P95_FLOOR = 2.0
 
 
@@ -50,6 +75,8 @@ class Run:
     waits: int
     rate: float
     mode: str
+    processes: int = 1
+    store_calls: int = 0
     requests: int = 0
     refused: int = 0
     failed: int = 0
@@ -75,12 +102,12 @@ class Run:
         limit = TARGET_REFUSED.get(self.mode)
         if limit is not None and not self.refused_share <= limit:
             problems.append(f"refused > {limit:.0%}")
-        if self.mode != "unpaced" and not self.quantile(0.95) <= TARGET_P95_FLOOR * self.floor:
+        if limit is not None and not self.quantile(0.95) <= TARGET_P95_FLOOR * self.floor:
             problems.append(f"p95 > {TARGET_P95_FLOOR:g}x floor")
         if self.failed:
             problems.append(f"{self.failed} not succeeded")
-        if self.mode == "unpaced":
-            return "(today)" + (f" {', '.join(problems)}" if problems else "")
+        if self.mode in ("unpaced", "alone", "learned-alone"):
+            return "(no shared budget)" + (f" {', '.join(problems)}" if problems else "")
         return "meets the targets" if not problems else "MISSES: " + ", ".join(problems)
 
 
@@ -183,17 +210,130 @@ def run(emulator: EmulatorProcess, waits: int, rate: float, mode: str, args: Any
     return result
 
 
+def connection(url: str, extra: dict[str, Any]) -> str:
+    return json.dumps(
+        {
+            "conn_type": "grokvideo_xcompute",
+            "host": f"{url}/xcompute",
+            "password": API_KEY,
+            "extra": extra,
+        }
+    )
+
+
+def run_multi(
+    emulator: EmulatorProcess, store: Any, waits: int, rate: float, mode: str, processes: int,
+    args: Any,
+) -> Run:  # fmt: skip
+    """The waits split over ``processes`` child processes sharing the key."""
+    import httpx
+    import redis
+
+    emulator.reset()
+    seconds = [
+        args.min_seconds + (args.max_seconds - args.min_seconds) * ((i * 7919) % waits) / waits
+        for i in range(waits)
+    ]
+    ids = asyncio.run(submit_jobs(emulator.url, seconds))
+    extra: dict[str, Any] = {}
+    if mode in ("alone", "shared"):
+        extra["requests_per_second"] = rate
+    elif mode == "split":
+        extra["requests_per_second"] = rate / processes
+    if mode.endswith("shared"):
+        extra["redis_conn_id"] = "bench_budget_store"
+    client = redis.Redis(host="127.0.0.1", port=store.port)
+    client.flushall()  # nothing learned by an earlier run
+    client.config_resetstat()
+    with httpx.Client(base_url=emulator.url, timeout=60) as http:
+        http.put("/_emulator/rate-limits", json={"xcompute": rate}).raise_for_status()
+        before = http.get("/_emulator/stats").json()["upstreams"]["xcompute"]
+    deadline = time.time() + args.max_seconds * 3 + 5 * waits / rate + 120
+    start_at = time.time() + 8.0  # every child imported and waiting by then
+    env = {
+        **os.environ,
+        "AIRFLOW_CONN_BENCH_RATE_MULTI": connection(emulator.url, extra),
+        "AIRFLOW_CONN_BENCH_BUDGET_STORE": f"redis://127.0.0.1:{store.port}/?db=0",
+    }
+    children = []
+    for index in range(processes):
+        spec = {"ids": ids[index::processes], "deadline": deadline, "start_at": start_at}
+        children.append(
+            subprocess.Popen(
+                [sys.executable, __file__, "--child", json.dumps(spec)],
+                stdout=subprocess.PIPE,
+                env=env,
+            )
+        )
+    outcomes: dict[str, tuple[str, float]] = {}
+    for child in children:
+        stdout, _ = child.communicate()
+        outcomes.update(
+            {k: tuple(v) for k, v in json.loads(stdout.decode().splitlines()[-1]).items()}
+        )
+    result = Run(waits, rate, mode, processes=processes, wall=time.time() - start_at)
+    with httpx.Client(base_url=emulator.url, timeout=60) as http:
+        after = http.get("/_emulator/stats").json()["upstreams"]["xcompute"]
+        http.put("/_emulator/rate-limits", json={"xcompute": None}).raise_for_status()
+    result.refused = after["rate_limited_status"] - before["rate_limited_status"]
+    result.requests = after["status_reads"] - before["status_reads"] + result.refused
+    stats = client.info("commandstats")
+    result.store_calls = sum(
+        stats.get(f"cmdstat_{name}", {}).get("calls", 0) for name in ("evalsha", "eval")
+    )
+    ends = asyncio.run(job_ends(emulator.url, ids))
+    for generation_id in ids:
+        status, at = outcomes.get(generation_id, ("missing", 0.0))
+        if status == "succeeded":
+            result.delays.append(at - ends[generation_id])
+        else:
+            result.failed += 1
+    return result
+
+
+def child(spec: dict[str, Any]) -> None:
+    """One process of a multi-process run: its share of the waits, in its own event loop."""
+    import airflow.sdk  # noqa: F401  (configure Airflow before measuring)
+
+    from airflow_provider_grokvideo.hooks import aget_video_hook  # noqa: F401  (warm up)
+    from airflow_provider_grokvideo.triggers import video  # noqa: F401
+
+    while time.time() < spec["start_at"]:
+        time.sleep(0.01)
+    outcomes = asyncio.run(wait_all("bench_rate_multi", spec["ids"], spec["deadline"]))
+    sys.stdout.write("\n" + json.dumps(outcomes) + "\n")
+    sys.stdout.flush()
+
+
 def print_run(result: Run) -> None:
+    calls = (
+        f"  store calls/request {result.store_calls / result.requests:4.2f}"
+        if result.store_calls and result.requests
+        else ""
+    )
     print(
-        f"  {result.waits:>5} waits at {result.rate:>4g}/s  {result.mode:<10}"
+        f"  {result.waits:>5} waits at {result.rate:>4g}/s  {result.processes} process"
+        f"{'es' if result.processes > 1 else '  '}  {result.mode:<14}"
         f" requests/video {result.requests / result.waits:6.2f}"
         f"  refused {result.refused:>6} of {result.requests:>6}"
         f" ({100 * result.refused_share:5.1f} %)"
         f"  detection median {result.quantile(0.5):6.1f}s p95 {result.quantile(0.95):6.1f}s"
         f" (floor N/R {result.floor:5.0f}s, p95 {result.quantile(0.95) / result.floor:4.2f}x)"
-        f"  in {result.wall:5.0f}s  {result.verdict()}",
+        f"  in {result.wall:5.0f}s{calls}  {result.verdict()}",
         flush=True,
     )
+
+
+def start_store(workdir: Path) -> Any:
+    """A redis-server on a free port (the tests' helper; installed first when missing)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from redis_support import RedisServer, _binary
+
+    folder = workdir / "redis"
+    folder.mkdir()
+    server = RedisServer(_binary(), folder)
+    server.start()
+    return server
 
 
 def main() -> None:
@@ -202,7 +342,21 @@ def main() -> None:
     parser.add_argument("--mode", choices=MODES, action="append", help="(repeatable)")
     parser.add_argument("--min-seconds", type=float, default=10.0, help="shortest job")
     parser.add_argument("--max-seconds", type=float, default=60.0, help="longest job")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        action="append",
+        help="processes sharing the key (repeatable; default 2 and 4; 1: none of these runs)",
+    )
+    parser.add_argument("--multi-mode", choices=MULTI_MODES, action="append", help="(repeatable)")
+    parser.add_argument(
+        "--multi-case", choices=sorted(CASES), default="120x4", help="case of those runs"
+    )
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        child(json.loads(args.child))
+        return
 
     workdir = Path(tempfile.mkdtemp(prefix="grokvideo-rate-"))
     os.environ.setdefault("AIRFLOW_HOME", str(workdir / "airflow"))
@@ -211,6 +365,7 @@ def main() -> None:
     os.environ["AIRFLOW__LOGGING__NAMESPACE_LEVELS"] = "airflow_provider_grokvideo=ERROR"
     import airflow.sdk  # noqa: F401  (configure Airflow before measuring)
 
+    processes = [p for p in (args.processes or [2, 4]) if p > 1]
     emulator = EmulatorProcess(None, 50_000)
     print(
         f"Rate limits: N waits on one connection (one event loop) against the emulator limiting"
@@ -218,13 +373,29 @@ def main() -> None:
         f" s, polls 0.5..12 s; {os.cpu_count()} CPUs",
         flush=True,
     )
+    store = None
     try:
-        for case in args.case or list(CASES):
+        # --processes without --case: only the runs with several processes.
+        for case in args.case or ([] if args.processes else list(CASES)):
             waits, rate = CASES[case]
             for mode in args.mode or MODES:
                 print_run(run(emulator, waits, rate, mode, args))
+        if processes:
+            store = start_store(workdir)
+            waits, rate = CASES[args.multi_case]
+            print(
+                f"Several processes sharing the key (each its own event loop, the waits split"
+                f" between them): {waits} waits, the key limited to {rate:g}/s; the store a"
+                f" redis-server on 127.0.0.1:{store.port}",
+                flush=True,
+            )
+            for count in processes:
+                for mode in args.multi_mode or DEFAULT_MULTI_MODES:
+                    print_run(run_multi(emulator, store, waits, rate, mode, count, args))
     finally:
         emulator.stop()
+        if store is not None:
+            store.stop()
 
 
 if __name__ == "__main__":

@@ -147,14 +147,18 @@ class EmulatorProcess:
             self.process.kill()
 
 
-def set_connections(emulators: dict[str, EmulatorProcess]) -> None:
-    """``AIRFLOW_CONN_*`` env vars: ours (``grokvideo_xcompute``) and the HTTP provider's."""
+def set_connections(
+    emulators: dict[str, EmulatorProcess], extra: dict[str, Any] | None = None
+) -> None:
+    """``AIRFLOW_CONN_*`` env vars: ours (``grokvideo_xcompute``, with ``extra``) and the HTTP
+    provider's."""
     for name, emulator in emulators.items():
         os.environ[f"AIRFLOW_CONN_BENCH_GROKVIDEO_{name.upper()}"] = json.dumps(
             {
                 "conn_type": "grokvideo_xcompute",
                 "host": f"{emulator.url}/xcompute",
                 "password": API_KEY,
+                "extra": extra or {},
             }
         )
         os.environ[f"AIRFLOW_CONN_BENCH_HTTP_{name.upper()}"] = json.dumps(
@@ -399,6 +403,9 @@ async def measure(
     import httpx_aiohttp  # noqa: F401
 
     from airflow_provider_grokvideo.hooks import aget_video_hook  # noqa: F401
+
+    if os.environ.get("AIRFLOW_CONN_BENCH_BUDGET_STORE"):
+        import redis.asyncio  # noqa: F401  (the shared budget's client, --budget-store)
 
     gc.collect()
     if freeze_gc:
@@ -650,6 +657,17 @@ def main() -> None:
         action="append",
         help="run our adaptive trigger over this transport only (repeatable; default both)",
     )
+    parser.add_argument(
+        "--budget-store",
+        action="store_true",
+        help="our connection shares its request budget in a redis-server started here"
+        " (the extra redis_conn_id): what the shared limiter costs a triggerer",
+    )
+    parser.add_argument(
+        "--requests-per-second",
+        type=float,
+        help="our connection's configured budget (default: none, learned from 429s)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -690,7 +708,21 @@ def main() -> None:
         "plain": EmulatorProcess(None, max_jobs),
         "tls": EmulatorProcess((cert_file, key_file), max_jobs),
     }
-    set_connections(emulators)
+    extra: dict[str, Any] = {}
+    store = None
+    if args.requests_per_second:
+        extra["requests_per_second"] = args.requests_per_second
+    if args.budget_store:
+        # The tests' helper: redis-server on a free port of 127.0.0.1 (installed when missing).
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+        from redis_support import RedisServer, _binary
+
+        (workdir / "redis").mkdir()
+        store = RedisServer(_binary(), workdir / "redis")
+        store.start()
+        os.environ["AIRFLOW_CONN_BENCH_BUDGET_STORE"] = store.airflow_connection()
+        extra["redis_conn_id"] = "bench_budget_store"
+    set_connections(emulators, extra)
     print(
         f"Triggerer load: {settings.triggers} concurrent waits in one event loop, jobs of "
         f"{settings.min_seconds:g}..{settings.max_seconds:g} s; emulator in its own process; "
@@ -700,6 +732,7 @@ def main() -> None:
         f"  ours: poll_interval={settings.poll_interval:g}s min={settings.min_poll:g}s "
         f"max={settings.max_poll:g}s; started at {settings.ramp:g}/s; "
         f"start-up heap {'frozen (gc.freeze)' if settings.gc_freeze else 'not frozen'}"
+        + (f"; connection extra {json.dumps(extra)}" if extra else "")
     )
     results: dict[tuple[str, str], Result] = {}
     try:
@@ -732,6 +765,8 @@ def main() -> None:
     finally:
         for emulator in emulators.values():
             emulator.stop()
+        if store is not None:
+            store.stop()
 
     print()
     alt_name = "bare aiohttp" if settings.alt_raw else "HttpAsyncHook"

@@ -78,6 +78,7 @@ def test_connection_form_shows_only_what_matters():
             "relax_limits",
             "prices",
             "requests_per_second",
+            "redis_conn_id",
         }
 
 
