@@ -227,7 +227,13 @@ PER_MODEL = [
     (
         XA,
         "grok-imagine-video-1.5",
-        {"duration": 1, "resolution": "480P", "aspect_ratio": "4:3"},
+        {"duration": 1, "resolution": "1080p", "aspect_ratio": "4:3"},
+        ("resolution", {"resolution": "4k"}, "'1080p'"),
+    ),
+    (
+        XA,
+        "grok-imagine-video",
+        {"duration": 1, "resolution": "480P"},
         ("resolution", {"resolution": "1080p"}, "'720p'"),
     ),
     (

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import random
@@ -32,7 +33,7 @@ from airflow_provider_grokvideo.exceptions import (
     UpstreamHTTPError,
     UpstreamUnreachable,
 )
-from airflow_provider_grokvideo.models import VideoGeneration, VideoRequest
+from airflow_provider_grokvideo.models import SourceVideoRequest, VideoGeneration, VideoRequest
 from airflow_provider_grokvideo.pricing import (
     PRICES_EXTRA,
     CostEstimate,
@@ -342,6 +343,7 @@ class GrokVideoHook(BaseHook):
         resolution: str | None = None,
         image_urls: Sequence[str] | None = None,
         model: str | None = None,
+        reference_image_urls: Sequence[str] | None = None,
     ) -> HttpCall:
         """Validate a request against this upstream's limits and return the submit call.
 
@@ -351,6 +353,7 @@ class GrokVideoHook(BaseHook):
         model): the upstream's own refusal of it, if any, is raised with its message.
         """
         request = self._request(prompt, duration, aspect_ratio, resolution, image_urls, model)
+        request = dataclasses.replace(request, reference_image_urls=_urls(reference_image_urls))
         call = self.dialect.submit_call(request, relaxed=self.settings.relax_limits)
         self._warn_if_unknown_model(request.model)
         return call
@@ -364,6 +367,7 @@ class GrokVideoHook(BaseHook):
         resolution: str | None = None,
         image_urls: Sequence[str] | None = None,
         model: str | None = None,
+        reference_image_urls: Sequence[str] | None = None,
     ) -> CostEstimate | None:
         """What this video should cost, from the price table or the connection's ``prices``
         extra (which overrides it); None where no price is known.  Sends nothing.
@@ -371,8 +375,9 @@ class GrokVideoHook(BaseHook):
         The request is validated first, as :meth:`submit_video` would: bad input raises
         :class:`~airflow_provider_grokvideo.exceptions.InvalidVideoRequest`.
         """
+        request = self._request(prompt, duration, aspect_ratio, resolution, image_urls, model)
         request = self.dialect.validate(
-            self._request(prompt, duration, aspect_ratio, resolution, image_urls, model),
+            dataclasses.replace(request, reference_image_urls=_urls(reference_image_urls)),
             relaxed=self.settings.relax_limits,
         )
         assert request.model is not None  # validate() fills the default model
@@ -436,6 +441,7 @@ class GrokVideoHook(BaseHook):
         resolution: str | None = None,
         image_urls: Sequence[str] | None = None,
         model: str | None = None,
+        reference_image_urls: Sequence[str] | None = None,
     ) -> str:
         """Validate, then submit one generation; return the upstream's generation id.
 
@@ -448,7 +454,149 @@ class GrokVideoHook(BaseHook):
             resolution=resolution,
             image_urls=image_urls,
             model=model,
+            reference_image_urls=reference_image_urls,
         )
+        try:
+            body = self._with_retries(lambda: self._send(call, submit=True), is_safe_submit_retry)
+            generation_id = self.dialect.parse_submit(body)
+        except UnexpectedResponse as exc:
+            raise SubmitOutcomeUnknown(
+                f"{exc}; the job may have been created upstream, so it is not submitted again"
+            ) from None
+        self.log.info("%s accepted the generation %s", self.dialect.name, generation_id)
+        return generation_id
+
+    # -- edits and extensions of an existing video (where the upstream offers them) ------------
+    def build_source_request(
+        self,
+        operation: str,
+        prompt: str,
+        *,
+        video_url: str,
+        duration: int | float | str | None = None,
+        model: str | None = None,
+        source_duration: int | float | str | None = None,
+    ) -> HttpCall:
+        """Validate an ``"edit"`` or ``"extend"`` of the video at ``video_url`` and return its
+        submit call; an upstream that offers none refuses it (``InvalidVideoRequest``, naming
+        the upstream that does), as do a bad source, duration or model.  Sends nothing."""
+        request = self._source_request(
+            operation, prompt, video_url, duration, model, source_duration
+        )
+        call = self.dialect.source_call(request, relaxed=self.settings.relax_limits)
+        self._warn_if_unknown_model(request.model)
+        return call
+
+    def submit_video_edit(
+        self,
+        prompt: str,
+        *,
+        video_url: str,
+        model: str | None = None,
+        source_duration: int | float | str | None = None,
+    ) -> str:
+        """Validate, then submit an edit of the video at ``video_url`` (a public http(s) URL,
+        an earlier generation's for example, or a ``data:video/mp4;base64,`` URI); return the
+        generation id, polled like any generation.  ``source_duration``: the source's length
+        in seconds when known (checked against the upstream's limit on an edit's input)."""
+        call = self.build_source_request(
+            "edit", prompt, video_url=video_url, model=model, source_duration=source_duration
+        )
+        return self._submit_call(call)
+
+    def submit_video_extension(
+        self,
+        prompt: str,
+        *,
+        video_url: str,
+        duration: int | float | str | None = None,
+        model: str | None = None,
+        source_duration: int | float | str | None = None,
+    ) -> str:
+        """Validate, then submit an extension of the video at ``video_url`` by ``duration``
+        seconds (the upstream's default when None); ``prompt`` says what happens next.
+        Returns the generation id, polled like any generation."""
+        call = self.build_source_request(
+            "extend",
+            prompt,
+            video_url=video_url,
+            duration=duration,
+            model=model,
+            source_duration=source_duration,
+        )
+        return self._submit_call(call)
+
+    def estimate_source_cost(
+        self,
+        operation: str,
+        prompt: str = "(cost estimate)",
+        *,
+        video_url: str,
+        duration: int | float | str | None = None,
+        model: str | None = None,
+        source_duration: int | float | str | None = None,
+    ) -> CostEstimate | None:
+        """What an edit or extension should cost; None where no price is known.  Sends nothing.
+
+        An extension is priced by the seconds it adds; an edit by its source's length when
+        known, else at the longest source the upstream edits (xAI: 8.7 s), so that a
+        ``max_cost_usd`` cap is never too lenient.  The output's resolution follows the source
+        (not known here): priced at the dearest.
+        """
+        request = self.dialect.validate_source(
+            self._source_request(operation, prompt, video_url, duration, model, source_duration),
+            relaxed=self.settings.relax_limits,
+        )
+        lim = self.dialect.source_limits
+        assert request.model is not None and lim is not None  # validate_source() checked both
+        notes: list[str] = []
+        seconds: int | float
+        if request.operation == "extend":
+            seconds = request.duration or lim.extend_default_duration
+            if request.duration is None:
+                notes.append(f"seconds added not given: {self.dialect.name}'s default of {seconds}")
+            notes.append("an extension is priced by the seconds it adds")
+        elif request.source_duration is not None:
+            seconds = request.source_duration
+            notes.append("an edit keeps its source's length")
+        else:
+            seconds = lim.edit_max_source_seconds
+            notes.append(
+                f"an edit keeps its source's length, not known here: priced at the longest "
+                f"source {self.dialect.name} edits, {seconds:g} s"
+            )
+        return estimate_cost(
+            self.dialect.name,
+            request.model,
+            seconds,
+            None,
+            default_duration=None,
+            default_resolution=None,
+            overrides=self._price_overrides,
+            notes=notes,
+        )
+
+    def _source_request(
+        self,
+        operation: str,
+        prompt: str,
+        video_url: str,
+        duration: int | float | str | None,
+        model: str | None,
+        source_duration: int | float | str | None,
+    ) -> SourceVideoRequest:
+        return SourceVideoRequest(
+            operation=operation,  # type: ignore[arg-type]  # checked by the dialect
+            prompt=prompt,
+            video_url=video_url,
+            model=model or self.settings.model,
+            duration=duration,  # type: ignore[arg-type]  # numeric text is read by the dialect
+            source_duration=source_duration,  # type: ignore[arg-type]
+        )
+
+    def _submit_call(self, call: HttpCall) -> str:
+        """Send a validated submit call; return the generation id (retried only when the
+        request surely never reached the upstream)."""
         try:
             body = self._with_retries(lambda: self._send(call, submit=True), is_safe_submit_retry)
             generation_id = self.dialect.parse_submit(body)
@@ -514,6 +662,8 @@ class GrokVideoHook(BaseHook):
 
     # -- plumbing --------------------------------------------------------------------------
     def _parse_status(self, body: Any, generation_id: str) -> VideoGeneration:
+        if type(body) is StillRunning:
+            return self.dialect.parse_still_running(body.body, generation_id).generation
         parsed = self.dialect.parse_status(body, generation_id)
         word = parsed.unknown_status
         if word is not None and (self.dialect.name, word) not in self._unknown_statuses_logged:
@@ -602,6 +752,13 @@ class GrokVideoHook(BaseHook):
                 self._scrub(message),
                 retry_after=_retry_after(response.headers.get("Retry-After")),
             )
+        if response.status_code == 202 and not submit:
+            # "Still in progress" (xAI's schema gives it no body; clients have seen
+            # {"status":"pending","progress":24} too): documented, so neither weather nor odd.
+            try:
+                return StillRunning(response.json() if response.content.strip() else None)
+            except ValueError:
+                return StillRunning(None)
         try:
             return response.json()
         except ValueError:
@@ -664,6 +821,23 @@ class GrokVideoHook(BaseHook):
             "before_sleep": before_sleep,
             "reraise": True,
         }
+
+
+@dataclass(frozen=True)
+class StillRunning:
+    """A status read answered HTTP 202: the job is still in progress (``body``: its JSON, or
+    None when it had none); read by the dialect's ``parse_still_running``."""
+
+    body: Any = None
+
+
+def _urls(value: Any) -> Any:
+    """One URL or a list of them as a tuple (anything else is left for the dialect to refuse)."""
+    if isinstance(value, str):
+        return (value,)
+    if value is None or isinstance(value, (list, tuple)):
+        return tuple(value or ())
+    return value
 
 
 def _base_url(conn: Connection, default: str) -> str:
