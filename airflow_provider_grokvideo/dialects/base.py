@@ -180,9 +180,7 @@ class Dialect:
         """Validate an edit or extension and build its submit request (refused, before any
         request, by an upstream that documents none, naming the upstream that offers it)."""
         request = self.validate_source(request, relaxed=relaxed)
-        return HttpCall(
-            "POST", self.source_path(request.operation), json=self.source_body(request)
-        )
+        return HttpCall("POST", self.source_path(request.operation), json=self.source_body(request))
 
     def validate_source(
         self, request: SourceVideoRequest, *, relaxed: bool = False
