@@ -149,6 +149,8 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": INTEGRATION,
                 "python-modules": [
                     "airflow_provider_grokvideo.operators.generate",
+                    "airflow_provider_grokvideo.operators.edit",
+                    "airflow_provider_grokvideo.operators.extend",
                     "airflow_provider_grokvideo.operators.download",
                 ],
             }

@@ -143,6 +143,7 @@ class EmulatorApp:
                 XaiAPI(pending_202=xai_pending_202, source_seconds=self._source_seconds),
             )
         }
+        self._start_pending_202 = self.xai_pending_202
         self._links: dict[str, Links] = {}
         self._control: Any = None
         self._reset_counters()
@@ -182,7 +183,8 @@ class EmulatorApp:
 
     def reset(self) -> None:
         """Forget every job, pending fault and counter (open connections stay open); the rate
-        limits go back to those given at start, every bucket full."""
+        limits and ``xai_pending_202`` go back to those given at start, every bucket full."""
+        self.set_xai_pending_202(self._start_pending_202)
         self.jobs.clear()
         self.faults.reset()
         self.rate_limits.reset()
