@@ -164,7 +164,7 @@ def test_the_emulator_refuses_an_edit_of_a_video_too_long(grokvideo_emulator):
     assert info.value.status_code == 400 and "at most 8.7 s" in info.value.message
     # Passed (as the operators do from the wait's XCom): refused before any request.
     before = requests(grokvideo_emulator)
-    with pytest.raises(InvalidVideoRequest, match="at most 8.7 s"):
+    with pytest.raises(InvalidVideoRequest, match=r"at most 8\.7 s"):
         hook.submit_video_edit("p", video_url=clip.video_urls[0], source_duration=clip.duration)
     assert requests(grokvideo_emulator) == before
 

@@ -20,7 +20,7 @@ from airflow_provider_grokvideo.emulator.defaults import ENDPOINTS, UPSTREAMS
 # --------------------------------------------------------------------------------------------
 
 MARKER_PREFIX = "[emulator:"
-_MARKER_RE = re.compile(r"\[emulator:([a-z][a-z-]*)(?:=([^\]]*))?\]")
+_MARKER_RE = re.compile(r"\[emulator:([a-z][a-z0-9-]*)(?:=([^\]]*))?\]")
 
 #: Marker names that decide how a job ends (at most one per prompt).
 OUTCOME_MARKERS: tuple[str, ...] = ("fail", "cancel", "expire", "timeout", "no-url")
