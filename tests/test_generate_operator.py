@@ -162,7 +162,7 @@ def test_reference_images_reach_xai_and_are_refused_elsewhere(emulator: Emulator
     with pytest.raises(AirflowFailException, match="duration=11 is not accepted") as caught:
         operator("xai", duration=11, reference_image_urls=refs).execute(context={})  # type: ignore[arg-type]
     assert isinstance(caught.value.__cause__, InvalidVideoRequest)
-    with pytest.raises(AirflowFailException, match="reference images .* are offered by xai"):
+    with pytest.raises(AirflowFailException, match=r"reference images .* are offered by xai"):
         operator("xcompute", reference_image_urls=refs[0]).execute(context={})  # type: ignore[arg-type]
     assert submissions(emulator, "xai") == 1 and submissions(emulator, "xcompute") == 0
 
