@@ -51,7 +51,8 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
     :param prompt: what the video shows (templated).
     :param duration: seconds of video, within what the upstream allows (templated).
     :param aspect_ratio: for example ``"16:9"`` (templated).
-    :param resolution: ``"480p"`` or ``"720p"`` (templated; spelled the upstream's way for you).
+    :param resolution: ``"480p"`` or ``"720p"`` (``"1080p"`` on xAI's ``grok-imagine-video-1.5``;
+        templated; spelled the upstream's way for you).
     :param image_urls: public http(s) URLs of the images to animate, or one URL (templated).
     :param reference_image_urls: reference-to-video (xAI only): up to 7 http(s) URLs or data
         URIs of images whose look the video keeps; needs a duration of at most 10 s and no
