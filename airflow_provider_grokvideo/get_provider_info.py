@@ -139,6 +139,8 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_grokvideo.hooks.base",
                     *(f"airflow_provider_grokvideo.hooks.{s}" for s, *_ in _UPSTREAMS),
+                    # Edits and extensions (a mixin of the base hook).
+                    "airflow_provider_grokvideo.hooks.video_edits",
                     # The hooks' request budget (one pacer per key), used by no one else.
                     "airflow_provider_grokvideo.hooks.pacer",
                 ],

@@ -1,4 +1,4 @@
-"""Edits, extensions, reference images and 1080p through the hooks, over real sockets against
+"""Edits and extensions through the hooks (hooks/video_edits.py), reference images and 1080p,
 the emulator; every refusal before any request; the upstreams that offer none say who does."""
 
 from __future__ import annotations
