@@ -1,5 +1,6 @@
-"""Edits and extensions through the hooks (hooks/video_edits.py), reference images and 1080p,
-the emulator; every refusal before any request; the upstreams that offer none say who does."""
+"""Edits and extensions through the hooks (``hooks/video_edits.py``), reference images and
+1080p, over real sockets against the emulator; every refusal before any request; the upstreams
+that offer none say who does."""
 
 from __future__ import annotations
 
