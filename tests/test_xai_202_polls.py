@@ -104,7 +104,10 @@ class RecordingLog:
 
 @pytest.mark.parametrize("shape", SHAPES)
 async def test_the_trigger_waits_through_202s_without_warning_or_back_off(
-    emulator: Emulator, shape: str, monkeypatch: pytest.MonkeyPatch
+    emulator: Emulator,
+    shape: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     emulator.set_xai_pending_202(shape)
     recorder = RecordingLog()
@@ -120,8 +123,10 @@ async def test_the_trigger_waits_through_202s_without_warning_or_back_off(
         min_poll_interval=0.2,
         max_poll_interval=0.4,
     )
-    [event] = [event.payload async for event in trigger.run()]
+    with caplog.at_level(logging.DEBUG):
+        [event] = [event.payload async for event in trigger.run()]
     assert event["status"] == "succeeded" and event["generation"]["video_urls"]
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []  # the hook's
     # Every 202 was a reading, not weather: a weather back-off always warns "not readable".
     assert recorder.warnings == []
     assert trigger.polls >= 2
