@@ -147,6 +147,8 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_grokvideo.hooks.base",
                     *(f"airflow_provider_grokvideo.hooks.{s}" for s, *_ in _UPSTREAMS),
+                    # Edits and extensions (a mixin of the base hook).
+                    "airflow_provider_grokvideo.hooks.video_edits",
                     # The hooks' request budget (one pacer per key), used by no one else,
                     # and its store shared by every process (redis_conn_id).
                     "airflow_provider_grokvideo.hooks.pacer",
@@ -159,6 +161,8 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": INTEGRATION,
                 "python-modules": [
                     "airflow_provider_grokvideo.operators.generate",
+                    "airflow_provider_grokvideo.operators.edit",
+                    "airflow_provider_grokvideo.operators.extend",
                     "airflow_provider_grokvideo.operators.download",
                 ],
             }

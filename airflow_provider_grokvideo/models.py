@@ -39,6 +39,33 @@ class VideoRequest:
     aspect_ratio: str | None = None
     resolution: str | None = None
     image_urls: tuple[str, ...] = ()
+    #: Reference-to-video: images whose look the video keeps (xAI only; not with image_urls).
+    reference_image_urls: tuple[str, ...] = ()
+
+
+#: What is done to an existing video: ``"edit"`` it (same length, changed by the prompt) or
+#: ``"extend"`` it (the prompt says what happens next, for ``duration`` more seconds).
+SourceOperation = Literal["edit", "extend"]
+SOURCE_OPERATIONS: tuple[SourceOperation, ...] = ("edit", "extend")
+
+
+@dataclass(frozen=True)
+class SourceVideoRequest:
+    """An edit or an extension of an existing video, in the neutral vocabulary.
+
+    ``video_url`` is the source: a public http(s) URL (an earlier generation's ``video_urls``
+    entry is valid for hours) or a ``data:video/mp4;base64,...`` URI.  ``duration`` is, for an
+    extension, the seconds added (the upstream's default when None); an edit has none.
+    ``source_duration`` is the source video's length in seconds when known (an earlier
+    generation's ``duration``): the limits on the input and the cost estimate read it.
+    """
+
+    operation: SourceOperation
+    prompt: str
+    video_url: str
+    model: str | None = None
+    duration: int | float | None = None
+    source_duration: int | float | None = None
 
 
 @dataclass(frozen=True)
@@ -48,7 +75,9 @@ class VideoGeneration:
     ``generation_id`` is the upstream's own job id: xcompute's task id, Mountsea's ``taskId``,
     xAI's ``request_id``.  ``expires_at`` is unix seconds when the upstream says when its video
     URLs stop working.  ``estimated_seconds`` is the upstream's estimate of the job's total
-    run time, when it gives one; ``created_at`` is unix seconds when known.
+    run time, when it gives one; ``created_at`` is unix seconds when known.  ``duration`` is
+    the finished video's length in seconds where the upstream reports it (xAI's
+    ``video.duration``): an edit or extension of this video reads it.
 
     ``cost_ticks`` is the cost in integer ticks (1 USD = 10**10 ticks, xAI's unit) and
     ``cost_source`` says whose figure it is: ``"billed"`` when the upstream reports what it
@@ -69,6 +98,7 @@ class VideoGeneration:
     created_at: float | None = None
     cost_ticks: int | None = None
     cost_source: CostSource | None = None
+    duration: int | float | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:

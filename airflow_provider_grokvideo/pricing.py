@@ -14,7 +14,7 @@ from __future__ import annotations
 import ast
 import json
 import math
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
@@ -206,8 +206,12 @@ def estimate_cost(
     default_duration: int | None,
     default_resolution: str | None,
     overrides: Mapping[str, Price] | None = None,
+    notes: Sequence[str] = (),
 ) -> CostEstimate | None:
     """The estimate of one video, or None when no price (or no duration) is known.
+
+    ``notes``: what the caller assumed (how an edit's seconds were counted), kept in the
+    estimate's ``source``.
 
     A request without a resolution is priced at the upstream's documented default; where that
     default is not documented, at the dearest resolution, so that a cap is never too lenient.
@@ -217,7 +221,7 @@ def estimate_cost(
     seconds = duration if duration is not None else default_duration
     if price is None or seconds is None:
         return None
-    notes: list[str] = []
+    notes = list(notes)
     if duration is None:
         notes.append(f"duration not given: {upstream}'s default of {seconds} s")
     table = price.usd_per_second

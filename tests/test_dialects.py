@@ -227,7 +227,13 @@ PER_MODEL = [
     (
         XA,
         "grok-imagine-video-1.5",
-        {"duration": 1, "resolution": "480P", "aspect_ratio": "4:3"},
+        {"duration": 1, "resolution": "1080p", "aspect_ratio": "4:3"},
+        ("resolution", {"resolution": "4k"}, "'1080p'"),
+    ),
+    (
+        XA,
+        "grok-imagine-video",
+        {"duration": 1, "resolution": "480P"},
         ("resolution", {"resolution": "1080p"}, "'720p'"),
     ),
     (
@@ -689,3 +695,54 @@ def test_the_resellers_report_no_cost():
     assert XC.parse_status(done, "task_01K9S").generation.cost_usd is None
     ms = {"taskId": "t", "status": "completed", "result": {"videoUrl": "https://m.example/v.mp4"}}
     assert MS.parse_status(ms, "t").generation.cost_usd is None
+
+
+# --- xAI: every error code, 202 answers, edits and extensions --------------------------------
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "invalid_argument",
+        "permission_denied",
+        "failed_precondition",
+        "service_unavailable",
+        "internal_error",
+    ],
+)
+@pytest.mark.parametrize("with_message", [True, False])
+def test_xai_every_error_code_reaches_the_failed_generation(code, with_message):
+    error = {"code": code, "message": "it went wrong"} if with_message else {"code": code}
+    parsed = XA.parse_status({"status": "failed", "error": error}, "r-1")
+    generation = parsed.generation
+    assert (generation.status, generation.error_code) == ("failed", code)
+    assert generation.error_message == ("it went wrong" if with_message else f"xAI reports {code}")
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "progress"),
+    [
+        (None, "running", None),  # the schema's 202: no body
+        ({"status": "pending", "progress": 24}, "queued", 24),
+        ({"progress": 100}, "running", 99),  # a 202 is never done
+        ({"status": "done"}, "running", None),
+        ("not an object", "running", None),
+    ],
+)
+def test_xai_202_is_still_running(body, status, progress):
+    parsed = XA.parse_still_running(body, "r-1")
+    assert parsed.unknown_status is None  # documented: no "undocumented status" warning
+    assert (parsed.generation.status, parsed.generation.progress) == (status, progress)
+
+
+def test_xai_done_answer_carries_the_videos_length():
+    body = {"status": "done", "video": {"url": "https://vidgen.x.ai/a.mp4", "duration": 6}}
+    assert XA.parse_status(body, "r-1").generation.duration == 6
+    body["video"]["duration"] = "six"
+    assert XA.parse_status(body, "r-1").generation.duration is None
+
+
+def test_xai_offers_edits_extensions_and_references_the_resellers_none():
+    assert all(XA.offers(f) for f in ("edit", "extend", "reference_images"))
+    for dialect in (XC, MS):
+        assert not any(dialect.offers(f) for f in ("edit", "extend", "reference_images"))

@@ -352,3 +352,57 @@ def test_the_key_is_in_no_trigger_kwargs_event_xcom_or_log(
     for log_file in (airflow_db / "logs").rglob("*") if (airflow_db / "logs").exists() else []:
         if log_file.is_file():
             assert LEAK_KEY not in log_file.read_text(errors="replace"), log_file
+
+
+# -- chaining xAI's edits and extensions ------------------------------------------------------
+
+
+def test_30_second_spot_generates_then_extends_twice_and_stores_it(
+    load_dag: Any, emulator: Emulator, trigger_record: dict[str, list[Any]], videos_folder: Path
+) -> None:
+    run = load_dag("example_grokvideo_30_second_spot").test()
+    assert str(run.state) == "success", states(run)
+    [opening] = xcoms(run, "opening")
+    [middle] = xcoms(run, "extend_to_20s")
+    [ending] = xcoms(run, "extend_to_30s")
+    # Each step's source is the previous step's video; the lengths add up to 30 s.
+    assert [v["duration"] for v in (opening, middle, ending)] == [10, 20, 30]
+    assert all(v["status"] == "succeeded" for v in (opening, middle, ending))
+    # Billed: 10 s generated, then 10 s added twice, at xAI's 480p price ($0.05/s).
+    assert [v["cost_usd"] for v in (opening, middle, ending)] == ["0.5", "0.5", "0.5"]
+    # The estimates before submitting: 10 s each (an extension by the seconds it adds).
+    estimates = [xcoms(run, t, key="cost_estimate")[0] for t in ("extend_to_20s", "extend_to_30s")]
+    assert [e["duration"] for e in estimates] == [10, 10]
+    stats = emulator.stats()["upstreams"]["xai"]
+    assert stats["submissions"] == 3 and submissions(emulator) == 3
+    jobs = [emulator.job(v["generation_id"]) for v in (middle, ending)]
+    assert [job["video_duration"] for job in jobs] == [20, 30]
+    assert all(event["status"] == "succeeded" for event in trigger_record["events"])
+    [stored] = xcoms(run, "download")[0]
+    assert stored == (videos_folder / f"spot-{ending['generation_id']}.mp4").as_uri()
+    assert (videos_folder / f"spot-{ending['generation_id']}.mp4").read_bytes()[4:8] == b"ftyp"
+
+
+def test_variants_maps_one_edit_per_market_over_the_approved_video(
+    load_dag: Any, emulator: Emulator, trigger_record: dict[str, list[Any]], videos_folder: Path
+) -> None:
+    markets = ["Japan", "Brazil", "Germany", "Kenya"]
+    run = load_dag("example_grokvideo_variants").test(run_conf={"markets": markets})
+    assert str(run.state) == "success", states(run)
+    [approved] = xcoms(run, "approved")
+    variants = xcoms(run, "edit")
+    assert len(variants) == len(markets)
+    assert all(v["status"] == "succeeded" and v["duration"] == 8 for v in variants)
+    # Every edit's source is the approved video (the emulator made it: its URL names its job).
+    assert len({v["generation_id"] for v in variants}) == len(markets)
+    names = sorted(ti.rendered_map_index for ti in run.get_task_instances() if ti.task_id == "edit")
+    assert names == sorted(markets)
+    # Each edit estimated at its source's length (8 s, known from the approved video's XCom).
+    estimates = xcoms(run, "edit", key="cost_estimate")
+    assert [e["duration"] for e in estimates] == [8] * len(markets)
+    assert submissions(emulator) == 1 + len(markets)
+    stored = xcoms(run, "download")
+    assert [uris[0] for uris in stored] == [
+        (videos_folder / f"variant-{v['generation_id']}.mp4").as_uri() for v in variants
+    ]
+    assert approved["video_urls"][0].startswith(emulator.url)

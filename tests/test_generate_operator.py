@@ -145,6 +145,7 @@ def test_template_fields() -> None:
         "conn_id",
         "prompt",
         "image_urls",
+        "reference_image_urls",
         "duration",
         "aspect_ratio",
         "resolution",
@@ -152,6 +153,18 @@ def test_template_fields() -> None:
         "resubmit_unknown",
         "max_cost_usd",
     }
+
+
+def test_reference_images_reach_xai_and_are_refused_elsewhere(emulator: Emulator) -> None:
+    refs = ["https://example.com/look-1.png", "https://example.com/look-2.png"]
+    generation_id = operator("xai", duration="10", reference_image_urls=refs).execute(context={})  # type: ignore[arg-type]
+    assert emulator.job(generation_id) is not None
+    with pytest.raises(AirflowFailException, match="duration=11 is not accepted") as caught:
+        operator("xai", duration=11, reference_image_urls=refs).execute(context={})  # type: ignore[arg-type]
+    assert isinstance(caught.value.__cause__, InvalidVideoRequest)
+    with pytest.raises(AirflowFailException, match=r"reference images .* are offered by xai"):
+        operator("xcompute", reference_image_urls=refs[0]).execute(context={})  # type: ignore[arg-type]
+    assert submissions(emulator, "xai") == 1 and submissions(emulator, "xcompute") == 0
 
 
 def test_construction_reads_no_connection(monkeypatch: pytest.MonkeyPatch) -> None:

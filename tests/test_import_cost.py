@@ -33,6 +33,8 @@ PARSE_LIKE_A_DAG_FILE = textwrap.dedent(
 
     from airflow.sdk import DAG
 
+    from airflow_provider_grokvideo.operators.edit import GrokVideoEditOperator
+    from airflow_provider_grokvideo.operators.extend import GrokVideoExtendOperator
     from airflow_provider_grokvideo.operators.generate import GrokVideoGenerateOperator
     from airflow_provider_grokvideo.sensors.video import GrokVideoSensor
 
@@ -48,6 +50,13 @@ PARSE_LIKE_A_DAG_FILE = textwrap.dedent(
         GrokVideoSensor.partial(task_id="wait_many", conn_id="grokvideo_xai_default").expand(
             generation_id=mapped.output
         )
+        longer = GrokVideoExtendOperator(
+            task_id="extend", conn_id="grokvideo_xai_default", prompt="next",
+            video_url=generate.output, duration=10, wait_for_completion=True,
+        )
+        GrokVideoEditOperator.partial(
+            task_id="edits", conn_id="grokvideo_xai_default", video_url=longer.output
+        ).expand(prompt=["a", "b"])
 
     new = set(sys.modules) - before
     heavy = sorted(

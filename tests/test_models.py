@@ -117,3 +117,14 @@ def test_cost_is_exact_ticks_with_its_source() -> None:
 def test_cost_fields_are_checked(kwargs: dict) -> None:
     with pytest.raises(ValueError, match="cost"):
         VideoGeneration("g", "succeeded", **kwargs)
+
+
+def test_the_videos_length_round_trips_and_source_requests_are_plain_data():
+    from airflow_provider_grokvideo.models import SOURCE_OPERATIONS, SourceVideoRequest
+
+    video = VideoGeneration("g", "succeeded", video_urls=["https://v/a.mp4"], duration=8.5)
+    assert video.to_dict()["duration"] == 8.5
+    assert VideoGeneration.from_dict(video.to_dict()) == video
+    assert VideoGeneration.from_dict({"generation_id": "g", "status": "running"}).duration is None
+    request = SourceVideoRequest("extend", "next", "https://v/a.mp4", duration=6)
+    assert SOURCE_OPERATIONS == ("edit", "extend") and request.source_duration is None

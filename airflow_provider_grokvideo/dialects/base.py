@@ -16,7 +16,23 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from airflow_provider_grokvideo.exceptions import InvalidVideoRequest, UnexpectedResponse
-from airflow_provider_grokvideo.models import Status, VideoGeneration, VideoRequest
+from airflow_provider_grokvideo.models import (
+    SOURCE_OPERATIONS,
+    SourceVideoRequest,
+    Status,
+    VideoGeneration,
+    VideoRequest,
+)
+
+#: The dialect modules (``dialects/<name>.py``, each with its ``DIALECT``): read to say which
+#: upstream offers what a refused request asks for.
+UPSTREAM_MODULES: tuple[str, ...] = ("xcompute", "mountsea", "xai")
+#: The features beyond text- and image-to-video, as named in refusals.
+FEATURES: dict[str, str] = {
+    "edit": "video edits",
+    "extend": "video extensions",
+    "reference_images": "reference images (reference-to-video)",
+}
 
 
 @dataclass(frozen=True)
@@ -50,6 +66,30 @@ class Limits:
     default_duration: int | None = None
     default_resolution: str | None = None
     notes: dict[str, str] = field(default_factory=dict)
+    #: Reference-to-video: at most this many reference images (0: the upstream has none);
+    #: with them the duration is at most ``reference_max_duration`` and no ``image_urls``.
+    max_reference_images: int = 0
+    reference_max_duration: int | None = None
+
+
+@dataclass(frozen=True)
+class SourceLimits:
+    """What an upstream documents for edits and extensions of an existing video, as data.
+
+    ``edit_max_source_seconds``: the longest video an edit takes (an edit keeps its source's
+    length, so its cost is priced at this where the source's length is unknown).
+    ``extend_durations``: the seconds an extension may add; ``extend_default_duration`` what it
+    adds when the request says nothing.  ``extend_source_seconds``: the (shortest, longest)
+    video an extension takes.  ``video_data_types``: the media types a ``data:`` source may have.
+    """
+
+    edit_max_source_seconds: float
+    extend_durations: Collection[int]
+    extend_durations_text: str
+    extend_default_duration: int
+    extend_source_seconds: tuple[float, float]
+    video_data_types: tuple[str, ...] = ("video/mp4",)
+    video_schemes: tuple[str, ...] = ("http", "https")
 
 
 @dataclass(frozen=True)
@@ -71,6 +111,8 @@ class Dialect:
     models: Mapping[str, Limits]
     #: Upstream status word -> normalized status; words not listed mean "still running".
     statuses: Mapping[str, Status]
+    #: Edits and extensions of a video, where the upstream documents them (None: it does not).
+    source_limits: SourceLimits | None = None
 
     # -- what each upstream defines ------------------------------------------------------
     def submit_body(self, request: VideoRequest) -> dict[str, Any]:
@@ -87,6 +129,30 @@ class Dialect:
 
     def parse_status(self, body: Any, generation_id: str) -> ParsedStatus:
         raise NotImplementedError
+
+    def source_path(self, operation: str) -> str:
+        """The path of an edit or extension submit (only where ``source_limits`` is set)."""
+        raise NotImplementedError
+
+    def source_body(self, request: SourceVideoRequest) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def parse_still_running(self, body: Any, generation_id: str) -> ParsedStatus:
+        """A status read answered HTTP 202 ("still in progress"), with ``body`` the JSON it
+        carried (None for an empty body): the job is still running, whatever else it says;
+        its ``progress`` is read where present.  Never a warning: 202 is a documented answer.
+        """
+        answer = body if isinstance(body, Mapping) else {}
+        status: Status = "running"
+        word = answer.get("status")
+        if word is not None:
+            known, unknown = self.status_of(word)
+            if unknown is None and known in ("queued", "running"):
+                status = known
+        progress = as_progress(answer.get("progress"))
+        if progress is not None and progress >= 100:
+            progress = 99  # 100 means done; a 202 says it is not
+        return ParsedStatus(VideoGeneration(generation_id, status, progress=progress))
 
     def format_resolution(self, resolution: str) -> str:
         return resolution.lower()
@@ -109,6 +175,114 @@ class Dialect:
         """Validate ``request`` against this upstream's limits and build the submit request."""
         request = self.validate(request, relaxed=relaxed)
         return HttpCall("POST", self.submit_path(), json=self.submit_body(request))
+
+    def source_call(self, request: SourceVideoRequest, *, relaxed: bool = False) -> HttpCall:
+        """Validate an edit or extension and build its submit request (refused, before any
+        request, by an upstream that documents none, naming the upstream that offers it)."""
+        request = self.validate_source(request, relaxed=relaxed)
+        return HttpCall("POST", self.source_path(request.operation), json=self.source_body(request))
+
+    def validate_source(
+        self, request: SourceVideoRequest, *, relaxed: bool = False
+    ) -> SourceVideoRequest:
+        """Return an edit or extension normalized (model filled, durations numbers) or raise
+        :class:`InvalidVideoRequest` naming the field.  ``relaxed`` (or a model this dialect
+        does not know) keeps the type checks and the source's format only."""
+        operation = request.operation
+        if operation not in SOURCE_OPERATIONS:
+            self._refuse("operation", operation, "'edit' or 'extend'")
+        lim = self.source_limits
+        if lim is None:
+            self.refuse_feature(operation)
+        assert lim is not None
+        model = request.model or self.default_model
+        if not isinstance(model, str) or not model.strip():
+            self._refuse("model", model, "a non-empty string")
+        model = model.strip()
+        relaxed = relaxed or model not in self.models
+        refused_for = model if model in self.models else None
+        prompt = request.prompt
+        if not isinstance(prompt, str) or not prompt.strip():
+            what = "what happens next" if operation == "extend" else "how to change the video"
+            self._refuse("prompt", prompt, f"a non-empty string ({what})")
+        self._check_video_url(request.video_url, lim)
+
+        source = _as_number(request.source_duration)
+        if request.source_duration is not None and (source is None or source <= 0):
+            self._refuse("source_duration", request.source_duration, "a positive number of seconds")
+        duration = _as_number(request.duration)
+        if operation == "edit":
+            if request.duration is not None:
+                self._refuse(
+                    "duration", request.duration, "no duration on an edit: it keeps its source's"
+                )
+            if not relaxed and source is not None and source > lim.edit_max_source_seconds:
+                self._refuse(
+                    "source_duration",
+                    request.source_duration,
+                    f"source videos of at most {lim.edit_max_source_seconds:g} s to edit",
+                    refused_for,
+                )
+        else:
+            if request.duration is not None:
+                if duration is None or duration <= 0:
+                    self._refuse("duration", request.duration, "a positive number of seconds")
+                if not relaxed and duration not in lim.extend_durations:
+                    self._refuse(
+                        "duration", request.duration, lim.extend_durations_text, refused_for
+                    )
+            shortest, longest = lim.extend_source_seconds
+            if not relaxed and source is not None and not shortest <= source <= longest:
+                self._refuse(
+                    "source_duration",
+                    request.source_duration,
+                    f"source videos of {shortest:g} to {longest:g} s to extend",
+                    refused_for,
+                )
+        return SourceVideoRequest(
+            operation=operation,
+            prompt=prompt,
+            video_url=request.video_url.strip(),
+            model=model,
+            duration=duration,
+            source_duration=source,
+        )
+
+    def refuse_feature(self, feature: str, value: object = None) -> None:
+        """Refuse what this upstream does not document, naming the upstreams that do."""
+        offered = offered_by(feature)
+        where = f"; {FEATURES[feature]} are offered by {' and '.join(offered)}" if offered else ""
+        if feature in SOURCE_OPERATIONS:
+            field_name, value = "operation", feature
+        else:
+            field_name = "reference_image_urls"
+        self._refuse(field_name, value, f"no {FEATURES[feature]}{where}")
+
+    def offers(self, feature: str) -> bool:
+        """Whether this upstream documents ``feature`` (see :data:`FEATURES`)."""
+        if feature in SOURCE_OPERATIONS:
+            return self.source_limits is not None
+        if feature == "reference_images":
+            return any(lim.max_reference_images for lim in self.models.values())
+        raise ValueError(f"unknown feature {feature!r}; known: {', '.join(FEATURES)}")
+
+    def _check_video_url(self, url: object, lim: SourceLimits) -> None:
+        allowed = (
+            f"an absolute {' or '.join(lim.video_schemes)} URL of the video, or a data URI "
+            f"({', '.join(f'data:{t};base64,...' for t in lim.video_data_types)})"
+        )
+        if not isinstance(url, str) or not url.strip():
+            self._refuse("video_url", url, allowed)
+        assert isinstance(url, str)
+        url = url.strip()
+        if url.startswith("data:"):
+            media_type = url[5:].split(";", 1)[0].split(",", 1)[0].strip().lower()
+            if media_type not in lim.video_data_types or ";base64," not in url[:80]:
+                self._refuse("video_url", _shorten(url), allowed)
+            return
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in lim.video_schemes or not parts.netloc:
+            self._refuse("video_url", _shorten(url), allowed)
 
     def validate(self, request: VideoRequest, *, relaxed: bool = False) -> VideoRequest:
         """Return ``request`` normalized (model filled, duration a number, resolution spelled
@@ -179,6 +353,12 @@ class Dialect:
         for url in images:
             self._check_image_url(url, lim, relaxed=relaxed)
 
+        references = request.reference_image_urls
+        if isinstance(references, str) or not all(isinstance(url, str) for url in references):
+            self._refuse("reference_image_urls", references, "a list of URL strings")
+        if references:
+            self._check_references(references, images, duration, lim, relaxed, refused_for)
+
         return VideoRequest(
             prompt=prompt,
             model=model,
@@ -186,13 +366,55 @@ class Dialect:
             aspect_ratio=aspect_ratio,
             resolution=resolution,
             image_urls=tuple(images),
+            reference_image_urls=tuple(references),
         )
 
-    def _check_image_url(self, url: str, lim: Limits, *, relaxed: bool) -> None:
+    def _check_references(
+        self,
+        references: tuple[str, ...],
+        images: tuple[str, ...],
+        duration: int | float | None,
+        lim: Limits,
+        relaxed: bool,
+        refused_for: str | None,
+    ) -> None:
+        if not any(limits.max_reference_images for limits in self.models.values()):
+            self.refuse_feature("reference_images", [_shorten(url) for url in references])
+        if relaxed:
+            for url in references:
+                self._check_image_url(url, lim, relaxed=True, field_name="reference_image_urls")
+            return
+        if not lim.max_reference_images:
+            self._refuse("reference_image_urls", f"{len(references)} images", "none", refused_for)
+        if len(references) > lim.max_reference_images:
+            self._refuse(
+                "reference_image_urls",
+                f"{len(references)} images",
+                f"at most {lim.max_reference_images} reference images",
+                refused_for,
+            )
+        if images:
+            self._refuse(
+                "image_urls",
+                f"{len(images)} image(s) with reference_image_urls",
+                "image_urls or reference_image_urls, not both",
+                refused_for,
+            )
+        top = lim.reference_max_duration
+        if top is not None and duration is not None and duration > top:
+            self._refuse(
+                "duration", duration, f"at most {top} s with reference images", refused_for
+            )
+        for url in references:
+            self._check_image_url(url, lim, relaxed=False, field_name="reference_image_urls")
+
+    def _check_image_url(
+        self, url: str, lim: Limits, *, relaxed: bool, field_name: str = "image_urls"
+    ) -> None:
         if url.startswith("data:"):
             if not lim.image_data_uris:
                 self._refuse(
-                    "image_urls",
+                    field_name,
                     _shorten(url),
                     "public http(s) image URLs only; base64/data URIs are refused",
                 )
@@ -202,7 +424,7 @@ class Dialect:
         if not parsed_ok and not relaxed:
             allowed = " or ".join(lim.image_schemes)
             extra = " or a data URI" if lim.image_data_uris else ""
-            self._refuse("image_urls", _shorten(url), f"absolute {allowed} URLs{extra}")
+            self._refuse(field_name, _shorten(url), f"absolute {allowed} URLs{extra}")
 
     def _refuse(
         self, field_name: str, value: object, allowed: str, model: str | None = None
@@ -232,6 +454,18 @@ class Dialect:
 
 
 # -- helpers shared by the dialects --------------------------------------------------------
+
+
+def offered_by(feature: str) -> list[str]:
+    """The upstreams (dialect names) that document ``feature`` (see :data:`FEATURES`)."""
+    from importlib import import_module
+
+    names = []
+    for module in UPSTREAM_MODULES:
+        dialect = import_module(f"airflow_provider_grokvideo.dialects.{module}").DIALECT
+        if dialect.offers(feature):
+            names.append(dialect.name)
+    return names
 
 
 def path_segment(generation_id: str) -> str:

@@ -1,10 +1,15 @@
-"""xAI, the official REST API: ``POST /v1/videos/generations``, ``GET /v1/videos/{request_id}``.
+"""xAI, the official REST API: ``POST /v1/videos/generations`` (text, image or reference images
+to video), ``POST /v1/videos/edits``, ``POST /v1/videos/extensions``, all three polled at
+``GET /v1/videos/{request_id}``.
 
-See UPSTREAMS.md section 3.  Completed and failed generations both answer HTTP 200.
+See UPSTREAMS.md section 3.  Completed and failed generations both answer HTTP 200; a job still
+in progress may answer HTTP 202, with no body or ``{"status":"pending","progress":24}``
+(:meth:`Dialect.parse_still_running`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,11 +18,17 @@ from airflow_provider_grokvideo.dialects.base import (
     HttpCall,
     Limits,
     ParsedStatus,
+    SourceLimits,
     as_progress,
     error_details,
     path_segment,
 )
-from airflow_provider_grokvideo.models import Status, VideoGeneration, VideoRequest
+from airflow_provider_grokvideo.models import (
+    SourceVideoRequest,
+    Status,
+    VideoGeneration,
+    VideoRequest,
+)
 
 #: The endpoint's documented fields (UPSTREAMS.md section 3).  Its default resolution is not
 #: documented, so the cost estimate of a request without one takes the dearest.
@@ -29,7 +40,25 @@ _IMAGINE = Limits(
     max_images=1,
     image_data_uris=True,
     default_duration=8,
+    # reference_images: at most 7 (URLs or data URIs), duration at most 10 s, not with image.
+    max_reference_images=7,
+    reference_max_duration=10,
 )
+#: Imagine 1.5: the same fields, and 1080p (xAI's schema: "on models that advertise it").
+_IMAGINE_15 = dataclasses.replace(_IMAGINE, resolutions=("480p", "720p", "1080p"))
+
+#: Edits and extensions (UPSTREAMS.md section 3).  An extension adds 2..10 s (the docs; the
+#: schema says 1..10), 6 by default, to a source of 2..15 s in the docs and 2..30 s in the
+#: schema: the schema's 30 is taken, so that a 10 s clip extended twice (a 30 s spot) is not
+#: refused before xAI decides.  An edit takes a source of at most 8.7 s and keeps its length.
+SOURCE_LIMITS = SourceLimits(
+    edit_max_source_seconds=8.7,
+    extend_durations=range(2, 11),
+    extend_durations_text="whole seconds from 2 to 10 added",
+    extend_default_duration=6,
+    extend_source_seconds=(2, 30),
+)
+_SOURCE_PATHS = {"edit": "/v1/videos/edits", "extend": "/v1/videos/extensions"}
 
 
 class XAIDialect(Dialect):
@@ -37,10 +66,9 @@ class XAIDialect(Dialect):
     default_model = "grok-imagine-video"
     models: Mapping[str, Limits] = {
         "grok-imagine-video": _IMAGINE,
-        # Imagine 1.5, stable since 2026-06-22.  xAI's own per-model limits are not gathered;
-        # resellers describe it as 1..15 s at 480p/720p (some add 1080p, which xAI does not
-        # document: refused here, relax_limits sends it anyway).
-        "grok-imagine-video-1.5": _IMAGINE,
+        # Imagine 1.5, stable since 2026-06-22: 1..15 s, and 1080p as xAI's REST schema lists
+        # for the models that advertise it.  No price is published for it (pricing.py).
+        "grok-imagine-video-1.5": _IMAGINE_15,
     }
     statuses: Mapping[str, Status] = {
         "pending": "queued",
@@ -48,6 +76,7 @@ class XAIDialect(Dialect):
         "failed": "failed",
         "expired": "expired",
     }
+    source_limits = SOURCE_LIMITS
 
     def rejects_key(self, status_code: int, message: str) -> bool:
         # xAI answers a bad key with 400 "Incorrect API key provided", not 401.
@@ -66,6 +95,21 @@ class XAIDialect(Dialect):
             body["resolution"] = request.resolution
         if request.image_urls:
             body["image"] = {"url": request.image_urls[0]}
+        if request.reference_image_urls:
+            body["reference_images"] = [{"url": url} for url in request.reference_image_urls]
+        return body
+
+    def source_path(self, operation: str) -> str:
+        return _SOURCE_PATHS[operation]
+
+    def source_body(self, request: SourceVideoRequest) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": request.model,
+            "prompt": request.prompt,
+            "video": {"url": request.video_url},
+        }
+        if request.operation == "extend" and request.duration is not None:
+            body["duration"] = request.duration
         return body
 
     def parse_submit(self, body: Any) -> str:
@@ -89,6 +133,13 @@ class XAIDialect(Dialect):
         message: str | None = None
         if status in ("failed", "expired"):
             code, message = error_details(answer)
+            error = answer.get("error")
+            if isinstance(error, Mapping) and error.get("code"):
+                # invalid_argument, permission_denied, failed_precondition, service_unavailable,
+                # internal_error: the code itself, even without a message.
+                code = str(error["code"])
+                if message == "empty body":
+                    message = f"xAI reports {code}"
             if status == "expired":
                 message = message if message != "empty body" else "xAI says the request expired"
         if status == "succeeded" and not urls:
@@ -110,6 +161,7 @@ class XAIDialect(Dialect):
             error_message=message,
             cost_ticks=ticks,
             cost_source="billed" if ticks is not None else None,
+            duration=_seconds(video.get("duration")),
         )
         return ParsedStatus(generation, unknown)
 
@@ -128,6 +180,13 @@ def billed_ticks(answer: Mapping[str, Any]) -> int | None:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
     return value if isinstance(value, int) and value >= 0 else None
+
+
+def _seconds(value: Any) -> int | float | None:
+    """The video's length from ``video.duration`` (a JSON number), when it is one."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        return None
+    return int(value) if float(value).is_integer() else float(value)
 
 
 DIALECT = XAIDialect()

@@ -116,6 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
         " that upstream, e.g. xai=1; repeat for several upstreams (default: no limit)",
     )
     parser.add_argument(
+        "--xai-pending-202",
+        choices=("empty", "body", "off"),
+        default="off",
+        help="xAI polls of running jobs answer HTTP 202, with no body (empty) or with"
+        ' {"status":"pending","progress":N} (body), as xAI\'s schema allows (default: %(default)s)',
+    )
+    parser.add_argument(
         "--ssl-certfile", metavar="PATH", help="serve HTTPS with this PEM certificate (chain)"
     )
     parser.add_argument("--ssl-keyfile", metavar="PATH", help="private key of --ssl-certfile (PEM)")
@@ -163,6 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         job_seconds=args.job_seconds,
         max_jobs=args.max_jobs,
         rate_limits=dict(args.rate_limits),
+        xai_pending_202=args.xai_pending_202,
     )
     config = make_config(
         app,

@@ -57,7 +57,7 @@ from airflow_provider_grokvideo.emulator.wire import (
     send_reply,
     text_reply,
 )
-from airflow_provider_grokvideo.emulator.xai import XaiAPI
+from airflow_provider_grokvideo.emulator.xai import XaiAPI, check_pending_202
 from airflow_provider_grokvideo.emulator.xcompute import XComputeAPI
 
 _MEDIA_SUFFIX = {"videos": ".mp4", "thumbnails": ".jpg"}
@@ -123,6 +123,7 @@ class EmulatorApp:
         max_jobs: int = DEFAULT_MAX_JOBS,
         rate_limits: Mapping[str, float] | None = None,
         clock: Callable[[], float] = time.time,
+        xai_pending_202: str | None = None,
     ) -> None:
         if job_seconds < 0:
             raise ValueError(f"job_seconds must be zero or more, got {job_seconds}")
@@ -135,8 +136,14 @@ class EmulatorApp:
         self.rate_limits = RateLimits(rate_limits)
         self.connections = ConnectionTracker()
         self.apis: dict[str, UpstreamAPI] = {
-            api.name: api for api in (XComputeAPI(), MountseaAPI(), XaiAPI())
+            api.name: api
+            for api in (
+                XComputeAPI(),
+                MountseaAPI(),
+                XaiAPI(pending_202=xai_pending_202, source_seconds=self._source_seconds),
+            )
         }
+        self._start_pending_202 = self.xai_pending_202
         self._links: dict[str, Links] = {}
         self._control: Any = None
         self._reset_counters()
@@ -168,6 +175,7 @@ class EmulatorApp:
             "faults_fired": dict(self.faults.fired),
             "faults_pending": self.faults.pending(),
             "rate_limits": dict(self.rate_limits.limits),
+            "xai_pending_202": self.xai_pending_202,
             "job_seconds": self.job_seconds,
             "max_jobs": self.jobs.max_jobs,
             "seconds_since_reset": round(now - self.started, 3),
@@ -175,7 +183,8 @@ class EmulatorApp:
 
     def reset(self) -> None:
         """Forget every job, pending fault and counter (open connections stay open); the rate
-        limits go back to those given at start, every bucket full."""
+        limits and ``xai_pending_202`` go back to those given at start, every bucket full."""
+        self.set_xai_pending_202(self._start_pending_202)
         self.jobs.clear()
         self.faults.reset()
         self.rate_limits.reset()
@@ -213,6 +222,28 @@ class EmulatorApp:
         return all of them (see ``ratelimits.py``)."""
         return self.rate_limits.update(limits)
 
+    @property
+    def xai_pending_202(self) -> str | None:
+        """How xAI polls of running jobs answer: ``"empty"`` or ``"body"`` (HTTP 202), or
+        None (HTTP 200, the default)."""
+        return self.apis["xai"].pending_202  # type: ignore[attr-defined,no-any-return]
+
+    def set_xai_pending_202(self, value: str | None) -> str | None:
+        """Make xAI polls of running jobs answer HTTP 202 (``"empty"``: no body, ``"body"``:
+        ``{"status":"pending","progress":N}``) or 200 again (None or ``"off"``)."""
+        xai = self.apis["xai"]
+        xai.pending_202 = check_pending_202(value)  # type: ignore[attr-defined]
+        return self.xai_pending_202
+
+    def _source_seconds(self, url: str) -> float | None:
+        """The length of a video this emulator made, from its CDN URL (None for another)."""
+        marker = "/cdn/videos/"
+        at = url.find(marker)
+        if at < 0 or not url.endswith(".mp4"):
+            return None
+        job = self.jobs.get(url[at + len(marker) : -len(".mp4")])
+        return job.video_duration if job is not None else None
+
     def job(self, job_id: str) -> dict[str, Any] | None:
         """What the emulator knows of one job (``None`` if unknown)."""
         job = self.jobs.get(job_id)
@@ -232,6 +263,7 @@ class EmulatorApp:
             "markers": job.scenario.markers,
             "model": job.model,
             "cost_ticks": job.cost_ticks,
+            "video_duration": job.video_duration,
         }
 
     # ------------------------------------------------------------------------ ASGI entry point
@@ -309,7 +341,7 @@ class EmulatorApp:
                 return
         auth, host, _ = request_headers(scope)
         if endpoint == SUBMIT:
-            reply = await self._submit(api, ustats, auth, receive)
+            reply = await self._submit(api, ustats, auth, receive, job_id)
         else:
             reply = self._status(api, ustats, auth, job_id, self._links_for(scope, host))
         if fault is not None and fault.fault == "lost-answer":
@@ -341,7 +373,12 @@ class EmulatorApp:
         await send_reply(send, reply)
 
     async def _submit(
-        self, api: UpstreamAPI, ustats: UpstreamStats, auth: bytes | None, receive: Receive
+        self,
+        api: UpstreamAPI,
+        ustats: UpstreamStats,
+        auth: bytes | None,
+        receive: Receive,
+        operation: str = "",
     ) -> Reply:
         ustats.submit_requests += 1
         if not self._authorized(auth):
@@ -363,7 +400,7 @@ class EmulatorApp:
                     else "body is not UTF-8 JSON"
                 )
                 return api.invalid_json(detail)
-        spec = api.parse_submit(body)
+        spec = api.parse_operation(body, operation) if operation else api.parse_submit(body)
         if isinstance(spec, list):
             ustats.rejected += 1
             return api.bad_request(spec)
@@ -481,6 +518,7 @@ def _build_control(app: EmulatorApp) -> Any:
                     "reset": "POST /_emulator/reset",
                     "faults": "GET|POST|DELETE /_emulator/faults",
                     "rate_limits": "GET|PUT /_emulator/rate-limits",
+                    "xai_pending_202": "GET|PUT /_emulator/xai-pending-202",
                     "job": "GET /_emulator/jobs/{id}",
                     "health": "GET /_emulator/health",
                 },
@@ -539,6 +577,18 @@ def _build_control(app: EmulatorApp) -> Any:
                 return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse({"rate_limits": dict(app.rate_limits.limits)})
 
+    async def pending_202(request: Request) -> Response:
+        if request.method == "PUT":
+            try:
+                body = await request.json()
+                app.set_xai_pending_202(body.get("xai_pending_202"))
+            except (ValueError, AttributeError) as exc:
+                return JSONResponse(
+                    {"error": f'body must be {{"xai_pending_202": "empty"|"body"|null}}: {exc}'},
+                    status_code=400,
+                )
+        return JSONResponse({"xai_pending_202": app.xai_pending_202})
+
     async def job(request: Request) -> Response:
         info = app.job(request.path_params["job_id"])
         if info is None:
@@ -557,6 +607,7 @@ def _build_control(app: EmulatorApp) -> Any:
             Route("/_emulator/reset", reset, methods=["POST"]),
             Route("/_emulator/faults", faults, methods=["GET", "POST", "DELETE"]),
             Route("/_emulator/rate-limits", rate_limits, methods=["GET", "PUT"]),
+            Route("/_emulator/xai-pending-202", pending_202, methods=["GET", "PUT"]),
             Route("/_emulator/jobs/{job_id}", job, methods=["GET"]),
         ],
         default=not_found,
@@ -569,10 +620,15 @@ def create_app(
     job_seconds: float = DEFAULT_JOB_SECONDS,
     max_jobs: int = DEFAULT_MAX_JOBS,
     rate_limits: Mapping[str, float] | None = None,
+    xai_pending_202: str | None = None,
 ) -> EmulatorApp:
     """A new emulator application (for ``uvicorn --factory`` or ``httpx.ASGITransport``)."""
     return EmulatorApp(
-        api_key=api_key, job_seconds=job_seconds, max_jobs=max_jobs, rate_limits=rate_limits
+        api_key=api_key,
+        job_seconds=job_seconds,
+        max_jobs=max_jobs,
+        rate_limits=rate_limits,
+        xai_pending_202=xai_pending_202,
     )
 
 

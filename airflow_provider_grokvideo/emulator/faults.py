@@ -20,7 +20,7 @@ from airflow_provider_grokvideo.emulator.defaults import ENDPOINTS, UPSTREAMS
 # --------------------------------------------------------------------------------------------
 
 MARKER_PREFIX = "[emulator:"
-_MARKER_RE = re.compile(r"\[emulator:([a-z][a-z-]*)(?:=([^\]]*))?\]")
+_MARKER_RE = re.compile(r"\[emulator:([a-z][a-z0-9-]*)(?:=([^\]]*))?\]")
 
 #: Marker names that decide how a job ends (at most one per prompt).
 OUTCOME_MARKERS: tuple[str, ...] = ("fail", "cancel", "expire", "timeout", "no-url")
@@ -41,8 +41,10 @@ MARKERS: dict[str, frozenset[str]] = {
     "video-mb": frozenset(UPSTREAMS),
     "cut-download": frozenset(UPSTREAMS),
     "url-expired": frozenset(UPSTREAMS),
+    "pending-202": frozenset({"xai"}),
 }
-_VALUED = frozenset({"result-shape", "seconds", "video-mb"})
+_VALUED = frozenset({"result-shape", "seconds", "video-mb", "pending-202"})
+PENDING_202_SHAPES: tuple[str, ...] = ("empty", "body")
 RESULT_SHAPES: tuple[str, ...] = ("videoUrl", "output", "other")
 MAX_MARKER_SECONDS = 86_400.0
 MAX_VIDEO_MB = 10_240.0
@@ -66,6 +68,7 @@ class Scenario:
     video_mb: float | None = None
     cut_download: bool = False
     url_expired: bool = False
+    pending_202: str | None = None  # xAI: a running job's poll answers 202 ("empty", "body")
 
     @property
     def markers(self) -> list[str]:
@@ -85,6 +88,8 @@ class Scenario:
             out.append(f"seconds={self.seconds:g}")
         if self.video_mb is not None:
             out.append(f"video-mb={self.video_mb:g}")
+        if self.pending_202 is not None:
+            out.append(f"pending-202={self.pending_202}")
         return out
 
 
@@ -167,6 +172,13 @@ def parse_markers(prompt: str, upstream: str) -> tuple[Scenario, str]:
         elif name == "video-mb":
             assert value is not None
             changes["video_mb"] = _number(name, value, MAX_VIDEO_MB)
+        elif name == "pending-202":
+            if value not in PENDING_202_SHAPES:
+                raise MarkerError(
+                    "emulator marker [emulator:pending-202=...] must be one of "
+                    + ", ".join(PENDING_202_SHAPES)
+                )
+            changes["pending_202"] = value
     leftover = _MARKER_RE.sub("", prompt)
     if MARKER_PREFIX in leftover:
         raise MarkerError(

@@ -167,9 +167,14 @@ class Emulator:
         keep_alive: int = DEFAULT_KEEP_ALIVE,
         backlog: int = DEFAULT_BACKLOG,
         rate_limits: Mapping[str, float] | None = None,
+        xai_pending_202: str | None = None,
     ) -> None:
         self.app = EmulatorApp(
-            api_key=api_key, job_seconds=job_seconds, max_jobs=max_jobs, rate_limits=rate_limits
+            api_key=api_key,
+            job_seconds=job_seconds,
+            max_jobs=max_jobs,
+            rate_limits=rate_limits,
+            xai_pending_202=xai_pending_202,
         )
         self.host = host
         self._port = port
@@ -349,6 +354,11 @@ class Emulator:
     def clear_faults(self) -> None:
         """Drop every pending fault."""
         self._call(self.app.clear_faults)
+
+    def set_xai_pending_202(self, value: str | None) -> str | None:
+        """Make xAI polls of running jobs answer HTTP 202: ``"empty"`` (no body), ``"body"``
+        (``{"status":"pending","progress":N}``), or None/``"off"`` for HTTP 200 again."""
+        return self._call(lambda: self.app.set_xai_pending_202(value))
 
     def set_rate_limits(self, limits: Mapping[str, float | None]) -> dict[str, float]:
         """Set (requests per second per key) or remove (``None``) upstreams' rate limits.

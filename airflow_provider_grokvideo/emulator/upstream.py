@@ -75,7 +75,8 @@ class UpstreamAPI(ABC):
 
     @abstractmethod
     def route(self, method: str, path: str, query: bytes) -> tuple[str, str] | Reply:
-        """``(SUBMIT, "")`` or ``(STATUS, job_id)`` for an API request, else the error reply.
+        """``(SUBMIT, "")`` (or ``(SUBMIT, operation)`` for an edit or extension route),
+        ``(STATUS, job_id)`` for an API request, else the error reply.
 
         ``path`` is relative to the upstream's prefix (``/v1/tasks/abc``).
         """
@@ -111,6 +112,11 @@ class UpstreamAPI(ABC):
     @abstractmethod
     def parse_submit(self, body: Any) -> SubmitSpec | list[str]:
         """Validate a submission: its :class:`SubmitSpec`, or the list of what is wrong."""
+
+    def parse_operation(self, body: Any, operation: str) -> SubmitSpec | list[str]:
+        """Validate a submission to an operation's own route (xAI's edits, extensions): only
+        an upstream whose ``route`` names operations needs it."""
+        return [f"{self.name} has no {operation} endpoint"]
 
     @abstractmethod
     def submitted(self, job: Job) -> Reply:

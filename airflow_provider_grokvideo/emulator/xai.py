@@ -1,8 +1,13 @@
 """xAI's official REST API: wire format, as UPSTREAMS.md section 3 documents it.
 
-* ``POST /v1/videos/generations`` -> ``{"request_id":"…"}``
+* ``POST /v1/videos/generations`` -> ``{"request_id":"…"}`` (text, one ``image`` or up to 7
+  ``reference_images`` to video)
+* ``POST /v1/videos/edits`` and ``POST /v1/videos/extensions`` (a ``video`` to change or to
+  continue) -> ``{"request_id":"…"}``, polled like generations
 * ``GET /v1/videos/{request_id}`` -> HTTP 200 with ``status`` ``pending`` | ``done`` |
-  ``failed`` | ``expired`` (``progress`` present while the job runs)
+  ``failed`` | ``expired`` (``progress`` present while the job runs); while the job runs, HTTP
+  202 instead when asked (``pending_202``: ``"empty"`` answers no body, ``"body"``
+  ``{"status":"pending","progress":N}``), as xAI's schema allows
 * errors: ``{"code":"Client specified an invalid argument","error":"…"}``; a bad API key is a
   400 (not a 401) whose message says "Incorrect API key provided".
 * cost: a ``done`` answer carries the billed cost in ``usage.cost_in_usd_ticks``
@@ -11,9 +16,15 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any
 
-from airflow_provider_grokvideo.emulator.faults import MarkerError, parse_markers
+from airflow_provider_grokvideo.emulator.faults import (
+    PENDING_202_SHAPES,
+    MarkerError,
+    parse_markers,
+)
 from airflow_provider_grokvideo.emulator.jobs import QUEUED, RUNNING, UNKNOWN, Job, uuid4_hex
 from airflow_provider_grokvideo.emulator.upstream import (
     STATUS,
@@ -28,6 +39,9 @@ from airflow_provider_grokvideo.emulator.upstream import (
 )
 from airflow_provider_grokvideo.emulator.wire import Reply, json_reply
 
+#: Marker values and ``xai_pending_202`` settings: how a running job's poll answers HTTP 202.
+PENDING_202 = PENDING_202_SHAPES
+
 MODEL = "grok-imagine-video"
 #: Imagine 1.5 (stable since 2026-06-22) takes the same fields.
 MODELS: tuple[str, ...] = (MODEL, "grok-imagine-video-1.5")
@@ -35,10 +49,21 @@ MODELS: tuple[str, ...] = (MODEL, "grok-imagine-video-1.5")
 #: of grok-imagine-video.  No 1.5 price is published: the emulator bills 1.5 the same, and a
 #: request without a resolution at 480p (xAI's default is not documented).
 TICKS_PER_SECOND: dict[str, int] = {"480p": 500_000_000, "720p": 700_000_000}
+#: No 1080p price is published (Imagine 1.5 only): the emulator bills it as 720p.
+TICKS_PER_SECOND["1080p"] = TICKS_PER_SECOND["720p"]
 UNSPECIFIED_RESOLUTION = "480p"
 ASPECT_RATIOS: tuple[str, ...] = ("1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3")
 RESOLUTIONS: tuple[str, ...] = ("480p", "720p")
+#: 1080p "on models that advertise it": Imagine 1.5.
+MODEL_RESOLUTIONS: dict[str, tuple[str, ...]] = {"grok-imagine-video-1.5": (*RESOLUTIONS, "1080p")}
 MIN_DURATION, MAX_DURATION, DEFAULT_DURATION = 1, 15, 8
+#: reference_images: at most 7; a video from them lasts at most 10 s; not with ``image``.
+MAX_REFERENCE_IMAGES, MAX_REFERENCE_DURATION = 7, 10
+#: Edits: the source video is at most 8.7 s long.
+MAX_EDIT_SOURCE = 8.7
+#: Extensions: 2..10 s added (6 by default) to a source of 2..30 s (the schema; the docs say 15).
+MIN_EXTENSION, MAX_EXTENSION, DEFAULT_EXTENSION = 2, 10, 6
+MIN_EXTEND_SOURCE, MAX_EXTEND_SOURCE = 2.0, 30.0
 #: Status word of the ``unknown-status`` scenario (not in xAI's documented list).
 UNKNOWN_WORD = "rendering"
 
@@ -48,6 +73,25 @@ EXHAUSTED = "Some resource has been exhausted"
 
 _SUBMIT_PATH = "/v1/videos/generations"
 _VIDEOS_PREFIX = "/v1/videos/"
+EDIT, EXTEND = "edit", "extend"
+_OPERATION_PATHS = {"/v1/videos/edits": EDIT, "/v1/videos/extensions": EXTEND}
+
+# -- ASSUMPTION: how long an edit's or an extension's output is ------------------------------
+# xAI documents the inputs (an edit takes a source of at most 8.7 s, an extension adds 2..10 s)
+# and that the output follows the input's format, but not the output's length.  The emulator
+# assumes, here and nowhere else: an edit keeps its source's length; an extension is its source
+# plus the seconds added.  A source it did not make itself (a foreign URL, a data URI, a Files
+# id) is assumed UNKNOWN_SOURCE_SECONDS long.
+UNKNOWN_SOURCE_SECONDS = 6.0
+
+
+def output_seconds(operation: str, source_seconds: float, added_seconds: float = 0.0) -> float:
+    """The assumed length of an edit's (``source``) or an extension's (``source + added``)
+    output; see the assumption above."""
+    return source_seconds + added_seconds if operation == EXTEND else source_seconds
+
+
+_VIDEO_DATA_URI = re.compile(r"^data:video/mp4;base64,[A-Za-z0-9+/=\s]+$", re.IGNORECASE)
 
 
 def _error(status: int, code: str, message: str) -> Reply:
@@ -55,12 +99,26 @@ def _error(status: int, code: str, message: str) -> Reply:
 
 
 class XaiAPI(UpstreamAPI):
+    """xAI's wire format.  ``pending_202`` (``"empty"``, ``"body"`` or None) makes every running
+    job's poll answer HTTP 202 (a job's ``[emulator:pending-202=...]`` marker wins);
+    ``source_seconds`` tells the length of a video the emulator made, from its URL."""
+
     name = "xai"
 
+    def __init__(
+        self,
+        *,
+        pending_202: str | None = None,
+        source_seconds: Callable[[str], float | None] | None = None,
+    ) -> None:
+        self.pending_202 = check_pending_202(pending_202)
+        self.source_seconds = source_seconds or (lambda url: None)
+
     def route(self, method: str, path: str, query: bytes) -> tuple[str, str] | Reply:
-        if path == _SUBMIT_PATH:
+        operation = _OPERATION_PATHS.get(path)
+        if path == _SUBMIT_PATH or operation is not None:
             if method == "POST":
-                return SUBMIT, ""
+                return SUBMIT, operation or ""
             return _error(405, INVALID_ARGUMENT, f"Method {method} is not allowed on {path}")
         if path.startswith(_VIDEOS_PREFIX):
             request_id = path[len(_VIDEOS_PREFIX) :]
@@ -126,9 +184,11 @@ class XaiAPI(UpstreamAPI):
         if ratio is not None and ratio not in ASPECT_RATIOS:
             return [f"aspect_ratio {ratio!r} is not supported; allowed: {', '.join(ASPECT_RATIOS)}"]
         resolution = body.get("resolution")
-        if resolution is not None and resolution not in RESOLUTIONS:
+        allowed = MODEL_RESOLUTIONS.get(model or MODEL, RESOLUTIONS)
+        if resolution is not None and resolution not in allowed:
             return [
-                f"resolution {resolution!r} is not supported; allowed: {', '.join(RESOLUTIONS)}"
+                f"resolution {resolution!r} is not supported by {model or MODEL}; allowed: "
+                + ", ".join(allowed)
             ]
         image = body.get("image")
         if image is not None:
@@ -137,12 +197,79 @@ class XaiAPI(UpstreamAPI):
             url = image["url"]
             if not (is_http_url(url) or is_image_data_uri(url)):
                 return ["image.url must be an http(s) URL or a base64 data:image/... URI"]
+        references = body.get("reference_images")
+        if references is not None:
+            problem = _check_references(references, image, duration)
+            if problem:
+                return [problem]
         try:
             scenario, _ = parse_markers(prompt, self.name)
         except MarkerError as exc:
             return [str(exc)]
         ticks = duration * TICKS_PER_SECOND[resolution or UNSPECIFIED_RESOLUTION]
         return SubmitSpec(scenario, float(duration), model or MODEL, ticks)
+
+    def parse_operation(self, body: Any, operation: str) -> SubmitSpec | list[str]:
+        """An edit (``POST /v1/videos/edits``) or extension (``/v1/videos/extensions``)."""
+        if not isinstance(body, dict):
+            return ["request body must be a JSON object"]
+        prompt = body.get("prompt")
+        if prompt is None:
+            return ["prompt is required"]
+        if not isinstance(prompt, str):
+            return [f"prompt must be a string, got {type(prompt).__name__}"]
+        if not prompt.strip():
+            return ["prompt must not be empty"]
+        model = body.get("model")
+        if model is not None and model not in MODELS:
+            return [f"Model not found: {model!r}; video models: {', '.join(MODELS)}"]
+        unknown = sorted(set(body) - {"prompt", "model", "video", "duration", "output", "user"})
+        if operation == EDIT and "duration" in body:
+            unknown.append("duration")
+        if unknown:
+            return [f"unknown field(s) for a video {operation}: {', '.join(unknown)}"]
+        video = body.get("video")
+        if video is None:
+            return ["video is required"]
+        if not isinstance(video, dict) or not (
+            isinstance(video.get("url"), str) or isinstance(video.get("file_id"), str)
+        ):
+            return ['video must be an object {"url": "<http(s) URL or data URI>"} or {"file_id"}']
+        url = video.get("url")
+        if isinstance(url, str) and not (is_http_url(url) or _VIDEO_DATA_URI.match(url)):
+            return ["video.url must be an http(s) URL or a base64 data:video/mp4 URI"]
+        source = self.source_seconds(url) if isinstance(url, str) else None
+        source = UNKNOWN_SOURCE_SECONDS if source is None else source
+        added = 0.0
+        if operation == EDIT:
+            if source > MAX_EDIT_SOURCE:
+                return [f"video is {source:g} s long; an edit takes at most {MAX_EDIT_SOURCE} s"]
+        else:
+            duration = body.get("duration")
+            if duration is None:
+                duration = DEFAULT_EXTENSION
+            elif not is_integer(duration):
+                return [f"duration must be an integer number of seconds, got {duration!r}"]
+            elif not MIN_EXTENSION <= duration <= MAX_EXTENSION:
+                return [
+                    f"duration {duration} is out of range; allowed: {MIN_EXTENSION}-{MAX_EXTENSION}"
+                ]
+            if not MIN_EXTEND_SOURCE <= source <= MAX_EXTEND_SOURCE:
+                return [
+                    f"video is {source:g} s long; an extension takes {MIN_EXTEND_SOURCE:g} to "
+                    f"{MAX_EXTEND_SOURCE:g} s"
+                ]
+            added = float(duration)
+        try:
+            scenario, _ = parse_markers(prompt, self.name)
+        except MarkerError as exc:
+            return [str(exc)]
+        # Billed: an extension its added seconds, an edit its source's; at 480p (the source's
+        # resolution is not tracked), as a generation without a resolution.
+        billed = added if operation == EXTEND else source
+        ticks = round(billed * TICKS_PER_SECOND[UNSPECIFIED_RESOLUTION])
+        seconds = output_seconds(operation, source, added)
+        return SubmitSpec(scenario, seconds, model or MODEL, ticks)
 
     # ---------------------------------------------------------------------------- answers
 
@@ -153,6 +280,11 @@ class XaiAPI(UpstreamAPI):
         phase = job.phase(now)
         model = job.model or MODEL
         body: dict[str, Any]
+        pending_202 = job.scenario.pending_202 or self.pending_202
+        if pending_202 is not None and phase in (QUEUED, RUNNING):
+            if pending_202 == "empty":
+                return Reply(202, b"", [])
+            return json_reply(202, {"status": "pending", "progress": job.progress(now)})
         if phase == QUEUED:
             body = {"status": "pending", "model": model}
         elif phase in (RUNNING, UNKNOWN):
@@ -197,3 +329,32 @@ class XaiAPI(UpstreamAPI):
                 "model": model,
             }
         return json_reply(200, body)
+
+
+def check_pending_202(value: str | None) -> str | None:
+    """``"empty"``, ``"body"`` or None (an empty string or ``"off"`` too)."""
+    if value in (None, "", "off"):
+        return None
+    if value not in PENDING_202:
+        raise ValueError(f"xai_pending_202 must be one of {', '.join(PENDING_202)} or off")
+    return value
+
+
+def _check_references(references: Any, image: Any, duration: int) -> str | None:
+    if not isinstance(references, list) or not references:
+        return 'reference_images must be a non-empty array of {"url"} or {"file_id"}'
+    if len(references) > MAX_REFERENCE_IMAGES:
+        return f"reference_images: at most {MAX_REFERENCE_IMAGES} images, got {len(references)}"
+    if image is not None:
+        return "image and reference_images cannot be used together"
+    if duration > MAX_REFERENCE_DURATION:
+        return f"duration {duration} is too long with reference_images: at most 10"
+    for item in references:
+        if not isinstance(item, dict):
+            return 'reference_images items must be objects {"url"} or {"file_id"}'
+        url = item.get("url")
+        if isinstance(item.get("file_id"), str) and url is None:
+            continue
+        if not isinstance(url, str) or not (is_http_url(url) or is_image_data_uri(url)):
+            return "reference_images[].url must be an http(s) URL or a base64 data:image/... URI"
+    return None

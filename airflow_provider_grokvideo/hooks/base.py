@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import random
@@ -32,6 +33,7 @@ from airflow_provider_grokvideo.exceptions import (
     UpstreamHTTPError,
     UpstreamUnreachable,
 )
+from airflow_provider_grokvideo.hooks.video_edits import SourceVideoMixin
 from airflow_provider_grokvideo.models import VideoGeneration, VideoRequest
 from airflow_provider_grokvideo.pricing import (
     PRICES_EXTRA,
@@ -185,7 +187,7 @@ ASYNC_POOL_CONNECTIONS = 256
 ASYNC_KEEPALIVE_SECONDS = 60.0
 
 
-class GrokVideoHook(BaseHook):
+class GrokVideoHook(SourceVideoMixin, BaseHook):
     """Base hook of the three upstream video APIs; subclasses set the class attributes below.
 
     :param conn_id: the Airflow connection; its password is the API key, its host (optional)
@@ -370,6 +372,7 @@ class GrokVideoHook(BaseHook):
         resolution: str | None = None,
         image_urls: Sequence[str] | None = None,
         model: str | None = None,
+        reference_image_urls: Sequence[str] | None = None,
     ) -> HttpCall:
         """Validate a request against this upstream's limits and return the submit call.
 
@@ -379,6 +382,7 @@ class GrokVideoHook(BaseHook):
         model): the upstream's own refusal of it, if any, is raised with its message.
         """
         request = self._request(prompt, duration, aspect_ratio, resolution, image_urls, model)
+        request = dataclasses.replace(request, reference_image_urls=_urls(reference_image_urls))
         call = self.dialect.submit_call(request, relaxed=self.settings.relax_limits)
         self._warn_if_unknown_model(request.model)
         return call
@@ -392,6 +396,7 @@ class GrokVideoHook(BaseHook):
         resolution: str | None = None,
         image_urls: Sequence[str] | None = None,
         model: str | None = None,
+        reference_image_urls: Sequence[str] | None = None,
     ) -> CostEstimate | None:
         """What this video should cost, from the price table or the connection's ``prices``
         extra (which overrides it); None where no price is known.  Sends nothing.
@@ -399,8 +404,9 @@ class GrokVideoHook(BaseHook):
         The request is validated first, as :meth:`submit_video` would: bad input raises
         :class:`~airflow_provider_grokvideo.exceptions.InvalidVideoRequest`.
         """
+        request = self._request(prompt, duration, aspect_ratio, resolution, image_urls, model)
         request = self.dialect.validate(
-            self._request(prompt, duration, aspect_ratio, resolution, image_urls, model),
+            dataclasses.replace(request, reference_image_urls=_urls(reference_image_urls)),
             relaxed=self.settings.relax_limits,
         )
         assert request.model is not None  # validate() fills the default model
@@ -464,6 +470,7 @@ class GrokVideoHook(BaseHook):
         resolution: str | None = None,
         image_urls: Sequence[str] | None = None,
         model: str | None = None,
+        reference_image_urls: Sequence[str] | None = None,
     ) -> str:
         """Validate, then submit one generation; return the upstream's generation id.
 
@@ -476,6 +483,7 @@ class GrokVideoHook(BaseHook):
             resolution=resolution,
             image_urls=image_urls,
             model=model,
+            reference_image_urls=reference_image_urls,
         )
         try:
             body = self._with_retries(lambda: self._send(call, submit=True), is_safe_submit_retry)
@@ -542,6 +550,8 @@ class GrokVideoHook(BaseHook):
 
     # -- plumbing --------------------------------------------------------------------------
     def _parse_status(self, body: Any, generation_id: str) -> VideoGeneration:
+        if type(body) is StillRunning:
+            return self.dialect.parse_still_running(body.body, generation_id).generation
         parsed = self.dialect.parse_status(body, generation_id)
         word = parsed.unknown_status
         if word is not None and (self.dialect.name, word) not in self._unknown_statuses_logged:
@@ -630,6 +640,13 @@ class GrokVideoHook(BaseHook):
                 self._scrub(message),
                 retry_after=_retry_after(response.headers.get("Retry-After")),
             )
+        if response.status_code == 202 and not submit:
+            # "Still in progress" (xAI's schema gives it no body; clients have seen
+            # {"status":"pending","progress":24} too): documented, so neither weather nor odd.
+            try:
+                return StillRunning(response.json() if response.content.strip() else None)
+            except ValueError:
+                return StillRunning(None)
         try:
             return response.json()
         except ValueError:
@@ -692,6 +709,23 @@ class GrokVideoHook(BaseHook):
             "before_sleep": before_sleep,
             "reraise": True,
         }
+
+
+@dataclass(frozen=True)
+class StillRunning:
+    """A status read answered HTTP 202: the job is still in progress (``body``: its JSON, or
+    None when it had none); read by the dialect's ``parse_still_running``."""
+
+    body: Any = None
+
+
+def _urls(value: Any) -> Any:
+    """One URL or a list of them as a tuple (anything else is left for the dialect to refuse)."""
+    if isinstance(value, str):
+        return (value,)
+    if value is None or isinstance(value, (list, tuple)):
+        return tuple(value or ())
+    return value
 
 
 def _base_url(conn: Connection, default: str) -> str:

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_grokvideo.hooks.base import GrokVideoHook
     from airflow_provider_grokvideo.tasks.submit_record import SubmitLedger
+    from airflow_provider_grokvideo.tasks.upstream_call import UpstreamCall
 
 #: The XCom key under which the generation id is pushed as soon as it is known.
 GENERATION_ID_KEY = "generation_id"
@@ -50,8 +51,12 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
     :param prompt: what the video shows (templated).
     :param duration: seconds of video, within what the upstream allows (templated).
     :param aspect_ratio: for example ``"16:9"`` (templated).
-    :param resolution: ``"480p"`` or ``"720p"`` (templated; spelled the upstream's way for you).
+    :param resolution: ``"480p"`` or ``"720p"`` (``"1080p"`` on xAI's ``grok-imagine-video-1.5``;
+        templated; spelled the upstream's way for you).
     :param image_urls: public http(s) URLs of the images to animate, or one URL (templated).
+    :param reference_image_urls: reference-to-video (xAI only): up to 7 http(s) URLs or data
+        URIs of images whose look the video keeps; needs a duration of at most 10 s and no
+        ``image_urls`` (templated).
     :param model: the upstream's model; the connection's, then the upstream's, default when
         omitted (templated).
     :param max_cost_usd: refuse, before any request, a video whose estimated cost (see
@@ -93,6 +98,7 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
         "conn_id",
         "prompt",
         "image_urls",
+        "reference_image_urls",
         "duration",
         "aspect_ratio",
         "resolution",
@@ -121,6 +127,7 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
         timeout: float | timedelta = DEFAULT_TIMEOUT,
         resubmit_unknown: bool | str = False,
         max_cost_usd: float | str | Decimal | None = None,
+        reference_image_urls: Sequence[str] | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -130,6 +137,7 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
         self.aspect_ratio = aspect_ratio
         self.resolution = resolution
         self.image_urls = image_urls
+        self.reference_image_urls = reference_image_urls
         self.model = model
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
@@ -164,18 +172,12 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
         )
 
         hook = get_video_hook(self.conn_id)
-        request = {
-            "duration": _blank_to_none(self.duration),
-            "aspect_ratio": _blank_to_none(self.aspect_ratio),
-            "resolution": _blank_to_none(self.resolution),
-            "image_urls": _as_urls(self.image_urls),
-            "model": _blank_to_none(self.model),
-        }
         try:
             # Validated before anything is recorded or sent: bad input costs no request.
-            call = hook.build_request(self.prompt, **request)
+            upstream = self._upstream_call(hook)
         except InvalidVideoRequest as exc:
             raise AirflowFailException(str(exc)) from exc
+        call = upstream.call
         fingerprint = request_fingerprint(call.method, call.path, call.json)
 
         ledger = self._ledger(context)
@@ -220,7 +222,7 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
             )
 
         # Logs the estimate; over max_cost_usd (or unknown under a cap) fails before any request.
-        estimate = estimate_before_submit(self, hook, context, request)
+        estimate = estimate_before_submit(self, hook, context, upstream)
         if estimate is not None:
             self.cost_estimate = estimate.to_dict()  # the one-task wait's result carries it
         marker = SubmitRecord.before_send(
@@ -231,7 +233,7 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
         )
         if ledger is not None:
             ledger.write(marker)  # before the request leaves: a crash from here on is known
-        generation_id = self._submit(hook, request, ledger)
+        generation_id = self._submit(upstream, ledger)
         if ledger is not None:
             try:
                 ledger.write(marker.answered(generation_id))
@@ -245,14 +247,34 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
         record_submission(context, self, hook, generation_id)  # for the "Grok videos" page
         return generation_id
 
-    def _submit(
-        self, hook: GrokVideoHook, request: dict[str, Any], ledger: SubmitLedger | None
-    ) -> str:
+    def _upstream_call(self, hook: GrokVideoHook) -> UpstreamCall:
+        """What this task submits, validated (``InvalidVideoRequest`` for bad input): the one
+        method the edit and extension operators override."""
+        from airflow_provider_grokvideo.tasks.upstream_call import UpstreamCall
+
+        request = {
+            "duration": _blank_to_none(self.duration),
+            "aspect_ratio": _blank_to_none(self.aspect_ratio),
+            "resolution": _blank_to_none(self.resolution),
+            "image_urls": _as_urls(self.image_urls),
+            "model": _blank_to_none(self.model),
+        }
+        references = _as_urls(self.reference_image_urls)
+        if references:  # only then: a hook without the argument still submits generations
+            request["reference_image_urls"] = references
+        return UpstreamCall(
+            call=hook.build_request(self.prompt, **request),
+            estimate=lambda: hook.estimate_cost(self.prompt, **request),
+            send=lambda: hook.submit_video(self.prompt, **request),
+            model=request["model"],
+        )
+
+    def _submit(self, upstream: UpstreamCall, ledger: SubmitLedger | None) -> str:
         from airflow_provider_grokvideo.exceptions import InvalidVideoRequest
         from airflow_provider_grokvideo.hooks.base import is_safe_submit_retry
 
         try:
-            return hook.submit_video(self.prompt, **request)
+            return upstream.send()
         except Exception as exc:
             created = _may_have_created_a_job(exc)
             if ledger is not None and not created:

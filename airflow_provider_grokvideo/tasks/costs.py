@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_grokvideo.hooks.base import GrokVideoHook
     from airflow_provider_grokvideo.operators.generate import GrokVideoGenerateOperator
+    from airflow_provider_grokvideo.tasks.upstream_call import UpstreamCall
 
 #: The XCom key under which the generate task keeps its estimate.
 COST_ESTIMATE_XCOM_KEY = "cost_estimate"
@@ -37,12 +38,11 @@ def estimate_before_submit(
     operator: GrokVideoGenerateOperator,
     hook: GrokVideoHook,
     context: Context,
-    request: dict[str, Any],
+    upstream: UpstreamCall,
 ) -> CostEstimate | None:
     """Estimate the operator's video, log it, refuse it over ``max_cost_usd`` and keep the
-    estimate in the ``cost_estimate`` XCom.  Sends nothing to the upstream.  ``request`` holds
-    the operator's neutral parameters as it submits them (``duration``, ``aspect_ratio``,
-    ``resolution``, ``image_urls``, ``model``).
+    estimate in the ``cost_estimate`` XCom.  Sends nothing to the upstream.  ``upstream`` is
+    what the operator submits (a generation, an edit or an extension), with its estimate.
 
     Raises :class:`~airflow.sdk.exceptions.AirflowFailException` (no retries: retrying cannot
     change the estimate) for a video over the cap, a cap that cannot be checked (no price
@@ -51,8 +51,8 @@ def estimate_before_submit(
     log = operator.log
     try:
         cap = parse_cap(operator.max_cost_usd)
-        model = request.get("model")
-        estimate = hook.estimate_cost(operator.prompt, **request)
+        model = upstream.model
+        estimate = upstream.estimate()
         model = estimate.model if estimate else model or hook.settings.model
         check_cost_cap(
             estimate,

@@ -1,0 +1,31 @@
+"""What a submitting task asks its upstream for, prepared before anything is recorded or sent.
+
+The generate operator and its edit and extension subclasses differ only in the hook call they
+make; everything around it (the durable submit record, the cost cap, XCom, the page's record)
+is the generate operator's, once.  Each operator builds one :class:`UpstreamCall`: the
+validated request (whose fingerprint the durable record keeps), its cost estimate and its send.
+
+Pure: no Airflow import (operators import this when their task runs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from airflow_provider_grokvideo.dialects.base import HttpCall
+    from airflow_provider_grokvideo.pricing import CostEstimate
+
+
+@dataclass(frozen=True)
+class UpstreamCall:
+    """One validated submit: ``call`` is the HTTP request it sends, ``estimate`` what it should
+    cost (None where no price is known), ``send`` submits it and returns the generation id;
+    ``model`` is the model asked for (None: the connection's, then the upstream's, default)."""
+
+    call: HttpCall
+    estimate: Callable[[], CostEstimate | None]
+    send: Callable[[], str]
+    model: str | None = None
