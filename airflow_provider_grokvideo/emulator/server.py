@@ -350,6 +350,14 @@ class Emulator:
         """Drop every pending fault."""
         self._call(self.app.clear_faults)
 
+    def hold(self) -> None:
+        """Stop every unfinished job's clock until :meth:`release` (``POST /_emulator/hold``)."""
+        self._call(self.app.hold)
+
+    def release(self) -> int:
+        """Restart the held jobs' clocks; how many were held (``POST /_emulator/release``)."""
+        return self._call(self.app.release)
+
     def set_rate_limits(self, limits: Mapping[str, float | None]) -> dict[str, float]:
         """Set (requests per second per key) or remove (``None``) upstreams' rate limits.
 
