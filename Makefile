@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test,bench]"
+	$(PY) -m pip install --quiet -e ".[test,bench,redis]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -16,7 +16,9 @@ install: $(VENV)/.installed
 lint: install
 	$(VENV)/bin/ruff check .
 
+# The shared request budget's tests start a real redis-server (installed here when missing).
 test: install lint
+	$(PY) scripts/ensure_redis.py
 	$(PY) -m pytest
 
 # Separate Airflow processes on PostgreSQL (LocalExecutor; CeleryExecutor on Redis with two

@@ -1,5 +1,11 @@
-"""``make test-deploy``: Debian's ``redis-server`` for the distributed deployment test (the
-Celery broker), installed with apt-get when it is missing; fails loudly if it cannot."""
+"""``make test``: Debian's ``redis-server`` for the shared request budget's tests, installed if
+missing.
+
+The tests of ``hooks/shared_budget.py`` start a real ``redis-server`` on a free port of
+127.0.0.1.  When it is missing this installs Debian's ``redis-server`` package with apt-get
+(as ``ensure_chromium.py`` does for the browser), and fails loudly if it cannot.  Importable:
+``redis_server()`` returns the binary's path, installing it first when needed.
+"""
 
 from __future__ import annotations
 
@@ -8,29 +14,46 @@ import shutil
 import subprocess
 import sys
 
+PACKAGE = "redis-server"
 
-def main() -> int:
-    if shutil.which("redis-server"):
-        return 0
+
+def find() -> str | None:
+    return shutil.which("redis-server") or (
+        "/usr/bin/redis-server" if os.access("/usr/bin/redis-server", os.X_OK) else None
+    )
+
+
+def install() -> str:
+    """Install Debian's redis-server; the binary's path, or RuntimeError saying why not."""
     apt = shutil.which("apt-get")
     if apt is None:
-        print("redis-server is missing and there is no apt-get to install it", file=sys.stderr)
-        return 1
+        raise RuntimeError("redis-server is missing and there is no apt-get to install it")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
     for command in (
         [*sudo, apt, "update", "-qq"],
-        [*sudo, apt, "install", "-y", "-qq", "--no-install-recommends", "redis-server"],
+        # Only the binary: no service is enabled or started by the tests' machine.
+        [*sudo, apt, "install", "-y", "-qq", "--no-install-recommends", PACKAGE],
     ):
         if subprocess.run(command, env=env, check=False).returncode != 0:
-            print(f"could not install redis-server: {' '.join(command)} failed", file=sys.stderr)
-            return 1
-    if not shutil.which("redis-server"):
-        print("the redis-server package installed no redis-server", file=sys.stderr)
+            raise RuntimeError(f"could not install redis-server: {' '.join(command)} failed")
+    found = find()
+    if found is None:
+        raise RuntimeError("the redis-server package installed no redis-server binary")
+    return found
+
+
+def redis_server() -> str:
+    """The redis-server binary, installed first when missing."""
+    return find() or install()
+
+
+def main() -> int:
+    try:
+        print(redis_server())
+    except RuntimeError as exc:
+        print(exc, file=sys.stderr)
         return 1
-    # Debian's package starts a system service on 6379: the test runs its own on a free port.
-    if shutil.which("service"):
-        subprocess.run([*sudo, "service", "redis-server", "stop"], check=False)
     return 0
 
 

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Connection
 
     from airflow_provider_grokvideo.hooks.pacer import AsyncPacer, SyncPacer
+    from airflow_provider_grokvideo.hooks.shared_budget import StoreSettings
 
 DEFAULT_TIMEOUT = 30.0
 USER_AGENT = "airflow-provider-grokvideo"
@@ -62,8 +63,11 @@ class ConnectionSettings:
     relax_limits: bool = False
     #: The extra ``prices`` as given (read by ``pricing.read_price_overrides``).
     prices: Any = None
-    #: The key's request budget in this process (``None``: learned from the upstream's 429s).
+    #: The key's request budget (``None``: learned from the upstream's 429s).
     requests_per_second: float | None = None
+    #: The Airflow connection (type ``redis``) where every process shares the key's budget
+    #: (``None``: each process paces the key alone).
+    redis_conn_id: str | None = None
 
     @classmethod
     def from_connection(cls, conn: Connection, default_base_url: str) -> ConnectionSettings:
@@ -76,6 +80,7 @@ class ConnectionSettings:
             relax_limits=_as_bool(extra.get("relax_limits", False)),
             prices=extra.get(PRICES_EXTRA),
             requests_per_second=_requests_per_second(conn, extra.get("requests_per_second")),
+            redis_conn_id=str(extra.get("redis_conn_id") or "").strip() or None,
         )
 
     @property
@@ -282,7 +287,9 @@ class GrokVideoHook(BaseHook):
             return cached[1]
         from airflow_provider_grokvideo.hooks.pacer import async_pacer
 
-        pacer = async_pacer(self._pacer_key, self.settings.requests_per_second)
+        pacer = async_pacer(
+            self._pacer_key, self.settings.requests_per_second, self.budget_store, self._label
+        )
         self._loop_pacer = (weakref.ref(loop), pacer)
         return pacer
 
@@ -291,7 +298,28 @@ class GrokVideoHook(BaseHook):
         """This process's pacer of the key for sync requests (submits, pokes)."""
         from airflow_provider_grokvideo.hooks.pacer import sync_pacer
 
-        return sync_pacer(self._pacer_key, self.settings.requests_per_second)
+        return sync_pacer(
+            self._pacer_key, self.settings.requests_per_second, self.budget_store, self._label
+        )
+
+    @cached_property
+    def budget_store(self) -> StoreSettings | None:
+        """Where the key's budget is shared (the ``redis_conn_id`` extra), read once."""
+        from airflow_provider_grokvideo.hooks.shared_budget import read_store, store_or_alone
+
+        return store_or_alone(self.settings.redis_conn_id, read_store, self._label)
+
+    async def aload_budget_store(self) -> None:
+        """Read :attr:`budget_store` with Airflow's async lookup (in the triggerer's loop)."""
+        from airflow_provider_grokvideo.hooks.shared_budget import aread_store, astore_or_alone
+
+        if "budget_store" not in self.__dict__:
+            store = await astore_or_alone(self.settings.redis_conn_id, aread_store, self._label)
+            self.__dict__["budget_store"] = store
+
+    @property
+    def _label(self) -> str:
+        return f"{self.dialect.name} at {self.settings.base_url}"
 
     @cached_property
     def _pool_key(self) -> tuple[str, ...]:

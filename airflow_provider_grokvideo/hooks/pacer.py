@@ -45,8 +45,20 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Awaitable, Callable, Hashable
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine, Hashable
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_grokvideo.hooks.shared_budget import (
+    HORIZON,
+    SYNC_SECONDS,
+    AsyncStore,
+    StoreDown,
+    SyncStore,
+    log_pacing_alone,
+)
+
+if TYPE_CHECKING:
+    from airflow_provider_grokvideo.hooks.shared_budget import Grant, StoreSettings
 
 #: Multiplicative decrease of the learned rate on a 429 (TCP CUBIC's 0.7: gentler than halving,
 #: so that a learned budget spends ~85 % of the real one on average).
@@ -223,6 +235,16 @@ class Turns:
             out.append(item)
         return out
 
+    def pop_due(self, now: float, alive: Callable[[Any], bool]) -> list[tuple[float, Any]]:
+        """The items due at ``now``, in order, without the budget (a shared budget hands out
+        their turns): ``(due, item)`` each."""
+        heap, out = self._heap, []
+        while heap and heap[0][0] <= now:
+            due, _, item = heapq.heappop(heap)
+            if alive(item):
+                out.append((due, item))
+        return out
+
     def next_at(self, alive: Callable[[Any], bool]) -> float | None:
         """When the next item may leave (``None``: nobody waits)."""
         heap = self._heap
@@ -268,17 +290,46 @@ class JobDurations:
 
 
 class AsyncPacer:
-    """The pacer of one connection in one event loop (see the module's docstring)."""
+    """The pacer of one connection in one event loop (see the module's docstring).
+
+    With a shared store (``shared``, see ``shared_budget.py``) the turns come from the key's
+    one budget in Redis: the waits that fall due move to a ready queue, in order, and the
+    pacer asks the store for as many turns at once (one call for many waits), then hands
+    them out in that order.  The local :class:`Budget` then mirrors the store's rate and pause
+    (so that :meth:`open` stays a cheap local check) and paces alone while the store is down.
+    """
 
     # No reference to its loop (it lives in a registry weakly keyed by the loop): every method
     # runs in that loop and asks for it.
-    __slots__ = ("_timer", "_timer_at", "durations", "turns")
+    __slots__ = (
+        "_asking",
+        "_granted",
+        "_ready",
+        "_sync_at",
+        "_tasks",
+        "_timer",
+        "_timer_at",
+        "durations",
+        "shared",
+        "turns",
+    )
 
-    def __init__(self, requests_per_second: float | None = None) -> None:
+    def __init__(
+        self, requests_per_second: float | None = None, shared: AsyncStore | None = None
+    ) -> None:
         self.turns = Turns(requests_per_second)
         self.durations = JobDurations()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = math.inf
+        #: The key's budget shared with every process (``None``: this loop paces alone).
+        self.shared = shared
+        # Shared mode: waits due, in order, waiting for a turn from the store; the turns it
+        # granted (loop times); whether a call is in flight; the next sync of an unlimited key.
+        self._ready: deque[tuple[float, asyncio.Future[float | None]]] = deque()
+        self._granted: deque[float] = deque()
+        self._asking = False
+        self._sync_at = -math.inf
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def budget(self) -> Budget:
@@ -286,7 +337,7 @@ class AsyncPacer:
 
     def open(self) -> bool:
         """A request may leave now without a turn (the cheap path of an unlimited connection)."""
-        return self.turns.open(asyncio.get_running_loop().time())
+        return self.turns.open(asyncio.get_running_loop().time()) and not self._ready
 
     def now(self) -> float:
         return asyncio.get_running_loop().time()
@@ -301,7 +352,7 @@ class AsyncPacer:
         """
         loop = asyncio.get_running_loop()
         now = loop.time()
-        if self.turns.open(now):
+        if self.turns.open(now) and not self._ready:
             return asyncio.sleep(delay)
         future: asyncio.Future[float | None] = loop.create_future()
         self.turns.push(now + max(0.0, delay), future)
@@ -309,16 +360,32 @@ class AsyncPacer:
         return future
 
     def answered(self, now: float) -> None:
-        self.turns.budget.answered(now)
+        budget = self.turns.budget
+        budget.answered(now)
+        shared = self.shared
+        if shared is not None:
+            shared.answers += 1
+            # An unlimited key asks the store for nothing: read its pause and learned rate
+            # (and report the answers) now and then.
+            if budget.rate is None and now >= self._sync_at and shared.usable(now):
+                self._sync_at = now + SYNC_SECONDS
+                self._spawn(self._call("take", 0))
 
     def refused(self, sent_at: float, retry_after: float | None) -> None:
         loop = asyncio.get_running_loop()
-        self.turns.budget.refuse(loop.time(), sent_at, retry_after)
+        now = loop.time()
+        self.turns.budget.refuse(now, sent_at, retry_after)
+        shared = self.shared
+        if shared is not None and shared.usable(now):
+            self._spawn(self._call("refuse", 0, sent_at, retry_after))
         self._schedule(loop)
 
     # -- the one timer ----------------------------------------------------------------------
     def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
         at = self.turns.next_at(_waiting)
+        if self._ready and self._granted:
+            first = self._granted[0]
+            at = first if at is None else min(at, first)
         if at is None:
             if self._timer is not None:
                 self._timer.cancel()
@@ -333,9 +400,85 @@ class AsyncPacer:
     def _release(self, loop: asyncio.AbstractEventLoop) -> None:
         self._timer, self._timer_at = None, math.inf
         now = loop.time()
+        shared = self.shared
+        if shared is not None and shared.usable(now):
+            self._release_shared(loop, now)
+            return
         for future in self.turns.release(now, _waiting):
             future.set_result(now)
         self._schedule(loop)
+
+    # -- shared mode ------------------------------------------------------------------------
+    def _release_shared(self, loop: asyncio.AbstractEventLoop, now: float) -> None:
+        ready, granted = self._ready, self._granted
+        ready.extend(self.turns.pop_due(now, _waiting))
+        while granted and granted[0] <= now:
+            granted.popleft()  # a turn unused when nobody is ready is lost (the store counted it)
+            while ready:
+                future = ready.popleft()[1]
+                if not future.done():
+                    future.set_result(now)
+                    break
+        while ready and ready[0][1].done():
+            ready.popleft()
+        if (
+            ready
+            and len(ready) > len(granted)
+            and not self._asking
+            and (not granted or granted[-1] - now < HORIZON)
+        ):
+            self._asking = True
+            self._spawn(self._call("take", len(ready) - len(granted)))
+        self._schedule(loop)
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)  # a strong reference until it is done
+        task.add_done_callback(self._tasks.discard)
+
+    async def _call(
+        self,
+        op: str,
+        wanted: int,
+        sent_at: float | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        shared = self.shared
+        assert shared is not None
+        budget = self.turns.budget
+        try:
+            grant = await shared.call(
+                loop.time, op, budget.configured, wanted, sent_at, retry_after
+            )
+        except StoreDown:
+            if op == "take" and wanted:
+                self._asking = False
+                self._alone(loop)
+            return
+        except BaseException:
+            if op == "take" and wanted:
+                self._asking = False
+            raise
+        if op == "take" and wanted:
+            self._asking = False
+        if budget.configured is None:
+            budget.rate = grant.rate
+        budget.paused_until = max(budget.paused_until, grant.paused_until)
+        granted = self._granted
+        granted.extend(grant.times())
+        while granted and granted[0] < budget.paused_until:
+            granted.popleft()  # turns handed out before the key was paused
+        self._release(loop)
+
+    def _alone(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The store went away: the waits ready for its turns queue for the local budget."""
+        for due, future in self._ready:
+            if not future.done():
+                self.turns.push(due, future)
+        self._ready.clear()
+        self._granted.clear()
+        self._release(loop)
 
 
 def _waiting(future: asyncio.Future[Any]) -> bool:
@@ -345,16 +488,20 @@ def _waiting(future: asyncio.Future[Any]) -> bool:
 class SyncPacer:
     """The pacer of one connection in one process, for the sync hook's threads.
 
-    Requests queue in arrival order (each is due when it asks).
+    Requests queue in arrival order (each is due when it asks).  With a shared store, each
+    request asks it for its turn (sync requests are few: submits and pokes), and paces alone
+    while it is down.
     """
 
     def __init__(
         self,
         requests_per_second: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        shared: SyncStore | None = None,
     ) -> None:
         self.turns = Turns(requests_per_second)
         self.clock = clock
+        self.shared = shared
         self._condition = threading.Condition()
 
     @property
@@ -363,6 +510,18 @@ class SyncPacer:
 
     def turn(self) -> float:
         """Block until this request may leave; return the time it left."""
+        shared = self.shared
+        if shared is not None and shared.usable(self.clock()):
+            try:
+                grant = shared.call(self.clock, "take", self.budget.configured, 1)
+            except StoreDown:
+                pass
+            else:
+                with self._condition:
+                    self._mirror(grant)
+                while (left := grant.start - self.clock()) > 0:
+                    time.sleep(left)
+                return self.clock()
         with self._condition:
             now = self.clock()
             if self.turns.open(now):
@@ -385,11 +544,29 @@ class SyncPacer:
     def answered(self) -> None:
         with self._condition:
             self.turns.budget.answered(self.clock())
+        if self.shared is not None:
+            self.shared.answers += 1
 
     def refused(self, sent_at: float, retry_after: float | None) -> None:
         with self._condition:
             self.turns.budget.refuse(self.clock(), sent_at, retry_after)
             self._condition.notify_all()
+        shared = self.shared
+        if shared is not None and shared.usable(self.clock()):
+            try:
+                grant = shared.call(
+                    self.clock, "refuse", self.budget.configured, 0, sent_at, retry_after
+                )
+            except StoreDown:
+                return
+            with self._condition:
+                self._mirror(grant)
+
+    def _mirror(self, grant: Grant) -> None:
+        budget = self.turns.budget
+        if budget.configured is None:
+            budget.rate = grant.rate
+        budget.paused_until = max(budget.paused_until, grant.paused_until)
 
 
 def _alive(ticket: list[float]) -> bool:
@@ -404,8 +581,14 @@ _SYNC: dict[Hashable, SyncPacer] = {}
 _SYNC_LOCK = threading.Lock()
 
 
-def async_pacer(key: Hashable, requests_per_second: float | None = None) -> AsyncPacer:
-    """The running loop's pacer of the connection ``key`` (made on first use)."""
+def async_pacer(
+    key: Hashable,
+    requests_per_second: float | None = None,
+    store: StoreSettings | None = None,
+    label: str = "",
+) -> AsyncPacer:
+    """The running loop's pacer of the connection ``key`` (made on first use); ``store``: the
+    key's budget is shared there with every process (see ``shared_budget.py``)."""
     loop = asyncio.get_running_loop()
     pacers = _ASYNC.get(loop)
     if pacers is None:
@@ -413,21 +596,51 @@ def async_pacer(key: Hashable, requests_per_second: float | None = None) -> Asyn
     pacer = pacers.get(key)
     if pacer is None:
         pacer = pacers[key] = AsyncPacer(requests_per_second)
-    elif pacer.budget.configured != requests_per_second:
-        pacer.budget.configure(requests_per_second)
+        _attach(pacer, key, store, label, AsyncStore)
+    else:
+        if pacer.budget.configured != requests_per_second:
+            pacer.budget.configure(requests_per_second)
+        if _store_changed(pacer.shared, store):
+            _attach(pacer, key, store, label, AsyncStore)
     return pacer
 
 
-def sync_pacer(key: Hashable, requests_per_second: float | None = None) -> SyncPacer:
+def sync_pacer(
+    key: Hashable,
+    requests_per_second: float | None = None,
+    store: StoreSettings | None = None,
+    label: str = "",
+) -> SyncPacer:
     """This process's pacer of the connection ``key`` for sync requests."""
     with _SYNC_LOCK:
         pacer = _SYNC.get(key)
         if pacer is None:
             pacer = _SYNC[key] = SyncPacer(requests_per_second)
+            _attach(pacer, key, store, label, SyncStore)
+        elif _store_changed(pacer.shared, store):
+            _attach(pacer, key, store, label, SyncStore)
     if pacer.budget.configured != requests_per_second:
         with pacer._condition:
             pacer.budget.configure(requests_per_second)
     return pacer
+
+
+def _store_changed(shared: Any, store: StoreSettings | None) -> bool:
+    return (shared.settings if shared is not None else None) != store
+
+
+def _attach(
+    pacer: AsyncPacer | SyncPacer,
+    key: Hashable,
+    store: StoreSettings | None,
+    label: str,
+    kind: type[AsyncStore] | type[SyncStore],
+) -> None:
+    if store is None:
+        pacer.shared = None
+        log_pacing_alone(key, label, pacer.budget.configured)
+    else:
+        pacer.shared = kind(store, key, label)  # type: ignore[assignment]
 
 
 __all__ = [

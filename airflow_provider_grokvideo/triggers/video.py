@@ -391,4 +391,5 @@ async def _read_hook(conn_id: str) -> GrokVideoHook:
 
     hook = await aget_video_hook(conn_id)
     hook.settings  # noqa: B018  # reads the key and base URL: fail now, not mid-wait
+    await hook.aload_budget_store()  # the redis connection of a shared budget, if named
     return hook
