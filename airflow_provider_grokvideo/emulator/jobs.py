@@ -86,9 +86,10 @@ class Job:
         """Seconds of its life the job has lived at ``now`` (not counting holds)."""
         start = self.created + self.paused
         hold = self.hold
-        if hold is not None and hold.since is not None and now > hold.since:
-            if start + self.seconds > hold.since:  # unfinished when the hold began
-                now = max(hold.since, start)
+        since = hold.since if hold is not None else None
+        # Stopped at the hold (or at its start, if submitted during it) unless it had ended.
+        if since is not None and now > since and start + self.seconds > since:
+            now = max(since, start)
         return now - start
 
     def phase(self, now: float) -> str:

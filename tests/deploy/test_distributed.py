@@ -15,6 +15,7 @@ refused with 429.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,10 +39,13 @@ JOB_SECONDS = tuple(
 )
 
 
-def configure_limited_key(deployment: Deployment, redis_url: str) -> None:
+def configure_limited_key(deployment: Deployment, redis: RedisServer) -> None:
     """The limited upstream's connection: the same rate as the emulator's limit, and the
-    deployment's Redis (an Airflow ``redis`` connection) as the key's shared budget."""
-    deployment.env["AIRFLOW_CONN_GROKVIDEO_REDIS"] = redis_url.replace("redis://", "redis://", 1)
+    deployment's Redis (an Airflow ``redis`` connection, database 1; the broker uses 0) as the
+    key's shared budget."""
+    deployment.env["AIRFLOW_CONN_GROKVIDEO_REDIS"] = json.dumps(
+        {"conn_type": "redis", "host": "127.0.0.1", "port": redis.port, "extra": {"db": 1}}
+    )
     deployment.set_connection_extra(
         LIMITED_UPSTREAM, requests_per_second=RATE, redis_conn_id="grokvideo_redis"
     )
@@ -64,7 +68,7 @@ def celery_deployment(
         postgres,
         settings=celery_settings(redis_server.url(0), backend),
         rate_limits={LIMITED_UPSTREAM: RATE},
-        configure=lambda d: configure_limited_key(d, redis_server.url(1)),
+        configure=lambda d: configure_limited_key(d, redis_server),
         triggerers=2,
         celery_workers=2,
     ) as deployment:
