@@ -298,6 +298,9 @@ class GenerationWaitMixin:
         from airflow_provider_grokvideo.tasks.costs import with_estimate
 
         data = with_estimate(generation, self.cost_estimate)
+        # The task's links are made from these at its end, without reading XCom back.
+        self._grokvideo_generation_id = data.get("generation_id")
+        self._grokvideo_result = data
         urls = data.get("video_urls") or []
         cost = data.get("cost_usd")
         self.log.info(

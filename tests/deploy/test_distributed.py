@@ -59,8 +59,8 @@ def celery_deployment(
     redis_server: RedisServer,
     deploy_root: Path,
 ) -> Iterator[Deployment]:
-    backend = "db+" + postgres.url("airflow_celery_results", driver="psycopg2").split("+", 1)[1]
-    postgres.create_database("airflow_celery_results")
+    # Celery's results in a database of their own (SQLAlchemy URL behind Celery's "db+").
+    backend = "db+" + postgres.create_database("airflow_celery_results")
     with running_deployment(
         request,
         installed_provider,
