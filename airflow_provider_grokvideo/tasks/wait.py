@@ -222,6 +222,7 @@ class GenerationWaitMixin:
                 poll_interval=self.poll_interval,
                 min_poll_interval=self.min_poll_interval,
                 max_poll_interval=self.max_poll_interval,
+                started_at=time.time(),
             ),
             method_name="execute_complete",
             kwargs={"cost_estimate": self.cost_estimate} if self.cost_estimate else None,
