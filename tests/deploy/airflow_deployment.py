@@ -11,6 +11,8 @@ for what an OOM kill and a supervisor do to one process.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import os
 import secrets
@@ -475,6 +477,53 @@ class Deployment:
             parts.append(f"===== {service.name} ({state}): {service.log_file}")
             parts.append(service.log_tail(lines))
         return "\n".join(parts)
+
+
+_homes = itertools.count(1)
+
+
+@contextlib.contextmanager
+def running_deployment(
+    report: Callable[[str], None],
+    venv: Path,
+    deploy_root: Path,
+    postgres: PostgresServer | None,
+    *,
+    job_seconds: float = 5,
+    configure: Callable[[Deployment], None] | None = None,
+    **options: Any,
+) -> Iterator[Deployment]:
+    """A deployment in a new ``AIRFLOW_HOME`` (and a new database of ``postgres``): the
+    emulators started, ``configure`` called (connection extras...), migrated, Airflow started
+    with ``options`` of :meth:`Deployment.start_airflow`; stopped afterwards. Keyword
+    arguments of :class:`Deployment` (``settings``, ``database_url``) go in ``options`` too."""
+    started = time.monotonic()
+    number = next(_homes)
+    home = deploy_root / f"airflow-home-{number}"
+    home.mkdir()
+    init = {key: options.pop(key) for key in ("settings", "database_url") if key in options}
+    if postgres is not None and "database_url" not in init:
+        init["database"] = f"airflow_{number}"
+        postgres.create_database(init["database"])
+    deployment = Deployment(venv, postgres, home, **init)
+    try:
+        deployment.start_emulators(
+            job_seconds=job_seconds, rate_limits=options.pop("rate_limits", None)
+        )
+        if configure is not None:
+            configure(deployment)
+        deployment.migrate()
+        deployment.start_airflow(**options)
+        report(
+            f"deploy: Airflow up on {deployment.database_url} in "
+            f"{time.monotonic() - started:.0f} s ({home})"
+        )
+        yield deployment
+    except BaseException:
+        report(deployment.diagnosis())
+        raise
+    finally:
+        deployment.stop()
 
 
 _RUNNING_TRIGGERERS = "SELECT id FROM job WHERE job_type = 'TriggererJob' AND state = 'running'"

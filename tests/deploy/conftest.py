@@ -9,8 +9,6 @@ shape builds it with :func:`running_deployment` in a fixture of its own.
 
 from __future__ import annotations
 
-import contextlib
-import itertools
 import os
 import shutil
 import tempfile
@@ -21,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from deploy.airflow_deployment import Deployment
+from deploy.airflow_deployment import Deployment, running_deployment
 from deploy.postgres import PostgresServer
 from deploy.provider_venv import build_wheel, provider_venv
 from deploy.redis_server import RedisServer
@@ -41,6 +39,11 @@ def say(request: pytest.FixtureRequest, text: str) -> None:
     capture = request.config.pluginmanager.getplugin("capturemanager")
     with capture.global_and_fixture_disabled():
         print(text, flush=True)
+
+
+def reporter(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """:func:`say` for code outside the tests (the harness, the scenarios)."""
+    return lambda text: say(request, text)
 
 
 @pytest.fixture(scope="session")
@@ -84,54 +87,6 @@ def redis_server() -> Iterator[RedisServer]:
         server.stop()
 
 
-_homes = itertools.count(1)
-
-
-@contextlib.contextmanager
-def running_deployment(
-    request: pytest.FixtureRequest,
-    venv: Path,
-    deploy_root: Path,
-    postgres: PostgresServer | None,
-    *,
-    job_seconds: float = 5,
-    configure: Callable[[Deployment], None] | None = None,
-    **options: Any,
-) -> Iterator[Deployment]:
-    """A deployment in a new ``AIRFLOW_HOME`` (and a new database of ``postgres``): the
-    emulators started, ``configure`` called (connection extras...), migrated, Airflow started
-    with ``options`` of :meth:`Deployment.start_airflow`; stopped afterwards. Keyword
-    arguments of :class:`Deployment` (``settings``, ``database_url``) go in ``options`` too."""
-    started = time.monotonic()
-    number = next(_homes)
-    home = deploy_root / f"airflow-home-{number}"
-    home.mkdir()
-    init = {key: options.pop(key) for key in ("settings", "database_url") if key in options}
-    if postgres is not None and "database_url" not in init:
-        init["database"] = f"airflow_{number}"
-        postgres.create_database(init["database"])
-    deployment = Deployment(venv, postgres, home, **init)
-    try:
-        deployment.start_emulators(
-            job_seconds=job_seconds, rate_limits=options.pop("rate_limits", None)
-        )
-        if configure is not None:
-            configure(deployment)
-        deployment.migrate()
-        deployment.start_airflow(**options)
-        say(
-            request,
-            f"deploy: Airflow up on {deployment.database_url} in "
-            f"{time.monotonic() - started:.0f} s ({home})",
-        )
-        yield deployment
-    except BaseException:
-        say(request, deployment.diagnosis())
-        raise
-    finally:
-        deployment.stop()
-
-
 @pytest.fixture(scope="module")
 def deployment(
     request: pytest.FixtureRequest,
@@ -140,7 +95,9 @@ def deployment(
     deploy_root: Path,
 ) -> Iterator[Deployment]:
     """The LocalExecutor deployment on PostgreSQL, one per test module."""
-    with running_deployment(request, installed_provider, deploy_root, postgres) as deployment:
+    with running_deployment(
+        reporter(request), installed_provider, deploy_root, postgres
+    ) as deployment:
         yield deployment
 
 

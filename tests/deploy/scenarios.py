@@ -9,18 +9,23 @@ and asserts what the product must do; the figures are printed, never asserted on
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
 import re
 import statistics
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from deploy.airflow_deployment import Deployment, wait_for
+from deploy.airflow_deployment import Deployment, celery_settings, running_deployment, wait_for
+from deploy.postgres import PostgresServer
+from deploy.redis_server import RedisServer
 
 WAIT_TASK_PREFIXES = ("wait_", "generate_and_wait_")
 #: The API server's access log line (Airflow's ``HttpAccessLogMiddleware``).
@@ -118,6 +123,49 @@ DISTRIBUTED_DAG = "grokvideo_deploy_distributed"
 LIMITED_UPSTREAM = "xai"
 #: Slots of each upstream's submit pool (README: a pool per connection).
 POOL_SLOTS = 8
+
+
+def configure_limited_key(deployment: Deployment, redis: RedisServer, rate: float) -> None:
+    """The limited upstream's connection: the same rate as the emulator's limit, and the
+    deployment's Redis (an Airflow ``redis`` connection, database 1; the broker uses 0) as the
+    key's shared budget (``redis_conn_id``)."""
+    deployment.env["AIRFLOW_CONN_GROKVIDEO_REDIS"] = json.dumps(
+        {"conn_type": "redis", "host": "127.0.0.1", "port": redis.port, "extra": {"db": 1}}
+    )
+    deployment.set_connection_extra(
+        LIMITED_UPSTREAM, requests_per_second=rate, redis_conn_id="grokvideo_redis"
+    )
+
+
+@contextlib.contextmanager
+def distributed_deployment(
+    report: Callable[[str], None],
+    venv: Path,
+    root: Path,
+    postgres: PostgresServer,
+    redis: RedisServer,
+    rate: float,
+    parallelism: int = 32,
+) -> Iterator[Deployment]:
+    """The CeleryExecutor on ``redis`` and ``postgres``: two workers, two triggerers, the
+    api-server, scheduler and dag-processor apart; xAI limited to ``rate`` requests per second
+    in the emulator and on its connection."""
+    # Celery's results in a database of their own (a SQLAlchemy URL behind Celery's "db+").
+    name = f"celery_results_{int(time.time() * 1000)}"
+    backend = "db+" + postgres.create_database(name)
+    with running_deployment(
+        report,
+        venv,
+        root,
+        postgres,
+        settings=celery_settings(redis.url(0), backend, workers=2, parallelism=parallelism),
+        rate_limits={LIMITED_UPSTREAM: rate},
+        configure=lambda d: configure_limited_key(d, redis, rate),
+        triggerers=2,
+        celery_workers=2,
+    ) as deployment:
+        deployment.wait_for_dags(DISTRIBUTED_DAG)
+        yield deployment
 
 
 @dataclass

@@ -15,18 +15,17 @@ refused with 429.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from deploy.airflow_deployment import Deployment, celery_settings
-from deploy.conftest import running_deployment, say
+from deploy.airflow_deployment import Deployment
+from deploy.conftest import reporter, say
 from deploy.postgres import PostgresServer
 from deploy.redis_server import RedisServer
-from deploy.scenarios import DISTRIBUTED_DAG, LIMITED_UPSTREAM, run_distributed
+from deploy.scenarios import LIMITED_UPSTREAM, distributed_deployment, run_distributed
 
 pytestmark = pytest.mark.deploy
 
@@ -39,18 +38,6 @@ JOB_SECONDS = tuple(
 )
 
 
-def configure_limited_key(deployment: Deployment, redis: RedisServer) -> None:
-    """The limited upstream's connection: the same rate as the emulator's limit, and the
-    deployment's Redis (an Airflow ``redis`` connection, database 1; the broker uses 0) as the
-    key's shared budget."""
-    deployment.env["AIRFLOW_CONN_GROKVIDEO_REDIS"] = json.dumps(
-        {"conn_type": "redis", "host": "127.0.0.1", "port": redis.port, "extra": {"db": 1}}
-    )
-    deployment.set_connection_extra(
-        LIMITED_UPSTREAM, requests_per_second=RATE, redis_conn_id="grokvideo_redis"
-    )
-
-
 @pytest.fixture(scope="module")
 def celery_deployment(
     request: pytest.FixtureRequest,
@@ -59,20 +46,9 @@ def celery_deployment(
     redis_server: RedisServer,
     deploy_root: Path,
 ) -> Iterator[Deployment]:
-    # Celery's results in a database of their own (SQLAlchemy URL behind Celery's "db+").
-    backend = "db+" + postgres.create_database("airflow_celery_results")
-    with running_deployment(
-        request,
-        installed_provider,
-        deploy_root,
-        postgres,
-        settings=celery_settings(redis_server.url(0), backend),
-        rate_limits={LIMITED_UPSTREAM: RATE},
-        configure=lambda d: configure_limited_key(d, redis_server),
-        triggerers=2,
-        celery_workers=2,
+    with distributed_deployment(
+        reporter(request), installed_provider, deploy_root, postgres, redis_server, RATE
     ) as deployment:
-        deployment.wait_for_dags(DISTRIBUTED_DAG)
         yield deployment
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from deploy.airflow_deployment import Deployment
-from deploy.conftest import running_deployment, say
+from deploy.airflow_deployment import Deployment, running_deployment
+from deploy.conftest import reporter, say
 from deploy.scenarios import (
     WAIT_TASK_PREFIXES,
     describe_calls,
@@ -43,7 +43,7 @@ def sqlite_deployment(
     database = deploy_root / "sqlite" / "airflow.db"
     database.parent.mkdir(parents=True, exist_ok=True)
     with running_deployment(
-        request,
+        reporter(request),
         installed_provider,
         deploy_root,
         None,
