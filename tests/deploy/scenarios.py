@@ -28,11 +28,10 @@ from deploy.postgres import PostgresServer
 from deploy.redis_server import RedisServer
 
 WAIT_TASK_PREFIXES = ("wait_", "generate_and_wait_")
-#: The API server's access log line (Airflow's ``HttpAccessLogMiddleware``).
-_ACCESS = re.compile(
-    r"method=['\"]?(?P<method>[A-Z]+)['\"]?\s+path=['\"]?(?P<path>/execution/[^\s'\"]+)"
-    r".*?duration_us=['\"]?(?P<us>\d+)"
-)
+#: The API server's access log line (Airflow's ``HttpAccessLogMiddleware``: structlog's
+#: ``key=value`` pairs, in any order).
+_ACCESS = re.compile(r"request finished.*$", re.MULTILINE)
+_PAIR = re.compile(r"(\w+)=(\S*)")
 _ID = re.compile(r"^[0-9a-f-]{36}$|^\d+$")
 
 
@@ -89,12 +88,16 @@ def execution_api_calls(deployment: Deployment) -> tuple[Counter[str], list[int]
         if not service.name.startswith("api-server"):
             continue
         for match in _ACCESS.finditer(service.log_file.read_text(errors="replace")):
-            parts = [p for p in match["path"].split("/")[2:] if p and not _ID.match(p)]
+            pairs = dict(_PAIR.findall(match.group(0)))
+            path = pairs.get("path", "")
+            if not path.startswith("/execution/"):
+                continue
+            parts = [p for p in path.split("/")[2:] if p and not _ID.match(p)]
             kind = parts[0] if parts else "?"
             if kind == "task-instances" and len(parts) > 1:
                 kind = f"task-instances/{parts[-1]}"
-            kinds[f"{match['method']} {kind}"] += 1
-            durations.append(int(match["us"]))
+            kinds[f"{pairs.get('method', '?')} {kind}"] += 1
+            durations.append(int(pairs.get("duration_us") or 0))
     return kinds, durations
 
 
