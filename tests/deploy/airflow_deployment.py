@@ -108,10 +108,17 @@ def celery_settings(
         # What a user with more cores would choose; never more than the workers' slots, so
         # that a queued task is one a worker is about to take.
         "AIRFLOW__CORE__PARALLELISM": str(min(parallelism, workers * CELERY_WORKER_CONCURRENCY)),
-        # A message that a killed worker had taken but not acknowledged goes back to the
-        # queue after this many seconds instead of Redis's 24 h. It must exceed the longest
-        # time one task runs on a worker (here seconds: every wait is deferred), else Redis
-        # hands a running task to a second worker.
+        # A task's message is acknowledged when the worker starts it, not when it ends (the
+        # default): a worker killed while a task runs is then Airflow's business (the
+        # heartbeat timeout, the task's retries), not Redis's. With late acknowledgement Redis
+        # hands the killed worker's message to another worker after the visibility timeout:
+        # a stale copy of a try that had deferred and resumed since, whose failure ("Invalid
+        # auth token") the scheduler takes for the resumed try's and fails the wait (seen in
+        # this test: "reported that the task instance ... finished with state failed, but the
+        # task instance's state attribute is scheduled").
+        "AIRFLOW__CELERY__TASK_ACKS_LATE": "False",
+        # A message a killed worker had reserved but not started goes back to the queue after
+        # this many seconds instead of Redis's 24 h.
         "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "120",
         # A task left queued (its message lost with a worker) is queued again after 2 minutes
         # instead of 10, looked for every 15 s.
