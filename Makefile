@@ -21,9 +21,11 @@ test: install lint
 	$(PY) scripts/ensure_redis.py
 	$(PY) -m pytest
 
-# Separate Airflow processes on PostgreSQL, killed workers and triggerers, the browser.
+# Separate Airflow processes on PostgreSQL (LocalExecutor; CeleryExecutor on Redis with two
+# workers and two triggerers; SQLite for newcomers), killed workers and triggerers, the browser.
 test-deploy: install
 	$(PY) scripts/ensure_chromium.py
+	$(PY) scripts/ensure_redis.py
 	$(PY) -m pytest -m deploy tests/deploy tests/browser
 
 # The oldest supported Airflow (.ci/floor-constraints.txt, with the pins it needs) in a venv of

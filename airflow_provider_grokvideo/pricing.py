@@ -254,7 +254,8 @@ def estimate_cost(
 
 def read_estimate(value: Any) -> CostEstimate | None:
     """A :meth:`CostEstimate.to_dict` value back, from a dict, its JSON or its Python repr
-    (what ``{{ ti.xcom_pull(..., key='cost_estimate') }}`` renders); None for nothing."""
+    (what ``{{ ti.xcom_pull(..., key='grokvideo') }}`` renders: the generate task's record,
+    whose ``cost_estimate`` it is; or the estimate itself); None for nothing."""
     if isinstance(value, CostEstimate):
         return value
     if isinstance(value, str):
@@ -268,15 +269,17 @@ def read_estimate(value: Any) -> CostEstimate | None:
                 value = ast.literal_eval(text)
             except (ValueError, SyntaxError):
                 raise ValueError(
-                    f"cost_estimate must be the generate task's 'cost_estimate' XCom, got "
+                    f"cost_estimate must be the generate task's 'grokvideo' XCom record, got "
                     f"{text[:80]!r}"
                 ) from None
+    if isinstance(value, Mapping) and "cost_ticks" not in value and "generation_id" in value:
+        return read_estimate(value.get("cost_estimate"))  # a record, with or without one
     if value is None:
         return None
     if not isinstance(value, Mapping) or "cost_ticks" not in value:
         raise ValueError(
-            f"cost_estimate must be the generate task's 'cost_estimate' XCom (a dict with "
-            f"cost_ticks), got {value!r:.80}"
+            f"cost_estimate must be the generate task's 'grokvideo' XCom record or its "
+            f"cost_estimate (a dict with cost_ticks), got {value!r:.80}"
         )
     return CostEstimate(
         upstream=str(value.get("upstream") or ""),

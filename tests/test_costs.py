@@ -17,7 +17,8 @@ from airflow_provider_grokvideo.models import VideoGeneration
 from airflow_provider_grokvideo.operators.generate import GrokVideoGenerateOperator
 from airflow_provider_grokvideo.pricing import CostCapError
 from airflow_provider_grokvideo.sensors.video import GrokVideoSensor
-from airflow_provider_grokvideo.tasks.costs import COST_ESTIMATE_XCOM_KEY, with_estimate
+from airflow_provider_grokvideo.tasks.catalog import XCOM_KEY
+from airflow_provider_grokvideo.tasks.costs import with_estimate
 
 
 class FakeTI:
@@ -67,7 +68,11 @@ def test_under_the_cap_submits_once_and_keeps_the_estimate(
     generation_id = task.execute(context={"ti": ti})  # type: ignore[arg-type]
     assert emulator.job(generation_id) is not None
     assert sent(emulator) == (1, 1)
-    estimate = ti.pushed[COST_ESTIMATE_XCOM_KEY]
+    # One XCom: the task's record, with the estimate in it.
+    assert sorted(ti.pushed) == [XCOM_KEY]
+    record = ti.pushed[XCOM_KEY]
+    estimate = record["cost_estimate"]
+    assert record["generation_id"] == generation_id and record["cost_usd"] == 0.42
     assert (estimate["cost_usd"], estimate["cost_ticks"], estimate["cost_source"]) == (
         "0.42",
         4_200_000_000,
@@ -89,8 +94,8 @@ def test_without_a_cap_an_unpriced_video_is_submitted(emulator: Emulator) -> Non
     ti = FakeTI()
     generate("mountsea", duration=6).execute(context={"ti": ti})  # type: ignore[arg-type]
     assert sent(emulator) == (1, 1)
-    assert "cost_estimate" not in ti.pushed  # no estimate to keep
-    assert set(ti.pushed) == {"generation_id", "grokvideo"}  # the id, the page's record
+    assert set(ti.pushed) == {"grokvideo"}  # the id in the task's one record
+    assert "cost_estimate" not in ti.pushed["grokvideo"]  # no estimate to keep
 
 
 def test_a_price_in_the_connection_makes_the_cap_checkable(
@@ -157,7 +162,7 @@ with DAG(
         min_poll_interval=0.1,
         max_poll_interval=0.5,
         cost_estimate=(
-            "{{ ti.xcom_pull(task_ids='generate', key='cost_estimate', "
+            "{{ ti.xcom_pull(task_ids='generate', key='grokvideo', "
             "map_indexes=ti.map_index) }}"
         ),
     ).expand(generation_id=generate.output)

@@ -85,14 +85,19 @@ def task_instances(run: Any) -> list[Any]:
 
 
 def pushed_generation_ids() -> list[Any]:
-    """Every ``generation_id`` XCom of every run so far."""
+    """The id of every generate task's ``grokvideo`` XCom record of every run so far."""
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
     with create_session() as session:
-        rows = session.scalars(select(XComModel).where(XComModel.key == "generation_id")).all()
-        return [XComModel.deserialize_value(row) for row in rows]
+        rows = session.scalars(select(XComModel).where(XComModel.key == "grokvideo")).all()
+        return [XComModel.deserialize_value(row)["generation_id"] for row in rows]
+
+
+def generation_ids(run: Any) -> list[str]:
+    """The generate tasks' ids, by map index, from their one XCom record."""
+    return [record["generation_id"] for record in xcom_values(run, key="grokvideo")]
 
 
 def xcom_values(run: Any, key: str = "return_value") -> list[Any]:
@@ -105,6 +110,16 @@ def xcom_values(run: Any, key: str = "return_value") -> list[Any]:
         )
         rows = sorted(session.scalars(query).all(), key=lambda r: (r.run_id, r.map_index))
         return [XComModel.deserialize_value(row) for row in rows]
+
+
+def xcom_keys(run: Any) -> list[str]:
+    """The XCom keys the generate task left (one row each per map index)."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        query = XComModel.get_many(run_id=run.run_id, dag_ids=run.dag_id, task_ids="generate")
+        return sorted({row.key for row in session.scalars(query).all()})
 
 
 def records(run: Any) -> dict[int, dict[str, Any]]:
@@ -141,7 +156,9 @@ def test_first_try_submits_once_and_records_marker_then_id(
     run = dags.submit_dag.test(run_conf=conf(emulator, "a kite over the dunes"))
     assert str(run.state) == "success"
     [generation_id] = xcom_values(run)
-    assert xcom_values(run, key="generation_id") == [generation_id]
+    assert generation_ids(run) == [generation_id]
+    # Each fact once: the id as the return value and in the record, nothing else beside.
+    assert xcom_keys(run) == ["_link_GrokVideoLink", "grokvideo", "return_value"]
     assert jobs(emulator) == 1
     record = records(run)[-1]
     assert record["generation_id"] == generation_id
@@ -221,7 +238,7 @@ def test_retry_after_a_try_died_mid_wait_reattaches_without_submitting(
     assert ti.try_number == 2
     [video] = xcom_values(run)
     assert video["status"] == "succeeded" and video["video_urls"]
-    [generation_id] = xcom_values(run, key="generation_id")
+    [generation_id] = generation_ids(run)
     assert video["generation_id"] == generation_id
     record = records(run)[-1]
     assert (record["generation_id"], record["try_number"]) == (generation_id, 1)
@@ -237,9 +254,10 @@ def test_generate_and_wait_defers_and_returns_the_generation(
     run = dags.wait_dag.test(run_conf=conf(emulator, "a hot-air balloon [emulator:seconds=2]"))
     assert str(run.state) == "success"
     [video] = xcom_values(run)
-    [generation_id] = xcom_values(run, key="generation_id")
+    [generation_id] = generation_ids(run)
     assert video["status"] == "succeeded" and video["generation_id"] == generation_id
     assert video["video_urls"][0].startswith(emulator.url)
+    assert xcom_keys(run) == ["_link_GrokVideoLink", "grokvideo", "return_value"]
     # The trigger ran once; the id was in XCom before it started.
     [event] = triggers_run
     assert event["status"] == "succeeded"
@@ -277,7 +295,7 @@ def test_mapped_generate_and_wait_keeps_one_record_per_map_index(
     run = dags.mapped_dag.test(run_conf=conf(emulator, "unused"))
     assert str(run.state) == "success"
     videos = xcom_values(run)
-    ids = xcom_values(run, key="generation_id")
+    ids = generation_ids(run)
     assert [video["generation_id"] for video in videos] == ids
     assert len(set(ids)) == 3
     by_index = records(run)

@@ -217,7 +217,8 @@ def test_generate_and_wait_in_one_task(
     run = dag.test(run_conf={"conn_id": f"grokvideo_{upstream}_default"})
     assert str(run.state) == "success", states(run)
     [video] = xcoms(run, "generate_and_wait")
-    [generation_id] = xcoms(run, "generate_and_wait", key="generation_id")
+    [record] = xcoms(run, "generate_and_wait", key="grokvideo")
+    generation_id = record["generation_id"]
     assert video["status"] == "succeeded" and video["generation_id"] == generation_id
     assert [event["status"] for event in trigger_record["events"]] == ["succeeded"]
     assert submissions(emulator) == 1
@@ -304,8 +305,9 @@ def test_daily_batch_reports_the_estimated_total_with_connection_prices(
     )
     assert str(run.state) == "success", states(run)
     # xcompute's documented default quality is 480p: 6 s x $0.011.
-    estimates = xcoms(run, "generate", key="cost_estimate")
-    assert [e["cost_usd"] for e in estimates] == ["0.066", "0.066"]
+    records = xcoms(run, "generate", key="grokvideo")
+    assert [r["cost_estimate"]["cost_usd"] for r in records] == ["0.066", "0.066"]
+    assert [r["cost_usd"] for r in records] == [0.066, 0.066]
     videos = xcoms(run, "wait")
     assert [(v["cost_usd"], v["cost_source"]) for v in videos] == [("0.066", "estimated")] * 2
     [costs] = xcoms(run, "cost_report")

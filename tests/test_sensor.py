@@ -90,7 +90,9 @@ def test_defers_to_the_trigger_with_small_secret_free_kwargs(emulator: Emulator)
         "poll_interval",
         "min_poll_interval",
         "max_poll_interval",
+        "started_at",
     }
+    assert before <= kwargs["started_at"] <= time.time()  # the deferral, on the wall clock
     assert kwargs["conn_id"] == "grokvideo_xcompute_default"
     assert kwargs["generation_id"] == generation_id
     assert before + 600 <= kwargs["deadline"] <= time.time() + 600  # wall-clock epoch seconds

@@ -533,3 +533,92 @@ async def test_the_trigger_records_its_jobs_durations(emulator: Emulator) -> Non
         shortest = hook.pacer().durations.shortest
     # Jobs last 1 s in tests; created_at is whole seconds, so a little either way.
     assert shortest is not None and 0.0 < shortest < 2.0
+
+
+# --------------------------------------------------------------------------------------------
+# Several triggerers: a trigger taken over, run twice for a moment, let go with on_kill()
+# --------------------------------------------------------------------------------------------
+
+
+def test_the_wait_start_is_serialized_so_a_new_owner_goes_on_from_it() -> None:
+    trigger = GrokVideoTrigger("grokvideo_xai_default", "req-1", FAR, started_at=1_700_000_000.0)
+    classpath, kwargs = trigger.serialize()
+    assert kwargs["started_at"] == 1_700_000_000.0
+    assert GrokVideoTrigger(**kwargs).serialize() == (classpath, kwargs)
+    assert "started_at" not in GrokVideoTrigger("c", "g", FAR).serialize()[1]
+
+
+async def test_a_trigger_taken_over_counts_the_wait_from_the_deferral(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_provider_grokvideo.triggers import video
+
+    lines: list[str] = []
+
+    class Recorder:
+        def info(self, message: str, *args: Any) -> None:
+            lines.append(message % args)
+
+        debug = warning = info
+
+    generation_id = await asyncio.to_thread(submit, "xcompute", "a heron [emulator:seconds=1]")
+    monkeypatch.setattr(video, "log", Recorder())
+    # The task deferred 95 s ago; this triggerer took the trigger over just now.
+    trigger = GrokVideoTrigger(
+        "grokvideo_xcompute_default",
+        generation_id,
+        time.time() + 20,
+        started_at=time.time() - 95,
+        **FAST,
+    )
+    [event] = await events_of(trigger)
+    assert event["status"] == "succeeded"
+    waited = [line for line in lines if "waited" in line]
+    assert waited and "waited 1 min 3" in waited[0], lines
+
+
+async def test_two_copies_of_one_trigger_fire_the_same_event(emulator: Emulator) -> None:
+    """The moment two triggerers run one trigger: both only read; the events are the same."""
+    generation_id = await asyncio.to_thread(submit, "mountsea", "a fox [emulator:seconds=1]")
+    first, second = (trigger_for("mountsea", generation_id) for _ in range(2))
+    one, two = await asyncio.gather(events_of(first), events_of(second))
+    assert len(one) == len(two) == 1
+    strip = lambda e: {k: v for k, v in e.items() if k != "generation"}  # noqa: E731
+    assert strip(one[0]) == strip(two[0]) and one[0]["status"] == "succeeded"
+    assert one[0]["generation"]["video_urls"] == two[0]["generation"]["video_urls"]
+    stats = emulator.stats()["upstreams"]["mountsea"]
+    assert (
+        stats["submissions"] == 1
+        and stats["requests"] == stats["submit_requests"] + stats["status_reads"]
+    )
+
+
+async def test_a_trigger_let_go_with_on_kill_leaves_its_new_owners_wait_alone(
+    emulator: Emulator,
+) -> None:
+    """Airflow 3.3's triggerer cancels a reassigned trigger as a user action and calls its
+    ``on_kill()`` (apache/airflow#73454): the job and the new owner's wait must not notice."""
+    from airflow.jobs import triggerer_job_runner
+    from airflow.triggers.base import BaseTrigger
+
+    # Deliberately Airflow's no-op: cancelling the upstream job there would cancel the video
+    # the new owner waits for.
+    assert GrokVideoTrigger.on_kill is BaseTrigger.on_kill
+    generation_id = await asyncio.to_thread(submit, "xai", "a kite [emulator:seconds=2]")
+    old_owner, new_owner = (trigger_for("xai", generation_id) for _ in range(2))
+    old = asyncio.ensure_future(events_of(old_owner))
+    new = asyncio.ensure_future(events_of(new_owner))
+    await asyncio.sleep(0.5)  # both waiting, the job running
+    old.cancel(triggerer_job_runner._USER_ACTION_CANCEL_MSG)
+    await old_owner.on_kill()
+    with pytest.raises(asyncio.CancelledError):
+        await old
+    await old_owner.cleanup()
+    [event] = await new
+    assert event["status"] == "succeeded"
+    job = emulator.job(generation_id)
+    assert job is not None and job["state"] == "succeeded"
+    stats = emulator.stats()["upstreams"]["xai"]
+    # Nothing but the submit and status reads reached the upstream: no cancel, no second job.
+    assert stats["submissions"] == 1
+    assert stats["requests"] == stats["submit_requests"] + stats["status_reads"]

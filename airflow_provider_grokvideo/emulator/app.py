@@ -166,6 +166,7 @@ class EmulatorApp:
             "jobs": self.jobs.counts(now),
             "jobs_total": len(self.jobs),
             "jobs_evicted": self.jobs.evicted,
+            "held": self.jobs.held,
             "requests": self.requests,
             "connections_opened": self.connections.opened,
             "connections_open": self.connections.open_now,
@@ -183,7 +184,8 @@ class EmulatorApp:
 
     def reset(self) -> None:
         """Forget every job, pending fault and counter (open connections stay open); the rate
-        limits and ``xai_pending_202`` go back to those given at start, every bucket full."""
+        limits and ``xai_pending_202`` go back to those given at start, every bucket full;
+        a hold ends."""
         self.set_xai_pending_202(self._start_pending_202)
         self.jobs.clear()
         self.faults.reset()
@@ -216,6 +218,16 @@ class EmulatorApp:
     def clear_faults(self) -> None:
         """Drop every pending fault."""
         self.faults.clear()
+
+    def hold(self) -> None:
+        """Stop every unfinished job's clock, and that of every job submitted until
+        :meth:`release`: each stays in its phase, with its progress (see ``jobs.py``)."""
+        self.jobs.hold(self.clock())
+
+    def release(self) -> int:
+        """Restart the clocks :meth:`hold` stopped (each job lives the rest of its life from
+        now); return how many jobs were held."""
+        return self.jobs.release(self.clock())
 
     def set_rate_limits(self, limits: Mapping[str, float | None]) -> dict[str, float]:
         """Set (requests per second) or remove (``None``) upstreams' per-key rate limits;
@@ -519,6 +531,8 @@ def _build_control(app: EmulatorApp) -> Any:
                     "faults": "GET|POST|DELETE /_emulator/faults",
                     "rate_limits": "GET|PUT /_emulator/rate-limits",
                     "xai_pending_202": "GET|PUT /_emulator/xai-pending-202",
+                    "hold": "POST /_emulator/hold",
+                    "release": "POST /_emulator/release",
                     "job": "GET /_emulator/jobs/{id}",
                     "health": "GET /_emulator/health",
                 },
@@ -589,6 +603,13 @@ def _build_control(app: EmulatorApp) -> Any:
                 )
         return JSONResponse({"xai_pending_202": app.xai_pending_202})
 
+    async def hold(request: Request) -> Response:
+        app.hold()
+        return JSONResponse({"held": True})
+
+    async def release(request: Request) -> Response:
+        return JSONResponse({"held": False, "jobs_released": app.release()})
+
     async def job(request: Request) -> Response:
         info = app.job(request.path_params["job_id"])
         if info is None:
@@ -608,6 +629,8 @@ def _build_control(app: EmulatorApp) -> Any:
             Route("/_emulator/faults", faults, methods=["GET", "POST", "DELETE"]),
             Route("/_emulator/rate-limits", rate_limits, methods=["GET", "PUT"]),
             Route("/_emulator/xai-pending-202", pending_202, methods=["GET", "PUT"]),
+            Route("/_emulator/hold", hold, methods=["POST"]),
+            Route("/_emulator/release", release, methods=["POST"]),
             Route("/_emulator/jobs/{job_id}", job, methods=["GET"]),
         ],
         default=not_found,

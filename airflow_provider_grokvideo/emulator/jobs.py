@@ -10,6 +10,11 @@ Life of a job of ``seconds`` seconds, created at ``created``:
   scenario, the second half of that time is the ``unknown`` phase (an undocumented status word);
 * then its outcome for ever: ``succeeded``, ``failed``, ``cancelled``, ``expired``, ``timeout``
   or ``no_url`` (succeeded without a video URL).
+
+A :class:`Hold` stops the clock of every job that has not finished (and of every job created
+while it lasts): each stays in the phase it was in, with its progress, until the hold is
+released; then each lives the rest of its life. Tests use it to have as many waits running as
+they need, whatever the machine's speed, and to let them finish when they choose.
 """
 
 from __future__ import annotations
@@ -48,6 +53,15 @@ NORMALIZED_STATES: tuple[str, ...] = (
 )
 
 
+class Hold:
+    """Whether the jobs' clocks stand still, and since when (unix seconds)."""
+
+    __slots__ = ("since",)
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+
+
 @dataclass(slots=True, eq=False)
 class Job:
     """One generation job: who owns it, when it started, how long it lives and how it ends."""
@@ -60,15 +74,27 @@ class Job:
     video_duration: float  # the duration the client asked for (reported back by xAI)
     model: str = ""  # the model asked for (reported back by xAI)
     cost_ticks: int | None = None  # the billed cost (reported back by xAI)
+    paused: float = 0.0  # seconds its clock stood still in holds released since
+    hold: Hold | None = None  # the store's hold (set by JobStore.add)
 
     @property
     def ends(self) -> float:
-        """Unix time of the job's final state."""
-        return self.created + self.seconds
+        """Unix time of the job's final state (later, while a hold keeps it unfinished)."""
+        return self.created + self.paused + self.seconds
+
+    def elapsed(self, now: float) -> float:
+        """Seconds of its life the job has lived at ``now`` (not counting holds)."""
+        start = self.created + self.paused
+        hold = self.hold
+        since = hold.since if hold is not None else None
+        # Stopped at the hold (or at its start, if submitted during it) unless it had ended.
+        if since is not None and now > since and start + self.seconds > since:
+            now = max(since, start)
+        return now - start
 
     def phase(self, now: float) -> str:
         """``queued``, ``running``, ``unknown`` or the job's outcome."""
-        elapsed = now - self.created
+        elapsed = self.elapsed(now)
         seconds = self.seconds
         if elapsed >= seconds:
             return self.scenario.outcome
@@ -80,7 +106,7 @@ class Job:
 
     def progress(self, now: float) -> int:
         """0 while queued, rising to 99 while running, 100 once finished."""
-        elapsed = now - self.created
+        elapsed = self.elapsed(now)
         seconds = self.seconds
         if elapsed >= seconds:
             return 100
@@ -94,14 +120,14 @@ class Job:
         queued = self.seconds * QUEUED_FRACTION
         if queued <= 0:
             return 1.0
-        return min(1.0, max(0.0, (now - self.created) / queued))
+        return min(1.0, max(0.0, self.elapsed(now) / queued))
 
     def finished(self, now: float) -> bool:
-        return now >= self.created + self.seconds
+        return self.elapsed(now) >= self.seconds
 
     def has_video(self, now: float) -> bool:
         """Whether the CDN holds this job's video."""
-        return self.scenario.outcome == SUCCEEDED and now >= self.created + self.seconds
+        return self.scenario.outcome == SUCCEEDED and self.finished(now)
 
 
 class JobStore:
@@ -112,14 +138,41 @@ class JobStore:
     unfinished ones forgotten.  A forgotten job answers 404, as a purged job does upstream.
     """
 
-    __slots__ = ("_jobs", "evicted", "max_jobs")
+    __slots__ = ("_hold", "_jobs", "evicted", "max_jobs")
 
     def __init__(self, max_jobs: int) -> None:
         if max_jobs < 1:
             raise ValueError(f"max_jobs must be at least 1, got {max_jobs}")
         self.max_jobs = max_jobs
         self._jobs: OrderedDict[str, Job] = OrderedDict()
+        self._hold = Hold()
         self.evicted = 0
+
+    @property
+    def held(self) -> bool:
+        """Whether the jobs' clocks stand still (see :meth:`hold`)."""
+        return self._hold.since is not None
+
+    def hold(self, now: float) -> None:
+        """Stop the clock of every unfinished job and of every job added until :meth:`release`
+        (holding again while held changes nothing)."""
+        if self._hold.since is None:
+            self._hold.since = now
+
+    def release(self, now: float) -> int:
+        """Restart the clocks a hold stopped; return how many jobs it held (O(n): a control
+        call, not a request path)."""
+        since = self._hold.since
+        if since is None:
+            return 0
+        released = 0
+        for job in self._jobs.values():
+            start = job.created + job.paused
+            if start + job.seconds > since:  # unfinished when the hold began
+                job.paused += max(0.0, now - max(since, start))
+                released += 1
+        self._hold.since = None
+        return released
 
     def __len__(self) -> int:
         return len(self._jobs)
@@ -130,6 +183,7 @@ class JobStore:
     def add(self, job: Job, now: float | None = None) -> None:
         if len(self._jobs) >= self.max_jobs:
             self._evict(time.time() if now is None else now)
+        job.hold = self._hold
         self._jobs[job.id] = job
 
     def _evict(self, now: float) -> None:
@@ -137,7 +191,7 @@ class JobStore:
         want = max(1, self.max_jobs // 100, len(jobs) - self.max_jobs + 1)
         finished = []
         for job_id, job in jobs.items():
-            if job.created + job.seconds <= now:
+            if job.finished(now):
                 finished.append(job_id)
                 if len(finished) >= want:
                     break
@@ -151,6 +205,7 @@ class JobStore:
 
     def clear(self) -> None:
         self._jobs.clear()
+        self._hold.since = None
         self.evicted = 0
 
     def counts(self, now: float) -> dict[str, int]:

@@ -360,6 +360,14 @@ class Emulator:
         (``{"status":"pending","progress":N}``), or None/``"off"`` for HTTP 200 again."""
         return self._call(lambda: self.app.set_xai_pending_202(value))
 
+    def hold(self) -> None:
+        """Stop every unfinished job's clock until :meth:`release` (``POST /_emulator/hold``)."""
+        self._call(self.app.hold)
+
+    def release(self) -> int:
+        """Restart the held jobs' clocks; how many were held (``POST /_emulator/release``)."""
+        return self._call(self.app.release)
+
     def set_rate_limits(self, limits: Mapping[str, float | None]) -> dict[str, float]:
         """Set (requests per second per key) or remove (``None``) upstreams' rate limits.
 

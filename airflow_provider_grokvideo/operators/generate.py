@@ -39,9 +39,6 @@ if TYPE_CHECKING:
     from airflow_provider_grokvideo.tasks.submit_record import SubmitLedger
     from airflow_provider_grokvideo.tasks.upstream_call import UpstreamCall
 
-#: The XCom key under which the generation id is pushed as soon as it is known.
-GENERATION_ID_KEY = "generation_id"
-
 
 class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
     """Submit one video generation; return its id, or (``wait_for_completion=True``) the
@@ -62,7 +59,8 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
     :param max_cost_usd: refuse, before any request, a video whose estimated cost (see
         ``GrokVideoHook.estimate_cost``) is above this many US dollars, or that has no estimate
         (no published price and none in the connection's ``prices`` extra); templated.  The
-        estimate is logged either way and kept in the ``cost_estimate`` XCom.
+        estimate is logged either way and kept in the task's ``grokvideo`` XCom record
+        (``cost_estimate``).
     :param wait_for_completion: also wait until the generation ends and return it
         (``VideoGeneration.to_dict()``) instead of its id; failures map as in
         :class:`~airflow_provider_grokvideo.sensors.video.GrokVideoSensor`.
@@ -77,8 +75,10 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
         fails without retrying and says when the unknown submit was sent (templated; set it
         for one run, e.g. ``"{{ params.resubmit_unknown }}"``).
 
-    The generation id is always pushed at once to XCom under the key ``generation_id``; it is
-    also the return value unless ``wait_for_completion`` is set.
+    As soon as the id is known, one XCom record (key ``grokvideo``, see
+    :mod:`airflow_provider_grokvideo.tasks.catalog`) says what was asked, of which upstream,
+    its id and its cost estimate; the return value is the id (the finished generation with
+    ``wait_for_completion``).  See docs/outputs.md for every XCom key.
 
     The request is validated against the upstream's documented limits before anything is
     sent: bad input fails the task (without retries) naming the field, the value and what the
@@ -148,11 +148,10 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
         self.max_cost_usd = max_cost_usd
 
     def execute(self, context: Context) -> Any:
+        # Its XCom record (the id, the request, the estimate) is pushed in there, at once:
+        # whatever happens next, the id is visible.
         generation_id = self._submit_or_reattach(context)
-        ti = context.get("ti")
-        if ti is not None:
-            # At once, before any wait: whatever happens next, the id is visible.
-            ti.xcom_push(key=GENERATION_ID_KEY, value=generation_id)
+        self._grokvideo_generation_id = generation_id  # for the task's link, without a read
         if not self.wait_for_completion:
             return generation_id
         if self.deferrable:
@@ -193,6 +192,9 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
                 record.sent_at,
                 ledger.key if ledger is not None else "",
             )
+            from airflow_provider_grokvideo.tasks.catalog import record_submission
+
+            record_submission(context, self, hook, record.generation_id, reattached=True)
             if record.fingerprint != fingerprint:
                 self.log.warning(
                     "The request has changed since generation %s was submitted; it is reused "

@@ -2,8 +2,15 @@
 
 Every task that learns something about a generation pushes a record under the XCom key
 :data:`XCOM_KEY` (``"grokvideo"``): the generate task the request (prompt, upstream, model,
-duration...), the sensor the upstream's answer (status, expiry, thumbnail...), the download task
-the stored copies.  The page (``plugins/``) merges the records of one generation in one DAG run
+duration...) and its cost estimate, the sensor the upstream's answer (status, expiry,
+thumbnail...), the download task the stored copies.
+
+The generate task says each fact once: this record (its id, what was asked, the estimate) and
+its return value (the id, what a sensor is mapped over; the finished generation with
+``wait_for_completion``); no XCom of the id or of the estimate beside them.  Every XCom row is
+a call to the API server and a row in the metadata database (docs/outputs.md lists the keys).
+
+The page (``plugins/``) merges the records of one generation in one DAG run
 (same ``generation_id``), the furthest stage winning, so each task writes only what it knows.
 
 Why XCom and not a table of our own: Airflow 3 workers have no metadata database (tasks talk to
@@ -61,6 +68,8 @@ FIELDS = (
     "aspect_ratio",
     "resolution",
     "cost_usd",
+    "cost_estimate",
+    "reattached",
     "progress",
     "submitted_at",
     "created_at",
@@ -117,8 +126,12 @@ def submitted_record(
     aspect_ratio: str | None = None,
     resolution: str | None = None,
     cost_usd: float | None = None,
+    cost_estimate: Mapping[str, Any] | None = None,
+    reattached: bool | None = None,
 ) -> dict[str, Any]:
-    """What the generate task knows once the upstream accepted the job."""
+    """What the generate task knows once the upstream accepted the job (``reattached``: a
+    retry that carried on with an earlier try's job; ``cost_estimate``: the estimate's
+    ``CostEstimate.to_dict()``, which the sensor's ``cost_estimate`` reads)."""
     return make_record(
         "submitted",
         generation_id,
@@ -131,6 +144,8 @@ def submitted_record(
         aspect_ratio=aspect_ratio,
         resolution=resolution,
         cost_usd=cost_usd,
+        cost_estimate=dict(cost_estimate) if cost_estimate else None,
+        reattached=reattached or None,
         submitted_at=time.time(),
     )
 
@@ -194,10 +209,18 @@ def push_record(context: Mapping[str, Any], record: Mapping[str, Any]) -> None:
 
 
 def record_submission(
-    context: Mapping[str, Any], operator: Any, hook: Any, generation_id: str
+    context: Mapping[str, Any],
+    operator: Any,
+    hook: Any,
+    generation_id: str,
+    *,
+    reattached: bool = False,
 ) -> None:
-    """The generate task's record: what it asked ``hook``'s upstream for."""
+    """The generate task's one record: its id, what it asked ``hook``'s upstream for, and the
+    operator's ``cost_estimate`` (``CostEstimate.to_dict()``) when there is one."""
     try:
+        estimate = getattr(operator, "cost_estimate", None)
+        estimate = estimate if isinstance(estimate, Mapping) else None
         model = _text(operator.model) or hook.settings.model or hook.dialect.default_model
         record = submitted_record(
             generation_id,
@@ -208,7 +231,9 @@ def record_submission(
             duration=_text(operator.duration),
             aspect_ratio=_text(operator.aspect_ratio),
             resolution=_text(operator.resolution),
-            cost_usd=_number(getattr(operator, "estimated_cost_usd", None)),
+            cost_usd=_number(estimate.get("cost_usd")) if estimate else None,
+            cost_estimate=estimate,
+            reattached=reattached,
         )
     except Exception as exc:
         log.warning("could not record generation %s: %s", generation_id, exc)

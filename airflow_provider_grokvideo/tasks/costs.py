@@ -2,8 +2,10 @@
 carried to the sensor's result.
 
 The Airflow side of :mod:`airflow_provider_grokvideo.pricing` (which stays pure): it reads the
-operator's fields, logs, pushes the ``cost_estimate`` XCom and fails tasks.  The operators call
-one function each, so that their own modules stay the operators.
+operator's fields, logs and fails tasks.  The estimate is kept in the generate task's one XCom
+record (``grokvideo``, :func:`~airflow_provider_grokvideo.tasks.catalog.record_submission`), not
+in an XCom of its own.  The operators call one function each, so that their own modules stay
+the operators.
 """
 
 from __future__ import annotations
@@ -30,18 +32,14 @@ if TYPE_CHECKING:
     from airflow_provider_grokvideo.operators.generate import GrokVideoGenerateOperator
     from airflow_provider_grokvideo.tasks.upstream_call import UpstreamCall
 
-#: The XCom key under which the generate task keeps its estimate.
-COST_ESTIMATE_XCOM_KEY = "cost_estimate"
-
-
 def estimate_before_submit(
     operator: GrokVideoGenerateOperator,
     hook: GrokVideoHook,
     context: Context,
     upstream: UpstreamCall,
 ) -> CostEstimate | None:
-    """Estimate the operator's video, log it, refuse it over ``max_cost_usd`` and keep the
-    estimate in the ``cost_estimate`` XCom.  Sends nothing to the upstream.  ``upstream`` is
+    """Estimate the operator's video, log it and refuse it over ``max_cost_usd``; the caller
+    keeps the estimate (in its XCom record).  Sends nothing to the upstream.  ``upstream`` is
     what the operator submits (a generation, an edit or an extension), with its estimate.
 
     Raises :class:`~airflow.sdk.exceptions.AirflowFailException` (no retries: retrying cannot
@@ -68,15 +66,13 @@ def estimate_before_submit(
         log.info("Estimated cost: unknown, no price is known for this model%s", cap_text)
         return None
     log.info("Estimated cost: %s%s", estimate.describe(), cap_text)
-    ti = context.get("ti")
-    if ti is not None:
-        ti.xcom_push(key=COST_ESTIMATE_XCOM_KEY, value=estimate.to_dict())
     return estimate
 
 
 def with_estimate(generation: dict[str, Any], cost_estimate: Any) -> dict[str, Any]:
     """The sensor's result: the generation's billed cost when the upstream reported one, else
-    the generate task's estimate (``cost_source`` says which); unchanged without either."""
+    the generate task's estimate (``cost_source`` says which); unchanged without either.
+    ``cost_estimate`` is the estimate or the generate task's ``grokvideo`` record holding it."""
     from airflow_provider_grokvideo.models import VideoGeneration
 
     video = VideoGeneration.from_dict(generation)

@@ -111,7 +111,10 @@ class GrokVideoLink(BaseOperatorLink):
 
         if not _finished(ti_key):
             return ""
-        generation_id = _generation_id(xcom.XCom.get_value(ti_key=ti_key, key=XCOM_KEY))
+        # The task that has just run knows its id: no call to the API server to read it back.
+        generation_id = getattr(operator, "_grokvideo_generation_id", None)
+        if generation_id is None:
+            generation_id = _generation_id(xcom.XCom.get_value(ti_key=ti_key, key=XCOM_KEY))
         if generation_id is None:
             # A task of an older provider version: its return value may still name it.
             value = xcom.XCom.get_value(ti_key=ti_key, key=RETURN_VALUE_KEY)
@@ -132,5 +135,8 @@ class GrokVideoUpstreamLink(BaseOperatorLink):
 
         if not _finished(ti_key):
             return ""
-        link = video_link_from_xcom(xcom.XCom.get_value(ti_key=ti_key, key=RETURN_VALUE_KEY))
+        value = getattr(operator, "_grokvideo_result", None)  # the task that has just run
+        if value is None:
+            value = xcom.XCom.get_value(ti_key=ti_key, key=RETURN_VALUE_KEY)
+        link = video_link_from_xcom(value)
         return link if urlsplit(link).scheme in ("http", "https") else ""

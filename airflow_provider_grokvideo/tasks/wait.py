@@ -222,6 +222,7 @@ class GenerationWaitMixin:
                 poll_interval=self.poll_interval,
                 min_poll_interval=self.min_poll_interval,
                 max_poll_interval=self.max_poll_interval,
+                started_at=time.time(),
             ),
             method_name="execute_complete",
             kwargs={"cost_estimate": self.cost_estimate} if self.cost_estimate else None,
@@ -298,6 +299,9 @@ class GenerationWaitMixin:
         from airflow_provider_grokvideo.tasks.costs import with_estimate
 
         data = with_estimate(generation, self.cost_estimate)
+        # The task's links are made from these at its end, without reading XCom back.
+        self._grokvideo_generation_id = data.get("generation_id")
+        self._grokvideo_result = data
         urls = data.get("video_urls") or []
         cost = data.get("cost_usd")
         self.log.info(

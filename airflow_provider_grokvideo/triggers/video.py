@@ -155,6 +155,10 @@ class GrokVideoTrigger(BaseTrigger):
     :param poll_interval: the longest back-off step when the upstream gives no hint.
     :param min_poll_interval: the shortest delay between two status reads.
     :param max_poll_interval: the longest delay between two status reads, whatever the hints.
+    :param started_at: unix time (wall clock) the wait began, at the deferral; the trigger's
+        progress lines count the time waited from it, and its job durations start there, so
+        that a trigger taken over by another triggerer goes on from where the wait is, not
+        from the take-over (default: when this instance starts waiting).
 
     Fires exactly one event, then returns::
 
@@ -166,6 +170,15 @@ class GrokVideoTrigger(BaseTrigger):
     ``Retry-After``) and goes on until the deadline.  Any other error (401, 404...) ends it
     with an ``error`` event.  Its reads go through the connection's pacer: a 429 slows (and
     its ``Retry-After`` pauses) every wait of the connection.
+
+    Several triggerers: when one dies, another takes its triggers over, and for a moment
+    (the dead one's heartbeat not yet stale, or a triggerer back from a pause) two may run the
+    same trigger.  Both only read the status; each fires the same event from the upstream's
+    same final answer, and Airflow resumes the task once (the second event finds no deferred
+    task).  Neither ever cancels the upstream job: on Airflow 3.3 a triggerer whose triggers
+    were reassigned calls ``on_kill()`` on them as it lets them go (apache/airflow#73454), so
+    this trigger keeps Airflow's no-op ``on_kill`` and its clean-up only returns its lease on
+    the loop's pooled client; the new owner's wait is untouched.
     """
 
     def __init__(
@@ -176,6 +189,7 @@ class GrokVideoTrigger(BaseTrigger):
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         min_poll_interval: float = DEFAULT_MIN_POLL_INTERVAL,
         max_poll_interval: float = DEFAULT_MAX_POLL_INTERVAL,
+        started_at: float | None = None,
     ) -> None:
         super().__init__()
         self.conn_id = conn_id
@@ -184,6 +198,7 @@ class GrokVideoTrigger(BaseTrigger):
         self.poll_interval = float(poll_interval)
         self.min_poll_interval = float(min_poll_interval)
         self.max_poll_interval = float(max_poll_interval)
+        self.started_at = float(started_at) if started_at is not None else None
         #: Status reads made by this instance (for logs and the load benchmark).
         self.polls = 0
 
@@ -197,6 +212,7 @@ class GrokVideoTrigger(BaseTrigger):
                 "poll_interval": self.poll_interval,
                 "min_poll_interval": self.min_poll_interval,
                 "max_poll_interval": self.max_poll_interval,
+                **({"started_at": self.started_at} if self.started_at is not None else {}),
             },
         )
 
@@ -216,7 +232,8 @@ class GrokVideoTrigger(BaseTrigger):
         # every trigger of this connection reuses its kept-alive connections.
         async with hook.async_session():
             pacer = hook.pacer()  # the connection's budget and the durations of its jobs
-            began = time.time()
+            # From the deferral, also on a triggerer that took the trigger over.
+            began = min(self.started_at or time.time(), time.time())
             last_running_at: float | None = None
             upstream = hook.dialect.name
             weather: RetryPolicy | None = None  # made on the first error only

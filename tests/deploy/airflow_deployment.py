@@ -2,17 +2,25 @@
 ``triggerer`` as separate processes on PostgreSQL with the LocalExecutor, the emulator in a
 process of its own, the connections in ``AIRFLOW_CONN_*`` variables, and the REST API (with a
 JWT from the simple auth manager) as the only way in.
+
+A scenario picks its shape: :func:`celery_settings` for the CeleryExecutor on Redis (then
+``start_airflow(triggerers=2, celery_workers=2)``), a SQLite ``database_url`` for what
+``airflow standalone`` gives newcomers; :meth:`Deployment.kill` and :meth:`Deployment.restart`
+for what an OOM kill and a supervisor do to one process.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import os
 import secrets
 import shutil
+import sqlite3
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -82,12 +90,72 @@ def airflow_settings(api_port: int) -> dict[str, str]:
     }
 
 
+#: Slots of each Celery worker (``[celery] worker_concurrency``).
+CELERY_WORKER_CONCURRENCY = 16
+
+
+def celery_settings(
+    broker_url: str, result_backend: str, *, workers: int = 2, parallelism: int = 32
+) -> dict[str, str]:
+    """The CeleryExecutor on Redis, as a team with more cores runs it, with each reason.
+
+    What users should copy is in README "Running in production"."""
+    return {
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CELERY__BROKER_URL": broker_url,
+        "AIRFLOW__CELERY__RESULT_BACKEND": result_backend,
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(CELERY_WORKER_CONCURRENCY),
+        # What a user with more cores would choose; never more than the workers' slots, so
+        # that a queued task is one a worker is about to take.
+        "AIRFLOW__CORE__PARALLELISM": str(min(parallelism, workers * CELERY_WORKER_CONCURRENCY)),
+        # A task's message is acknowledged when the worker starts it, not when it ends (the
+        # default): a worker killed while a task runs is then Airflow's business (the
+        # heartbeat timeout, the task's retries), not Redis's. With late acknowledgement Redis
+        # hands the killed worker's message to another worker after the visibility timeout:
+        # a stale copy of a try that had deferred and resumed since, whose failure ("Invalid
+        # auth token") the scheduler takes for the resumed try's and fails the wait (seen in
+        # this test: "reported that the task instance ... finished with state failed, but the
+        # task instance's state attribute is scheduled").
+        "AIRFLOW__CELERY__TASK_ACKS_LATE": "False",
+        # A message a killed worker had reserved but not started goes back to the queue after
+        # this many seconds instead of Redis's 24 h.
+        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "120",
+        # A task left queued (its message lost with a worker) is queued again after 2 minutes
+        # instead of 10, looked for every 15 s.
+        "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "120",
+        "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL": "15",
+        # Two triggerers share the waits: each takes at most 25 new triggers per loop, so that
+        # both hold some (with 500 the first to look takes them all).
+        "AIRFLOW__TRIGGERER__MAX_TRIGGER_TO_SELECT_PER_LOOP": "25",
+        # The Task SDK's calls to one API server on 2 cores, with 32 task processes beside it:
+        # 30 s per call instead of 5 before a retry (5 attempts, 1 to 90 s apart).
+        "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "30",
+    }
+
+
 class Deployment:
     """Everything the test starts, in one temporary ``AIRFLOW_HOME``."""
 
-    def __init__(self, venv: Path, postgres: PostgresServer, home: Path) -> None:
+    def __init__(
+        self,
+        venv: Path,
+        postgres: PostgresServer | None,
+        home: Path,
+        *,
+        database: str = "airflow",
+        database_url: str | None = None,
+        settings: Mapping[str, str] | None = None,
+    ) -> None:
+        """``postgres`` and its ``database``, or a ``database_url`` of its own (SQLite);
+        ``settings`` override :func:`airflow_settings`."""
         self.venv = venv
         self.postgres = postgres
+        self.database = database
+        if database_url is None:
+            assert postgres is not None, "a PostgreSQL server or a database_url"
+            database_url = postgres.url(database)
+        self.database_url = database_url
+        self.settings = dict(settings or {})
         self.home = home
         self.logs = home / "process-logs"
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -98,6 +166,7 @@ class Deployment:
         self.emulator_url = ""
         self.killed_submit_emulator_url = ""
         self._client: httpx.Client | None = None
+        self.triggerer_job_ids: dict[str, int] = {}
         self.env = self._environment()
 
     # -- set-up --------------------------------------------------------------------------
@@ -116,15 +185,20 @@ class Deployment:
             {
                 "AIRFLOW_HOME": str(self.home),
                 "AIRFLOW__CORE__DAGS_FOLDER": str(self.home / "dags"),
-                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.postgres.url(),
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.database_url,
                 "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
                 **airflow_settings(self.api_port),
+                **self.settings,
             }
         )
         return env
 
-    def start_emulators(self, job_seconds: float) -> None:
-        self.emulator_url = self._start_emulator("emulator", job_seconds)
+    def start_emulators(
+        self, job_seconds: float, rate_limits: Mapping[str, float] | None = None
+    ) -> None:
+        """The batch's emulator (``rate_limits``: requests per second per key, by upstream)
+        and the killed-submit scenario's."""
+        self.emulator_url = self._start_emulator("emulator", job_seconds, rate_limits)
         self.killed_submit_emulator_url = self._start_emulator("emulator-killed-submit", 60)
         for upstream in UPSTREAMS:
             self.env[f"AIRFLOW_CONN_GROKVIDEO_{upstream.upper()}_DEFAULT"] = airflow_connection(
@@ -134,8 +208,11 @@ class Deployment:
             self.killed_submit_emulator_url, "xai", DEFAULT_API_KEY
         )
 
-    def _start_emulator(self, name: str, job_seconds: float) -> str:
+    def _start_emulator(
+        self, name: str, job_seconds: float, rate_limits: Mapping[str, float] | None = None
+    ) -> str:
         port = free_port()
+        limits = [f"--rate-limit={up}={rate:g}" for up, rate in (rate_limits or {}).items()]
         self.start(
             name,
             "grokvideo-emulator",
@@ -145,6 +222,7 @@ class Deployment:
             str(job_seconds),
             "--log-level",
             "warning",
+            *limits,
         )
         url = f"http://127.0.0.1:{port}"
         wait_for(lambda: _ok(f"{url}/_emulator/health"), 30, f"{name} to answer", self)
@@ -165,12 +243,91 @@ class Deployment:
         if result.returncode != 0:
             raise RuntimeError(f"airflow db migrate failed:\n{result.stdout}\n{result.stderr}")
 
-    def start_airflow(self) -> None:
+    def set_connection_extra(self, upstream: str, **extra: Any) -> None:
+        """Add extras to an upstream's default connection (before :meth:`start_airflow`)."""
+        name = f"AIRFLOW_CONN_GROKVIDEO_{upstream.upper()}_DEFAULT"
+        connection = json.loads(self.env[name])
+        connection["extra"] = {**(connection.get("extra") or {}), **extra}
+        self.env[name] = json.dumps(connection)
+
+    def start_airflow(self, *, triggerers: int = 1, celery_workers: int = 0) -> None:
+        """The API server, scheduler and DAG processor, ``triggerers`` triggerers (named
+        ``triggerer``, ``triggerer-2``...) and ``celery_workers`` Celery workers
+        (``celery-worker-1``...), each a process of its own."""
         self.start("api-server", "airflow", "api-server")
         self.start("scheduler", "airflow", "scheduler")
         self.start("dag-processor", "airflow", "dag-processor")
-        self.start("triggerer", "airflow", "triggerer")
+        wait_for(self._healthy_without_triggerer, 180, "the API server and scheduler", self)
+        for number in range(1, triggerers + 1):
+            self.start_triggerer("triggerer" if number == 1 else f"triggerer-{number}")
+        for number in range(1, celery_workers + 1):
+            self.start_celery_worker(f"celery-worker-{number}")
         wait_for(self._healthy, 180, "the Airflow components to report healthy", self)
+
+    def start_triggerer(self, name: str, log_name: str | None = None) -> Service:
+        """A triggerer, and (with more than one) its job id once it has one, so that a test
+        knows which triggerer holds which triggers."""
+        known = set(self.triggerer_job_ids.values())
+        # Several on one host: only the first serves its logs on the configured port.
+        extra = ("--skip-serve-logs",) if self.services.get("triggerer") else ()
+        service = self.start(name, "airflow", "triggerer", *extra, log_name=log_name)
+
+        def new_job() -> bool:
+            ids = {int(row[0]) for row in self.sql(_RUNNING_TRIGGERERS)} - known
+            if ids:
+                self.triggerer_job_ids[name] = max(ids)
+            return bool(ids)
+
+        wait_for(new_job, 120, f"{name} to start its job", self)
+        return service
+
+    def start_celery_worker(self, name: str, log_name: str | None = None) -> Service:
+        service = self.start(
+            name,
+            "airflow",
+            "celery",
+            "worker",
+            "--celery-hostname",
+            f"{name}@%h",
+            "--skip-serve-logs",
+            log_name=log_name,
+        )
+        wait_for(lambda: " ready." in service.log_tail(400), 180, f"{name} to be ready", self)
+        return service
+
+    def kill(self, name: str) -> list[int]:
+        """SIGKILL one component with everything it started (no replacement); return the
+        pids killed, all confirmed gone."""
+        old = self.services.pop(name)
+        old.name = f"{name} (killed)"
+        self.stopped.append(old)
+        return old.kill()
+
+    def restart(self, name: str) -> Service:
+        """Start a killed component again, as its supervisor would (a new log file)."""
+        log_name = f"{name}-restarted"
+        if name.startswith("celery-worker"):
+            return self.start_celery_worker(name, log_name=log_name)
+        if name.startswith("triggerer"):
+            return self.start_triggerer(name, log_name=log_name)
+        return self.start(name, "airflow", name, log_name=log_name)
+
+    def triggers_per_triggerer(self) -> dict[str, int]:
+        """How many triggers each running triggerer holds now, by service name."""
+        held = {int(job): int(n) for job, n in self.sql(_TRIGGERS_PER_TRIGGERER)}
+        return {
+            name: held.get(job_id, 0)
+            for name, job_id in self.triggerer_job_ids.items()
+            if name in self.services
+        }
+
+    def sql(self, query: str) -> list[list[Any]]:
+        """Rows of a query on the metadata database (PostgreSQL through psql, or SQLite)."""
+        if self.postgres is not None:
+            return self.postgres.query(query, self.database)
+        path = self.database_url.split(":///", 1)[1]
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) as db:
+            return [list(row) for row in db.execute(query)]
 
     def start(self, name: str, *argv: str, log_name: str | None = None) -> Service:
         # cwd is the temporary home, never the checkout: the installed wheel is imported.
@@ -182,20 +339,20 @@ class Deployment:
     def replace_triggerer(self) -> list[int]:
         """SIGKILL the (only) triggerer with its trigger runner, start a new one; return the
         pids killed, all confirmed gone."""
-        old = self.services.pop("triggerer")
-        old.name = "triggerer (killed)"
-        self.stopped.append(old)
-        pids = old.kill()
-        self.start("triggerer", "airflow", "triggerer", log_name="triggerer-replacement")
+        pids = self.kill("triggerer")
+        self.start_triggerer("triggerer", log_name="triggerer-replacement")
         return pids
 
-    def _healthy(self) -> bool:
+    def _healthy(self, parts: tuple[str, ...] = ("triggerer",)) -> bool:
         try:
             health = httpx.get(f"{self.api_url}/api/v2/monitor/health", timeout=5).json()
         except (httpx.HTTPError, ValueError):
             return False
-        parts = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+        parts = ("metadatabase", "scheduler", "dag_processor", *parts)
         return all((health.get(part) or {}).get("status") == "healthy" for part in parts)
+
+    def _healthy_without_triggerer(self) -> bool:
+        return self._healthy(())
 
     # -- the REST API --------------------------------------------------------------------
     @property
@@ -293,6 +450,17 @@ class Deployment:
     def inject(url: str, **fault: Any) -> None:
         httpx.post(f"{url}/_emulator/faults", json=fault, timeout=30).raise_for_status()
 
+    @staticmethod
+    def hold_jobs(url: str) -> None:
+        """Stop the emulated jobs' clocks: no job ends until :meth:`release_jobs`."""
+        httpx.post(f"{url}/_emulator/hold", timeout=30).raise_for_status()
+
+    @staticmethod
+    def release_jobs(url: str) -> int:
+        response = httpx.post(f"{url}/_emulator/release", timeout=30)
+        response.raise_for_status()
+        return int(response.json()["jobs_released"])
+
     # -- tear-down and diagnosis ---------------------------------------------------------
     def stop(self) -> None:
         if self._client is not None:
@@ -316,6 +484,59 @@ class Deployment:
             parts.append(f"===== {service.name} ({state}): {service.log_file}")
             parts.append(service.log_tail(lines))
         return "\n".join(parts)
+
+
+_homes = itertools.count(1)
+
+
+@contextlib.contextmanager
+def running_deployment(
+    report: Callable[[str], None],
+    venv: Path,
+    deploy_root: Path,
+    postgres: PostgresServer | None,
+    *,
+    job_seconds: float = 5,
+    configure: Callable[[Deployment], None] | None = None,
+    **options: Any,
+) -> Iterator[Deployment]:
+    """A deployment in a new ``AIRFLOW_HOME`` (and a new database of ``postgres``): the
+    emulators started, ``configure`` called (connection extras...), migrated, Airflow started
+    with ``options`` of :meth:`Deployment.start_airflow`; stopped afterwards. Keyword
+    arguments of :class:`Deployment` (``settings``, ``database_url``) go in ``options`` too."""
+    started = time.monotonic()
+    number = next(_homes)
+    home = deploy_root / f"airflow-home-{number}"
+    home.mkdir()
+    init = {key: options.pop(key) for key in ("settings", "database_url") if key in options}
+    if postgres is not None and "database_url" not in init:
+        init["database"] = f"airflow_{number}"
+        postgres.create_database(init["database"])
+    deployment = Deployment(venv, postgres, home, **init)
+    try:
+        deployment.start_emulators(
+            job_seconds=job_seconds, rate_limits=options.pop("rate_limits", None)
+        )
+        if configure is not None:
+            configure(deployment)
+        deployment.migrate()
+        deployment.start_airflow(**options)
+        report(
+            f"deploy: Airflow up on {deployment.database_url} in "
+            f"{time.monotonic() - started:.0f} s ({home})"
+        )
+        yield deployment
+    except BaseException:
+        report(deployment.diagnosis())
+        raise
+    finally:
+        deployment.stop()
+
+
+_RUNNING_TRIGGERERS = "SELECT id FROM job WHERE job_type = 'TriggererJob' AND state = 'running'"
+_TRIGGERS_PER_TRIGGERER = (
+    "SELECT triggerer_id, count(*) FROM trigger WHERE triggerer_id IS NOT NULL GROUP BY 1"
+)
 
 
 def _ok(url: str) -> bool:

@@ -1,6 +1,10 @@
 """Fixtures of the real-deployment test (``make test-deploy``): the provider's wheel in a
-clean virtual environment, PostgreSQL 15, the emulators and Airflow's four components as
-separate processes, all started here and removed afterwards.
+clean virtual environment, PostgreSQL 15 (and Redis, for the CeleryExecutor), the emulators and
+Airflow's components as separate processes, all started here and removed afterwards.
+
+A scenario module gets a deployment of its own (a new database on the session's PostgreSQL,
+a new ``AIRFLOW_HOME``): ``deployment`` is the LocalExecutor one; a module that needs another
+shape builds it with :func:`running_deployment` in a fixture of its own.
 """
 
 from __future__ import annotations
@@ -9,15 +13,16 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from deploy.airflow_deployment import Deployment
+from deploy.airflow_deployment import Deployment, running_deployment
 from deploy.postgres import PostgresServer
 from deploy.provider_venv import build_wheel, provider_venv
+from deploy.redis_server import RedisServer
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -34,6 +39,11 @@ def say(request: pytest.FixtureRequest, text: str) -> None:
     capture = request.config.pluginmanager.getplugin("capturemanager")
     with capture.global_and_fixture_disabled():
         print(text, flush=True)
+
+
+def reporter(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """:func:`say` for code outside the tests (the harness, the scenarios)."""
+    return lambda text: say(request, text)
 
 
 @pytest.fixture(scope="session")
@@ -69,29 +79,26 @@ def postgres() -> Iterator[PostgresServer]:
 
 
 @pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
 def deployment(
     request: pytest.FixtureRequest,
     installed_provider: Path,
     postgres: PostgresServer,
     deploy_root: Path,
 ) -> Iterator[Deployment]:
-    started = time.monotonic()
-    home = deploy_root / "airflow-home"
-    home.mkdir()
-    deployment = Deployment(installed_provider, postgres, home)
-    try:
-        deployment.start_emulators(job_seconds=5)
-        deployment.migrate()
-        deployment.start_airflow()
-        say(
-            request, f"deploy: Airflow up on {postgres.url()} in {time.monotonic() - started:.0f} s"
-        )
+    """The LocalExecutor deployment on PostgreSQL, one per test module."""
+    with running_deployment(
+        reporter(request), installed_provider, deploy_root, postgres
+    ) as deployment:
         yield deployment
-    except BaseException:
-        say(request, deployment.diagnosis())
-        raise
-    finally:
-        deployment.stop()
 
 
 @pytest.fixture(autouse=True)
@@ -99,6 +106,9 @@ def _logs_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
     """When a deployment test fails, print the tail of every process's log."""
     yield
     report = getattr(request.node, "report_call", None)
-    if report is not None and report.failed and "deployment" in request.fixturenames:
-        deployment: Deployment = request.getfixturevalue("deployment")
-        say(request, deployment.diagnosis(lines=120))
+    if report is None or not report.failed:
+        return
+    for name in request.fixturenames:
+        value = request.getfixturevalue(name) if "deployment" in name else None
+        if isinstance(value, Deployment):
+            say(request, value.diagnosis(lines=120))

@@ -125,6 +125,49 @@ class PostgresServer:
         )
         return self
 
+    def create_database(self, name: str) -> str:
+        """A new, empty database on this server (one per deployment); its SQLAlchemy URL."""
+        self._run(
+            self.bin_dir / "createdb",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            name,
+        )
+        return self.url(name)
+
+    def query(self, sql: str, database: str = "airflow") -> list[list[str]]:
+        """Rows of one query through ``psql`` (the test reads what Airflow wrote: XCom rows,
+        triggers per triggerer), every value as text."""
+        result = subprocess.run(
+            self._as_owner(
+                self.bin_dir / "psql",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-At",
+                "-F",
+                "\t",
+                "-c",
+                sql,
+            ),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"psql failed ({result.returncode}): {result.stderr}")
+        return [line.split("\t") for line in result.stdout.splitlines() if line]
+
     def stop(self) -> None:
         if self.root is None:
             return

@@ -20,8 +20,18 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-#: Airflow's PostgreSQL drivers: psycopg2 for the sync engine, asyncpg for the async one.
-EXTRA_REQUIREMENTS = ("psycopg2-binary", "asyncpg")
+#: Airflow's PostgreSQL drivers (psycopg2 for the sync engine, asyncpg for the async one); the
+#: CeleryExecutor of the distributed scenario (celery 5.7.0 breaks the Celery provider 3.26.0)
+#: and Airflow's Redis provider (the ``redis`` connection type, the client).
+EXTRA_REQUIREMENTS = (
+    "psycopg2-binary",
+    "asyncpg",
+    "apache-airflow-providers-celery",
+    "celery<5.7",
+    "apache-airflow-providers-redis",
+)
+#: The provider's optional extras installed with the wheel when it declares them.
+WHEEL_EXTRAS = ("redis",)
 #: What is not part of the source a wheel is built from.
 _NOT_SOURCE = shutil.ignore_patterns(
     ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "demo-output"
@@ -83,10 +93,25 @@ def provider_venv(wheel: Path, scratch: Path) -> tuple[Path, bool]:
     return venv, False
 
 
+def wheel_extras(wheel: Path) -> list[str]:
+    """Those of :data:`WHEEL_EXTRAS` the wheel declares (``Provides-Extra``)."""
+    with zipfile.ZipFile(wheel) as archive:
+        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        metadata = archive.read(name).decode()
+    declared = {
+        line.split(":", 1)[1].strip()
+        for line in metadata.splitlines()
+        if line.startswith("Provides-Extra:")
+    }
+    return [extra for extra in WHEEL_EXTRAS if extra in declared]
+
+
 def _install(wheel: Path, venv: Path) -> None:
     _run([sys.executable, "-m", "venv", venv], "creating the deployment's virtual environment")
+    extras = wheel_extras(wheel)
+    target = f"{wheel}[{','.join(extras)}]" if extras else str(wheel)
     _run(
-        [venv / "bin" / "python", "-m", "pip", "install", "--quiet", wheel, *EXTRA_REQUIREMENTS],
+        [venv / "bin" / "python", "-m", "pip", "install", "--quiet", target, *EXTRA_REQUIREMENTS],
         "installing the wheel into the deployment's virtual environment",
     )
 

@@ -1,15 +1,20 @@
-"""The deployment test's batch: one video per map index over the three upstreams, half as
+"""The deployment tests' batches: one video per map index over the three upstreams, half as
 generate + ``GrokVideoSensor``, half as one generate task that waits itself, no retries on
 any wait, and a ``report`` that counts what came back.
 
+* ``grokvideo_deploy_batch``: no retries anywhere (the LocalExecutor and SQLite scenarios);
+* ``grokvideo_deploy_distributed``: as the README advises for a CeleryExecutor deployment,
+  each generate task through its upstream's pool (``grokvideo_<upstream>``, created by the
+  test) and with ``retries`` (safe: the durable submit); the waits still without retries.
+
 The run's ``conf`` sets the batch: ``videos`` (default 300) and the emulated jobs' length,
 spread between ``min_seconds`` and ``max_seconds`` by the ``[emulator:seconds=N]`` marker.
-The one-task wait's id is in XCom under ``generation_id`` as soon as it is submitted.
+The one-task wait's id is in its ``grokvideo`` XCom record as soon as it is submitted.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.sdk import DAG, task
@@ -27,58 +32,74 @@ WAIT_TIMEOUT = 1800.0
 ONE_TASK = {"wait_for_completion": True, "deferrable": True, "timeout": WAIT_TIMEOUT, **POLL}
 
 
-with DAG(
-    dag_id="grokvideo_deploy_batch",
-    schedule=None,
-    start_date=datetime(2025, 1, 1),
-    catchup=False,
-    max_active_tasks=1024,
-    params={"videos": 300, "min_seconds": 5, "max_seconds": 60},
-    tags=["grokvideo", "deploy-test"],
-) as dag:
+def batch(dag_id: str, *, pools: bool = False, generate_retries: int = 0) -> DAG:
+    with DAG(
+        dag_id=dag_id,
+        schedule=None,
+        start_date=datetime(2025, 1, 1),
+        catchup=False,
+        max_active_tasks=2048,
+        params={"videos": 300, "min_seconds": 5, "max_seconds": 60},
+        tags=["grokvideo", "deploy-test"],
+    ) as dag:
 
-    @task
-    def plan(upstream: str, branch: str, params: dict[str, Any] | None = None) -> list[str]:
-        """The prompts of one upstream's share of one branch (video k: branch k % 2,
-        upstream (k // 2) % 3), each job lasting between min_seconds and max_seconds."""
-        conf = params or {}
-        videos = int(conf.get("videos", 300))
-        low, high = int(conf.get("min_seconds", 5)), int(conf.get("max_seconds", 60))
-        prompts = []
-        for k in range(videos):
-            if BRANCHES[k % 2] != branch or UPSTREAMS[(k // 2) % 3] != upstream:
-                continue
-            seconds = low + (k * 7919) % (high - low + 1)  # spread, not ordered by k
-            prompts.append(f"deploy test video {k} [emulator:seconds={seconds}]")
-        return prompts
+        @task
+        def plan(upstream: str, branch: str, params: dict[str, Any] | None = None) -> list[str]:
+            """The prompts of one upstream's share of one branch (video k: branch k % 2,
+            upstream (k // 2) % 3), each job lasting between min_seconds and max_seconds."""
+            conf = params or {}
+            videos = int(conf.get("videos", 300))
+            low, high = int(conf.get("min_seconds", 5)), int(conf.get("max_seconds", 60))
+            prompts = []
+            for k in range(videos):
+                if BRANCHES[k % 2] != branch or UPSTREAMS[(k // 2) % 3] != upstream:
+                    continue
+                seconds = low + (k * 7919) % (high - low + 1)  # spread, not ordered by k
+                prompts.append(f"deploy test video {k} [emulator:seconds={seconds}]")
+            return prompts
 
-    outputs = []
-    for upstream in UPSTREAMS:
-        conn_id = f"grokvideo_{upstream}_default"
-        generate = GrokVideoGenerateOperator.partial(
-            task_id=f"generate_{upstream}", conn_id=conn_id, duration=6, retries=0
-        ).expand(prompt=plan.override(task_id=f"plan_sensor_{upstream}")(upstream, "sensor"))
-        wait = GrokVideoSensor.partial(
-            task_id=f"wait_{upstream}", conn_id=conn_id, timeout=WAIT_TIMEOUT, retries=0, **POLL
-        ).expand(generation_id=generate.output)
-        outputs.append(wait.output)
-        one_task = GrokVideoGenerateOperator.partial(
-            task_id=f"generate_and_wait_{upstream}",
-            conn_id=conn_id,
-            duration=6,
-            retries=0,
-            **ONE_TASK,
-        ).expand(prompt=plan.override(task_id=f"plan_one_task_{upstream}")(upstream, "one_task"))
-        outputs.append(one_task.output)
+        outputs = []
+        for upstream in UPSTREAMS:
+            conn_id = f"grokvideo_{upstream}_default"
+            submit: dict[str, Any] = {"conn_id": conn_id, "duration": 6}
+            if pools:
+                submit["pool"] = f"grokvideo_{upstream}"
+            if generate_retries:
+                submit.update(retries=generate_retries, retry_delay=timedelta(seconds=5))
+            else:
+                submit["retries"] = 0
+            generate = GrokVideoGenerateOperator.partial(
+                task_id=f"generate_{upstream}", **submit
+            ).expand(prompt=plan.override(task_id=f"plan_sensor_{upstream}")(upstream, "sensor"))
+            wait = GrokVideoSensor.partial(
+                task_id=f"wait_{upstream}",
+                conn_id=conn_id,
+                timeout=WAIT_TIMEOUT,
+                retries=0,
+                **POLL,
+            ).expand(generation_id=generate.output)
+            outputs.append(wait.output)
+            # The one-task wait defers in the same task: no retries, as any wait here.
+            one_task = GrokVideoGenerateOperator.partial(
+                task_id=f"generate_and_wait_{upstream}", **{**submit, "retries": 0}, **ONE_TASK
+            ).expand(
+                prompt=plan.override(task_id=f"plan_one_task_{upstream}")(upstream, "one_task")
+            )
+            outputs.append(one_task.output)
 
-    @task
-    def report(results: list[Any]) -> dict[str, Any]:
-        """What came back: videos, distinct generation ids, succeeded."""
-        videos = [video for branch in results for video in branch]
-        return {
-            "videos": len(videos),
-            "generation_ids": len({video["generation_id"] for video in videos}),
-            "succeeded": sum(video.get("status") == "succeeded" for video in videos),
-        }
+        @task
+        def report(results: list[Any]) -> dict[str, Any]:
+            """What came back: videos, distinct generation ids, succeeded."""
+            videos = [video for branch in results for video in branch]
+            return {
+                "videos": len(videos),
+                "generation_ids": len({video["generation_id"] for video in videos}),
+                "succeeded": sum(video.get("status") == "succeeded" for video in videos),
+            }
 
-    report(outputs)
+        report(outputs)
+    return dag
+
+
+batch_dag = batch("grokvideo_deploy_batch")
+distributed_dag = batch("grokvideo_deploy_distributed", pools=True, generate_retries=2)

@@ -1,0 +1,74 @@
+"""The distributed deployment at 1,000 videos: the scenario of `make test-deploy`'s
+``tests/deploy/test_distributed.py`` (CeleryExecutor on Redis and PostgreSQL, two Celery
+workers and two triggerers side by side, api-server, scheduler and dag-processor apart, the
+provider from its wheel) with the batch CI cannot afford in its hour.
+
+Every job held by the emulator until the kills; one triggerer SIGKILLed once half the waits
+are deferred (its peer takes over), one Celery worker once all are (restarted after 5 s); then
+the jobs released. Prints the figures (run time, waits deferred at each kill, jobs per video,
+the limited key's 429 share, p95 time from a job's end to its task's success, metadata rows and
+Execution API calls per video); asserts nothing.
+
+Run it alone on the machine (under the shared lock on a shared one):
+
+    flock /tmp/grokvideo-heavy.lock .venv/bin/python benchmarks/deployment.py --videos 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+
+from deploy.postgres import PostgresServer  # noqa: E402
+from deploy.provider_venv import build_wheel, provider_venv  # noqa: E402
+from deploy.redis_server import RedisServer  # noqa: E402
+from deploy.scenarios import distributed_deployment, run_distributed  # noqa: E402
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--videos", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=8.0, help="the limited key's requests/s")
+    parser.add_argument("--job-seconds", default="20-60", help="jobs' length once released")
+    parser.add_argument("--parallelism", type=int, default=32)
+    parser.add_argument("--keep", action="store_true", help="keep the logs and databases")
+    args = parser.parse_args()
+    low, high = (int(x) for x in args.job_seconds.split("-"))
+
+    root = Path(tempfile.mkdtemp(prefix="grokvideo-bench-deploy-"))
+    started = time.monotonic()
+    wheel = build_wheel(REPO, root / "wheel")
+    venv, reused = provider_venv(wheel, root)
+    say(f"deploy: {wheel.name} in {venv} ({'reused' if reused else 'installed'})")
+    postgres, redis = PostgresServer().start(), RedisServer().start()
+    try:
+        with distributed_deployment(
+            say, venv, root, postgres, redis, args.rate, parallelism=args.parallelism
+        ) as deployment:
+            run = run_distributed(deployment, args.videos, (low, high), say)
+        say(f"deploy: distributed figures: {run.figures()}")
+        say(f"deploy: distributed per video: {run.writes}; {run.calls}")
+        say(
+            f"deploy: failed tasks {len(run.not_succeeded)}, jobs {run.jobs} for {run.videos} "
+            f"videos; {time.monotonic() - started:.0f} s in all"
+        )
+    finally:
+        redis.stop()
+        postgres.stop()
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

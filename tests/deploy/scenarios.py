@@ -1,0 +1,334 @@
+"""What the deployment scenarios share: waiting for deferred waits, the counts of what a run
+wrote to the metadata database and asked of the Execution API, and the distributed batch
+(``tests/deploy/test_distributed.py`` asserts on it, ``benchmarks/deployment.py`` prints it
+at 1,000 videos).
+
+A scenario makes the condition it needs happen (the emulator holds every job until the kill)
+and asserts what the product must do; the figures are printed, never asserted on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import re
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from deploy.airflow_deployment import Deployment, celery_settings, running_deployment, wait_for
+from deploy.postgres import PostgresServer
+from deploy.redis_server import RedisServer
+
+WAIT_TASK_PREFIXES = ("wait_", "generate_and_wait_")
+#: The API server's access log line (Airflow's ``HttpAccessLogMiddleware``: structlog's
+#: ``key=value`` pairs, in any order).
+_ACCESS = re.compile(r"request finished.*$", re.MULTILINE)
+_PAIR = re.compile(r"(\w+)=(\S*)")
+_ID = re.compile(r"^[0-9a-f-]{36}$|^\d+$")
+
+
+def wait_deferred(
+    deployment: Deployment, dag_id: str, run_id: str, target: int, timeout: float
+) -> int:
+    """Wait until ``target`` task instances of the run are deferred; the count then. The
+    emulator must hold the jobs (else a fast wait may end before the count is reached)."""
+    peak = 0
+
+    def reached() -> bool:
+        nonlocal peak
+        if deployment.run_state(dag_id, run_id) in ("success", "failed"):
+            raise AssertionError(f"the run ended before {target} waits were deferred ({peak})")
+        peak = max(peak, deployment.count(dag_id, run_id, "deferred"))
+        return peak >= target
+
+    wait_for(reached, timeout, f"{target} waits of {run_id} to be deferred", deployment, 1)
+    return peak
+
+
+def metadata_writes(deployment: Deployment, dag_id: str, run_id: str, videos: int) -> str:
+    """XCom rows and task state store rows of the run per video, by key (what a video leaves
+    in the metadata database)."""
+    where = f"dag_id = '{dag_id}' AND run_id = '{run_id}'"
+    xcoms = {
+        key: int(n)
+        for key, n in deployment.sql(
+            f"SELECT key, count(*) FROM xcom WHERE {where} GROUP BY key ORDER BY key"
+        )
+    }
+    states = {
+        key: int(n)
+        for key, n in deployment.sql(
+            f"SELECT key, count(*) FROM task_state_store WHERE {where} GROUP BY key ORDER BY key"
+        )
+    }
+    per = lambda n: f"{n / videos:.2f}"  # noqa: E731
+    return (
+        f"XCom rows {per(sum(xcoms.values()))} ("
+        + ", ".join(f"{key} {per(n)}" for key, n in xcoms.items())
+        + f"), state store rows {per(sum(states.values()))} ("
+        + ", ".join(f"{key} {per(n)}" for key, n in states.items())
+        + ")"
+    )
+
+
+def execution_api_calls(deployment: Deployment) -> tuple[Counter[str], list[int]]:
+    """Every Execution API call in the API server's log, by kind (``POST xcoms``,
+    ``PATCH task-instances/state``...), and their durations (µs)."""
+    kinds: Counter[str] = Counter()
+    durations: list[int] = []
+    for service in deployment.all_services():
+        if not service.name.startswith("api-server"):
+            continue
+        for match in _ACCESS.finditer(service.log_file.read_text(errors="replace")):
+            pairs = dict(_PAIR.findall(match.group(0)))
+            path = pairs.get("path", "")
+            if not path.startswith("/execution/"):
+                continue
+            parts = [p for p in path.split("/")[2:] if p and not _ID.match(p)]
+            kind = parts[0] if parts else "?"
+            if kind == "task-instances" and len(parts) > 1:
+                kind = f"task-instances/{parts[-1]}"
+            kinds[f"{pairs.get('method', '?')} {kind}"] += 1
+            durations.append(int(pairs.get("duration_us") or 0))
+    return kinds, durations
+
+
+def describe_calls(kinds: Counter[str], durations: list[int], videos: int) -> str:
+    if not durations:
+        return "no Execution API access lines in the API server's log"
+    top = ", ".join(f"{kind} {n / videos:.2f}" for kind, n in kinds.most_common(8))
+    return (
+        f"Execution API calls per video {sum(kinds.values()) / videos:.1f} ({top}); "
+        f"p95 call {percentile(durations, 95) / 1000:.0f} ms, worst {max(durations) / 1000:.0f} ms"
+    )
+
+
+def percentile(values: list[float] | list[int], q: float) -> float:
+    if not values:
+        return math.nan
+    if len(values) == 1:
+        return float(values[0])
+    return float(statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1])
+
+
+# -- the distributed batch ----------------------------------------------------------------
+DISTRIBUTED_DAG = "grokvideo_deploy_distributed"
+#: The upstream limited in the emulator and paced on its connection (xAI publishes 1 request
+#: per second per video model; the test uses more, to finish in CI's time).
+LIMITED_UPSTREAM = "xai"
+#: Slots of each upstream's submit pool (README: a pool per connection).
+POOL_SLOTS = 8
+
+
+def configure_limited_key(deployment: Deployment, redis: RedisServer, rate: float) -> None:
+    """The limited upstream's connection: the same rate as the emulator's limit, and the
+    deployment's Redis (an Airflow ``redis`` connection, database 1; the broker uses 0) as the
+    key's shared budget (``redis_conn_id``)."""
+    deployment.env["AIRFLOW_CONN_GROKVIDEO_REDIS"] = json.dumps(
+        {"conn_type": "redis", "host": "127.0.0.1", "port": redis.port, "extra": {"db": 1}}
+    )
+    deployment.set_connection_extra(
+        LIMITED_UPSTREAM, requests_per_second=rate, redis_conn_id="grokvideo_redis"
+    )
+
+
+@contextlib.contextmanager
+def distributed_deployment(
+    report: Callable[[str], None],
+    venv: Path,
+    root: Path,
+    postgres: PostgresServer,
+    redis: RedisServer,
+    rate: float,
+    parallelism: int = 32,
+) -> Iterator[Deployment]:
+    """The CeleryExecutor on ``redis`` and ``postgres``: two workers, two triggerers, the
+    api-server, scheduler and dag-processor apart; xAI limited to ``rate`` requests per second
+    in the emulator and on its connection."""
+    # Celery's results in a database of their own (a SQLAlchemy URL behind Celery's "db+").
+    name = f"celery_results_{int(time.time() * 1000)}"
+    backend = "db+" + postgres.create_database(name)
+    with running_deployment(
+        report,
+        venv,
+        root,
+        postgres,
+        settings=celery_settings(redis.url(0), backend, workers=2, parallelism=parallelism),
+        rate_limits={LIMITED_UPSTREAM: rate},
+        configure=lambda d: configure_limited_key(d, redis, rate),
+        triggerers=2,
+        celery_workers=2,
+    ) as deployment:
+        deployment.wait_for_dags(DISTRIBUTED_DAG)
+        yield deployment
+
+
+@dataclass
+class DistributedRun:
+    """What a distributed batch did (every figure the scenario prints)."""
+
+    videos: int
+    state: str = ""
+    seconds: float = 0.0
+    deferred_at_triggerer_kill: int = 0
+    deferred_at_worker_kill: int = 0
+    triggers_before_kill: dict[str, int] = field(default_factory=dict)
+    takeover_seconds: float = math.nan
+    worker_down_seconds: float = 0.0
+    failed_waits: list[tuple[str, int, str]] = field(default_factory=list)
+    not_succeeded: list[tuple[str, int, str]] = field(default_factory=list)
+    jobs: int = 0
+    jobs_total: int = 0
+    jobs_by_upstream: dict[str, int] = field(default_factory=dict)
+    limited_requests: int = 0
+    limited_429: int = 0
+    p95_end_to_success: float = math.nan
+    worst_end_to_success: float = math.nan
+    report: dict[str, Any] = field(default_factory=dict)
+    writes: str = ""
+    calls: str = ""
+
+    @property
+    def share_429(self) -> float:
+        return self.limited_429 / self.limited_requests if self.limited_requests else 0.0
+
+    def figures(self) -> str:
+        return (
+            f"videos {self.videos}, run {self.state} in {self.seconds:.0f} s; "
+            f"waits deferred at the triggerer kill {self.deferred_at_triggerer_kill} "
+            f"(triggers held {self.triggers_before_kill}), taken over in "
+            f"{self.takeover_seconds:.0f} s; at the worker kill {self.deferred_at_worker_kill} "
+            f"(restarted after {self.worker_down_seconds:.0f} s); "
+            f"failed waits {len(self.failed_waits)}; upstream jobs {self.jobs} "
+            f"({self.jobs / self.videos:.2f} per video; "
+            + ", ".join(f"{k} {v}" for k, v in self.jobs_by_upstream.items())
+            + f"); {LIMITED_UPSTREAM} 429s {self.limited_429} of {self.limited_requests} "
+            f"requests ({100 * self.share_429:.2f} %); job end to task success p95 "
+            f"{self.p95_end_to_success:.1f} s (worst {self.worst_end_to_success:.1f} s)"
+        )
+
+
+def run_distributed(
+    deployment: Deployment,
+    videos: int,
+    job_seconds: tuple[int, int],
+    say: Callable[[str], None],
+) -> DistributedRun:
+    """The distributed batch: every job held until the kills; one triggerer SIGKILLed once
+    half the waits are deferred (its peer takes over, no replacement), one Celery worker once
+    all are (restarted a few seconds later); then the jobs released."""
+    url, result = deployment.emulator_url, DistributedRun(videos)
+    for upstream in ("xcompute", "mountsea", "xai"):
+        response = deployment.api.post(
+            "/pools",
+            json={"name": f"grokvideo_{upstream}", "slots": POOL_SLOTS, "include_deferred": False},
+        )
+        assert response.status_code in (200, 201, 409), response.text
+    low, high = job_seconds
+    started = time.monotonic()
+    deployment.hold_jobs(url)
+    run_id = deployment.trigger(
+        DISTRIBUTED_DAG, {"videos": videos, "min_seconds": low, "max_seconds": high}
+    )
+    dag = DISTRIBUTED_DAG
+
+    # One triggerer, the one holding more triggers, once half the waits are deferred.
+    wait_deferred(deployment, dag, run_id, math.ceil(videos / 2), 1800)
+    result.triggers_before_kill = deployment.triggers_per_triggerer()
+    victim = max(result.triggers_before_kill, key=lambda name: result.triggers_before_kill[name])
+    victim_job = deployment.triggerer_job_ids[victim]
+    result.deferred_at_triggerer_kill = deployment.count(dag, run_id, "deferred")
+    pids = deployment.kill(victim)
+    killed_at = time.monotonic()
+    say(
+        f"deploy: SIGKILLed {victim} ({len(pids)} processes) at {killed_at - started:.0f} s "
+        f"with {result.deferred_at_triggerer_kill} waits deferred, triggers held "
+        f"{result.triggers_before_kill}; no replacement"
+    )
+
+    # One worker once every wait is deferred (no wait is then running on a worker), back
+    # after a few seconds as a supervisor would bring it.
+    wait_deferred(deployment, dag, run_id, videos, 1800)
+    result.deferred_at_worker_kill = deployment.count(dag, run_id, "deferred")
+    pids = deployment.kill("celery-worker-1")
+    down = time.monotonic()
+    say(
+        f"deploy: SIGKILLed celery-worker-1 ({len(pids)} processes) at {down - started:.0f} s "
+        f"with {result.deferred_at_worker_kill} waits deferred"
+    )
+    time.sleep(5)
+    deployment.restart("celery-worker-1")
+    result.worker_down_seconds = time.monotonic() - down
+
+    # The survivor takes the killed triggerer's triggers over (its heartbeat goes stale).
+    def taken_over() -> bool:
+        held = deployment.sql(f"SELECT count(*) FROM trigger WHERE triggerer_id = {victim_job}")
+        return int(held[0][0]) == 0
+
+    wait_for(taken_over, 300, f"the triggers of {victim} to be taken over", deployment, 1)
+    result.takeover_seconds = time.monotonic() - killed_at
+    released = deployment.release_jobs(url)
+    say(
+        f"deploy: {victim}'s triggers taken over after {result.takeover_seconds:.0f} s; "
+        f"{released} jobs released"
+    )
+
+    result.state = deployment.wait_for_run(dag, run_id, 3600)
+    result.seconds = time.monotonic() - started
+    tis = deployment.task_instances(dag, run_id)
+    waits = [ti for ti in tis if ti["task_id"].startswith(WAIT_TASK_PREFIXES)]
+    result.failed_waits = [
+        (ti["task_id"], ti["map_index"], ti["state"]) for ti in waits if ti["state"] != "success"
+    ]
+    result.not_succeeded = [
+        (ti["task_id"], ti["map_index"], ti["state"]) for ti in tis if ti["state"] != "success"
+    ]
+    stats = deployment.emulator_stats(url)
+    result.jobs_by_upstream = {n: s["submissions"] for n, s in stats["upstreams"].items()}
+    result.jobs = sum(result.jobs_by_upstream.values())
+    result.jobs_total = stats["jobs_total"]
+    limited = stats["upstreams"][LIMITED_UPSTREAM]
+    result.limited_requests = limited["requests"]
+    result.limited_429 = limited["rate_limited_submit"] + limited["rate_limited_status"]
+    result.p95_end_to_success, result.worst_end_to_success = _end_to_success(
+        deployment, dag, run_id, waits
+    )
+    if result.state == "success":
+        result.report = deployment.xcom(dag, run_id, "report")
+    result.writes = metadata_writes(deployment, dag, run_id, videos)
+    result.calls = describe_calls(*execution_api_calls(deployment), videos)
+    return result
+
+
+def _end_to_success(
+    deployment: Deployment, dag_id: str, run_id: str, waits: list[dict[str, Any]]
+) -> tuple[float, float]:
+    """p95 and worst seconds from a job's end (the emulator's clock) to its wait's success."""
+    from datetime import datetime
+
+    rows = deployment.sql(
+        "SELECT task_id, map_index, value->>'generation_id' FROM xcom "
+        f"WHERE dag_id = '{dag_id}' AND run_id = '{run_id}' AND key = 'return_value' "
+        "AND (task_id LIKE 'wait_%' OR task_id LIKE 'generate_and_wait_%')"
+    )
+    ids = {(task, int(index)): gid for task, index, gid in rows}
+    delays = []
+    with httpx.Client(base_url=deployment.emulator_url, timeout=30) as emulator:
+        for ti in waits:
+            gid = ids.get((ti["task_id"], ti["map_index"]))
+            if not gid or ti["state"] != "success" or not ti.get("end_date"):
+                continue
+            job = emulator.get(f"/_emulator/jobs/{gid}").json()
+            ended = datetime.fromisoformat(ti["end_date"].replace("Z", "+00:00")).timestamp()
+            delays.append(ended - float(job["ends"]))
+    if not delays:
+        return math.nan, math.nan
+    return percentile(delays, 95), max(delays)

@@ -1,0 +1,70 @@
+"""The provider in a distributed deployment, as teams run it past one process: the
+CeleryExecutor on Redis and PostgreSQL, two Celery workers and two triggerers side by side, the
+api-server, scheduler and dag-processor as separate processes, ``parallelism`` 32.
+
+A mapped batch of ``GROKVIDEO_DEPLOY_DISTRIBUTED_VIDEOS`` videos (400) over the three upstreams,
+xAI limited in the emulator to ``GROKVIDEO_DEPLOY_RATE`` requests per second per key and its
+connection configured with the same ``requests_per_second`` (and the deployment's Redis as its
+shared budget when the provider has one); generate tasks through a pool per upstream with
+``retries``, sensors and one-task waits without. The emulator holds every job until the kills:
+one triggerer SIGKILLed once half the waits are deferred (not replaced: its peer takes its
+triggers over), one Celery worker once all are (restarted after a few seconds). Every video
+succeeds with exactly one upstream job, and at most 1 % of the limited key's requests are
+refused with 429.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from deploy.airflow_deployment import Deployment
+from deploy.conftest import reporter, say
+from deploy.postgres import PostgresServer
+from deploy.redis_server import RedisServer
+from deploy.scenarios import LIMITED_UPSTREAM, distributed_deployment, run_distributed
+
+pytestmark = pytest.mark.deploy
+
+VIDEOS = int(os.environ.get("GROKVIDEO_DEPLOY_DISTRIBUTED_VIDEOS", "400"))
+#: The limited key's requests per second (emulator and connection alike).
+RATE = float(os.environ.get("GROKVIDEO_DEPLOY_RATE", "8"))
+#: The jobs' length once released (seconds).
+JOB_SECONDS = tuple(
+    int(x) for x in os.environ.get("GROKVIDEO_DEPLOY_DISTRIBUTED_JOB_SECONDS", "20-60").split("-")
+)
+
+
+@pytest.fixture(scope="module")
+def celery_deployment(
+    request: pytest.FixtureRequest,
+    installed_provider: Path,
+    postgres: PostgresServer,
+    redis_server: RedisServer,
+    deploy_root: Path,
+) -> Iterator[Deployment]:
+    with distributed_deployment(
+        reporter(request), installed_provider, deploy_root, postgres, redis_server, RATE
+    ) as deployment:
+        yield deployment
+
+
+def test_a_batch_survives_a_triggerer_and_a_worker_killed_under_celery(
+    celery_deployment: Deployment, request: pytest.FixtureRequest
+) -> None:
+    run = run_distributed(celery_deployment, VIDEOS, JOB_SECONDS, lambda text: say(request, text))
+    say(request, f"deploy: distributed figures: {run.figures()}")
+    say(request, f"deploy: distributed per video: {run.writes}; {run.calls}")
+    assert not run.failed_waits, run.failed_waits
+    assert run.state == "success", run.not_succeeded
+    assert run.jobs == VIDEOS and run.jobs_total == VIDEOS, "not exactly one job per video"
+    assert run.report == {"videos": VIDEOS, "generation_ids": VIDEOS, "succeeded": VIDEOS}
+    assert run.deferred_at_triggerer_kill >= VIDEOS // 2
+    assert run.deferred_at_worker_kill == VIDEOS
+    assert run.share_429 <= 0.01, (
+        f"{run.limited_429} of {run.limited_requests} requests to {LIMITED_UPSTREAM} refused "
+        "with 429"
+    )
