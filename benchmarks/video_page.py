@@ -53,6 +53,8 @@ def configure(home: Path) -> None:
             "GROKVIDEO_MIN_POLL_INTERVAL": "0.1",
             "GROKVIDEO_MAX_POLL_INTERVAL": "0.5",
             "GROKVIDEO_DESTINATION": (home / "videos").as_uri(),
+            # The page serves stored copies only under these roots (the big file sits in home).
+            "AIRFLOW__GROKVIDEO__PAGE_STORAGE_ROOTS": home.as_uri() + "/",
         }
     )
 
