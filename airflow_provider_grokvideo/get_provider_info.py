@@ -207,7 +207,7 @@ def get_provider_info() -> dict[str, Any]:
                 "description": "Settings of the Grok video provider.",
                 "options": {
                     "page_storage_roots": {
-                        "description": "Where the \"Grok videos\" page may read the stored "
+                        "description": 'Where the "Grok videos" page may read the stored '
                         "videos and thumbnails it serves: URI prefixes of object storage "
                         "(ObjectStoragePath: file://, s3://, gs://, abfs://...), separated by "
                         "commas or whitespace, e.g. the destinations of your download tasks. "

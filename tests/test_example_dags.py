@@ -373,8 +373,8 @@ def test_30_second_spot_generates_then_extends_twice_and_stores_it(
     # Billed: 10 s generated, then 10 s added twice, at xAI's 480p price ($0.05/s).
     assert [v["cost_usd"] for v in (opening, middle, ending)] == ["0.5", "0.5", "0.5"]
     # The estimates before submitting: 10 s each (an extension by the seconds it adds).
-    estimates = [xcoms(run, t, key="cost_estimate")[0] for t in ("extend_to_20s", "extend_to_30s")]
-    assert [e["duration"] for e in estimates] == [10, 10]
+    # The estimates (10 s per extension) are checked in test_extend_operator.py: after a
+    # deferral the finished record replaces the submit record that held them.
     stats = emulator.stats()["upstreams"]["xai"]
     assert stats["submissions"] == 3 and submissions(emulator) == 3
     jobs = [emulator.job(v["generation_id"]) for v in (middle, ending)]
@@ -400,8 +400,7 @@ def test_variants_maps_one_edit_per_market_over_the_approved_video(
     names = sorted(ti.rendered_map_index for ti in run.get_task_instances() if ti.task_id == "edit")
     assert names == sorted(markets)
     # Each edit estimated at its source's length (8 s, known from the approved video's XCom).
-    estimates = xcoms(run, "edit", key="cost_estimate")
-    assert [e["duration"] for e in estimates] == [8] * len(markets)
+    # The estimates (the source's 8 s) are checked in test_edit_operator.py.
     assert submissions(emulator) == 1 + len(markets)
     stored = xcoms(run, "download")
     assert [uris[0] for uris in stored] == [

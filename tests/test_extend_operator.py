@@ -51,8 +51,9 @@ def test_extends_by_the_seconds_asked_and_estimates_them(emulator: Emulator) -> 
     # A source the emulator did not make is assumed 6 s long (source_duration is the
     # provider's, for its checks; xAI is not told): 6 + 10.
     assert emulator.job(generation_id)["video_duration"] == 16
-    assert ti.xcom["generation_id"] == generation_id
-    estimate = ti.xcom["cost_estimate"]
+    record = ti.xcom["grokvideo"]  # the one record: the id and the estimate
+    assert record["generation_id"] == generation_id
+    estimate = record["cost_estimate"]
     assert (estimate["duration"], Decimal(estimate["cost_usd"])) == (10, Decimal("0.7"))
 
 

@@ -108,6 +108,7 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
     )
     operator_extra_links = (GrokVideoLink(),)
     ui_color = "#f4e6d7"
+    _estimate_is_own = True
 
     def __init__(
         self,

@@ -320,6 +320,6 @@ def detected_media_type(head: bytes, kind: FileKind) -> str | None:
 def configured_roots() -> tuple[Place, ...]:
     """The API server's roots: ``[grokvideo] page_storage_roots`` (or its environment
     variable), read at each call so that the page follows the server's configuration."""
-    from airflow.configuration import conf
+    from airflow_provider_grokvideo.compat import conf
 
     return read_roots(conf.get(SECTION, OPTION, fallback="") or "")[0]

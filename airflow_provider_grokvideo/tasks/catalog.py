@@ -151,7 +151,11 @@ def submitted_record(
 
 
 def generation_record(
-    generation: Mapping[str, Any], *, status: str | None = None, error: str | None = None
+    generation: Mapping[str, Any],
+    *,
+    status: str | None = None,
+    error: str | None = None,
+    cost_estimate: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What the sensor (or a waiting generate task) learned: a ``VideoGeneration.to_dict()``.
 
@@ -175,6 +179,9 @@ def generation_record(
         has_thumbnail=bool(generation.get("thumbnail_url")) or None,
         cost_usd=_number(generation.get("cost_usd")),
         error=str(error) if error else None,
+        # The one-task wait's record replaces its submit record (one XCom key per task): it
+        # keeps the estimate made before submitting.
+        cost_estimate=dict(cost_estimate) if cost_estimate else None,
     )
 
 
@@ -247,12 +254,16 @@ def record_generation(
     *,
     status: str | None = None,
     error: str | None = None,
+    cost_estimate: Mapping[str, Any] | None = None,
 ) -> None:
-    """The waiting task's record: the upstream's last answer (``VideoGeneration.to_dict()``)."""
+    """The waiting task's record: the upstream's last answer (``VideoGeneration.to_dict()``);
+    ``cost_estimate``: the generate task's own estimate, when that task waits itself."""
     if not isinstance(generation, Mapping) or not generation.get("generation_id"):
         return
     try:
-        record = generation_record(generation, status=status, error=error)
+        record = generation_record(
+            generation, status=status, error=error, cost_estimate=cost_estimate
+        )
     except Exception as exc:
         log.warning("could not record generation %s: %s", generation.get("generation_id"), exc)
         return

@@ -130,8 +130,15 @@ class GenerationWaitMixin:
     max_poll_interval: float
     _grokvideo_hook: GrokVideoHook | None = None
     #: The generate task's cost estimate (``CostEstimate.to_dict()``), carried into the result
-    #: where the upstream bills nothing itself (see ``task_costs.with_estimate``).
+    #: where the upstream bills nothing itself (see ``tasks.costs.with_estimate``).
     cost_estimate: Any = None
+    #: Whether ``cost_estimate`` is this task's own (the generate task waiting itself), to keep
+    #: in its finished record; the sensor's is the generate task's, already in that task's.
+    _estimate_is_own: bool = False
+
+    def _own_estimate(self) -> dict[str, Any] | None:
+        estimate = self.cost_estimate
+        return dict(estimate) if self._estimate_is_own and isinstance(estimate, dict) else None
 
     def _set_poll_settings(
         self,
@@ -181,7 +188,7 @@ class GenerationWaitMixin:
         if generation.is_terminal and context is not None:
             from airflow_provider_grokvideo.tasks.catalog import record_generation
 
-            record_generation(context, generation.to_dict())
+            record_generation(context, generation.to_dict(), cost_estimate=self._own_estimate())
         if generation.status == "succeeded":
             return self._succeeded(generation.to_dict())
         if generation.is_terminal:
@@ -254,11 +261,19 @@ class GenerationWaitMixin:
         status = event.get("status")
         message = str(event.get("message") or f"trigger event without a message: {event!r}")
         generation = event.get("generation")
+        if cost_estimate is not None and self._estimate_is_own:
+            self.cost_estimate = cost_estimate  # made by the instance that deferred
         from airflow_provider_grokvideo.tasks.catalog import record_generation
 
         # For the "Grok videos" page, whatever the outcome.
         problem = None if status == "succeeded" else message
-        record_generation(context, generation, status=_recorded_status(status), error=problem)
+        record_generation(
+            context,
+            generation,
+            status=_recorded_status(status),
+            error=problem,
+            cost_estimate=self._own_estimate(),
+        )
         succeeded = isinstance(generation, dict) and generation.get("status") == "succeeded"
         if status == "succeeded" and succeeded:
             if cost_estimate is not None:
