@@ -113,10 +113,17 @@ TASK_START_WITH_THE_WEB_STACK_REFUSED = textwrap.dedent(
     before = set(sys.modules)
 
     import airflow_provider_grokvideo.plugins.grok_videos as module
-    from airflow.sdk.plugins_manager import _get_plugins, integrate_macros_plugins
+    try:  # the Task SDK's plugins manager since 3.2; core's on 3.1
+        from airflow.sdk.plugins_manager import _get_plugins, integrate_macros_plugins
 
-    integrate_macros_plugins()
-    [plugin] = [p for p in _get_plugins()[0] if p.name == "grokvideo"]
+        integrate_macros_plugins()
+        plugins = _get_plugins()[0]
+    except ImportError:
+        from airflow import plugins_manager
+
+        plugins_manager.integrate_macros_plugins()
+        plugins = plugins_manager.plugins or []
+    [plugin] = [p for p in plugins if p.name == "grokvideo"]
     assert plugin.external_views[0]["href"] == "/grokvideo/"
     new = sorted(
         n for n in set(sys.modules) - before if n.startswith("airflow_provider_grokvideo.")
