@@ -374,7 +374,9 @@ def test_30_second_spot_generates_then_extends_twice_and_stores_it(
     assert [v["cost_usd"] for v in (opening, middle, ending)] == ["0.5", "0.5", "0.5"]
     # The estimates before submitting: 10 s each (an extension by the seconds it adds).
     # The estimates (10 s per extension) are checked in test_extend_operator.py: after a
-    # deferral the finished record replaces the submit record that held them.
+    # deferral the finished record replaces the submit record, and dag.test() resumes a task
+    # with the event alone (airflow/sdk/definitions/dag.py sets next_kwargs to {"event": ...}),
+    # dropping the defer kwargs that carry the estimate in a real deployment.
     stats = emulator.stats()["upstreams"]["xai"]
     assert stats["submissions"] == 3 and submissions(emulator) == 3
     jobs = [emulator.job(v["generation_id"]) for v in (middle, ending)]

@@ -161,18 +161,10 @@ class XaiAPI(UpstreamAPI):
     # ---------------------------------------------------------------------------- validation
 
     def parse_submit(self, body: Any) -> SubmitSpec | list[str]:
-        if not isinstance(body, dict):
-            return ["request body must be a JSON object"]
-        prompt = body.get("prompt")
-        if prompt is None:
-            return ["prompt is required"]
-        if not isinstance(prompt, str):
-            return [f"prompt must be a string, got {type(prompt).__name__}"]
-        if not prompt.strip():
-            return ["prompt must not be empty"]
-        model = body.get("model")
-        if model is not None and model not in MODELS:
-            return [f"Model not found: {model!r}; video models: {', '.join(MODELS)}"]
+        problem = _prompt_and_model_problem(body)
+        if problem:
+            return [problem]
+        prompt, model = body["prompt"], body.get("model")
         duration = body.get("duration")
         if duration is None:
             duration = DEFAULT_DURATION
@@ -211,18 +203,10 @@ class XaiAPI(UpstreamAPI):
 
     def parse_operation(self, body: Any, operation: str) -> SubmitSpec | list[str]:
         """An edit (``POST /v1/videos/edits``) or extension (``/v1/videos/extensions``)."""
-        if not isinstance(body, dict):
-            return ["request body must be a JSON object"]
-        prompt = body.get("prompt")
-        if prompt is None:
-            return ["prompt is required"]
-        if not isinstance(prompt, str):
-            return [f"prompt must be a string, got {type(prompt).__name__}"]
-        if not prompt.strip():
-            return ["prompt must not be empty"]
-        model = body.get("model")
-        if model is not None and model not in MODELS:
-            return [f"Model not found: {model!r}; video models: {', '.join(MODELS)}"]
+        problem = _prompt_and_model_problem(body)
+        if problem:
+            return [problem]
+        prompt, model = body["prompt"], body.get("model")
         unknown = sorted(set(body) - {"prompt", "model", "video", "duration", "output", "user"})
         if operation == EDIT and "duration" in body:
             unknown.append("duration")
@@ -357,4 +341,21 @@ def _check_references(references: Any, image: Any, duration: int) -> str | None:
             continue
         if not isinstance(url, str) or not (is_http_url(url) or is_image_data_uri(url)):
             return "reference_images[].url must be an http(s) URL or a base64 data:image/... URI"
+    return None
+
+
+def _prompt_and_model_problem(body: Any) -> str | None:
+    """What every xAI video POST (generation, edit, extension) checks first."""
+    if not isinstance(body, dict):
+        return "request body must be a JSON object"
+    prompt = body.get("prompt")
+    if prompt is None:
+        return "prompt is required"
+    if not isinstance(prompt, str):
+        return f"prompt must be a string, got {type(prompt).__name__}"
+    if not prompt.strip():
+        return "prompt must not be empty"
+    model = body.get("model")
+    if model is not None and model not in MODELS:
+        return f"Model not found: {model!r}; video models: {', '.join(MODELS)}"
     return None
