@@ -349,7 +349,7 @@ class EmulatorApp:
             if fault.fault == "slow":
                 await asyncio.sleep(fault.delay)
             elif fault.fault not in _FAULTS_AFTER_PROCESSING:
-                await self._fault_reply(fault, scope, send, api)
+                await self._fault_reply(fault, scope, send, api, receive)
                 return
         auth, host, _ = request_headers(scope)
         if endpoint == SUBMIT:
@@ -365,10 +365,20 @@ class EmulatorApp:
         await send_reply(send, reply)
 
     async def _fault_reply(
-        self, fault: Fault, scope: Scope, send: Send, api: UpstreamAPI | None
+        self,
+        fault: Fault,
+        scope: Scope,
+        send: Send,
+        api: UpstreamAPI | None,
+        receive: Receive | None = None,
     ) -> None:
         name = fault.fault
         if name == "drop" or name == "lost-answer":
+            # Read the request to its end first: closing a socket with unread bytes sends a
+            # reset instead of a clean close, and which of the two a client sees would depend
+            # on whether the body had arrived yet.
+            if receive is not None:
+                await read_body(receive)
             await self.connections.drop(scope)
             return
         if name == "429":
