@@ -113,6 +113,19 @@ class Dialect:
     statuses: Mapping[str, Status]
     #: Edits and extensions of a video, where the upstream documents them (None: it does not).
     source_limits: SourceLimits | None = None
+    #: Whether the upstream documents an ``Idempotency-Key`` on submits, and the hosts where
+    #: it is documented to be honored (a white-label may not pass the header through).
+    idempotency_keys: bool = False
+    idempotent_hosts: tuple[str, ...] = ()
+
+    def submit_headers(self, idempotency_key: str) -> dict[str, str] | None:
+        """The headers of a submit carrying ``idempotency_key`` (only where
+        ``idempotency_keys``; the key is checked against the upstream's rule)."""
+        return None
+
+    def submit_request_id(self, body: Any) -> str | None:
+        """The id the upstream gives its answer to a submit, where it gives one (for logs)."""
+        return None
 
     # -- what each upstream defines ------------------------------------------------------
     def submit_body(self, request: VideoRequest) -> dict[str, Any]:

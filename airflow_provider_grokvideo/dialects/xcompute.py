@@ -5,6 +5,7 @@ Specified by seed ``000_7bf9e7feae2f285b.txt``; see UPSTREAMS.md section 1.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,7 @@ from airflow_provider_grokvideo.dialects.base import (
     error_details,
     path_segment,
 )
+from airflow_provider_grokvideo.exceptions import InvalidVideoRequest
 from airflow_provider_grokvideo.models import Status, VideoGeneration, VideoRequest
 
 #: The seed's limits; APIMart documents the same fields and limits for Imagine 1.5.
@@ -33,8 +35,18 @@ _APIMART = Limits(
 )
 
 
+#: APIMart's ``Idempotency-Key``: 1 to 191 visible ASCII characters, no spaces.
+IDEMPOTENCY_KEY = re.compile(r"[!-~]{1,191}")
+#: The response contract version APIMart's contract asks clients to name.
+RESPONSE_VERSION = "2026-07-27"
+
+
 class XComputeDialect(Dialect):
     name = "xcompute"
+    # APIMart's published contract (UPSTREAMS.md section 1); documented for its own host
+    # only: whether the xcompute white-label passes the header through is not.
+    idempotency_keys = True
+    idempotent_hosts = ("api.apimart.ai",)
     default_model = "grok-imagine-1.0-video-apimart"
     models: Mapping[str, Limits] = {
         "grok-imagine-1.0-video-apimart": _APIMART,  # the seed's only model
@@ -51,6 +63,20 @@ class XComputeDialect(Dialect):
 
     def submit_path(self) -> str:
         return "/v1/videos/generations"
+
+    def submit_headers(self, idempotency_key: str) -> dict[str, str]:
+        if not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+            raise InvalidVideoRequest(
+                self.name,
+                "idempotency_key",
+                idempotency_key,
+                "1 to 191 visible ASCII characters, no spaces (APIMart's rule)",
+            )
+        return {"Idempotency-Key": idempotency_key, "X-APIMart-Response-Version": RESPONSE_VERSION}
+
+    def submit_request_id(self, body: Any) -> str | None:
+        request_id = body.get("request_id") if isinstance(body, Mapping) else None
+        return request_id if isinstance(request_id, str) and request_id else None
 
     def submit_body(self, request: VideoRequest) -> dict[str, Any]:
         body: dict[str, Any] = {"model": request.model, "prompt": request.prompt}

@@ -34,6 +34,13 @@ from airflow_provider_grokvideo.emulator.faults import (
     FaultQueue,
     make_fault,
 )
+from airflow_provider_grokvideo.emulator.idempotency import (
+    KEY_HEADER,
+    REPLAYED_HEADER,
+    VERSION_HEADER,
+    IdempotencyKeys,
+    key_problem,
+)
 from airflow_provider_grokvideo.emulator.jobs import NORMALIZED, Job, JobStore
 from airflow_provider_grokvideo.emulator.mountsea import MountseaAPI
 from airflow_provider_grokvideo.emulator.ratelimits import RateLimits
@@ -73,6 +80,7 @@ class UpstreamStats:
     __slots__ = (
         "auth_failures",
         "faults",
+        "idempotent_replays",
         "not_found",
         "rate_limited_status",
         "rate_limited_submit",
@@ -94,6 +102,7 @@ class UpstreamStats:
         self.faults = 0  # requests that got an injected fault
         self.rate_limited_submit = 0  # submissions refused by the rate limit (429)
         self.rate_limited_status = 0  # status reads refused by the rate limit (429)
+        self.idempotent_replays = 0  # submissions answered with an earlier job (same key)
 
     def to_dict(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -145,6 +154,7 @@ class EmulatorApp:
         }
         self._start_pending_202 = self.xai_pending_202
         self._links: dict[str, Links] = {}
+        self.idempotency = IdempotencyKeys()
         self._control: Any = None
         self._reset_counters()
 
@@ -188,6 +198,7 @@ class EmulatorApp:
         a hold ends."""
         self.set_xai_pending_202(self._start_pending_202)
         self.jobs.clear()
+        self.idempotency.clear()
         self.faults.reset()
         self.rate_limits.reset()
         self.connections.reset_counters()
@@ -353,7 +364,7 @@ class EmulatorApp:
                 return
         auth, host, _ = request_headers(scope)
         if endpoint == SUBMIT:
-            reply = await self._submit(api, ustats, auth, receive, job_id)
+            reply = await self._submit(api, ustats, auth, receive, job_id, scope)
         else:
             reply = self._status(api, ustats, auth, job_id, self._links_for(scope, host))
         if fault is not None and fault.fault == "lost-answer":
@@ -401,6 +412,7 @@ class EmulatorApp:
         auth: bytes | None,
         receive: Receive,
         operation: str = "",
+        scope: Scope | None = None,
     ) -> Reply:
         ustats.submit_requests += 1
         if not self._authorized(auth):
@@ -426,6 +438,26 @@ class EmulatorApp:
         if isinstance(spec, list):
             ustats.rejected += 1
             return api.bad_request(spec)
+        key, version = _submit_headers(scope) if api.idempotency_keys else (None, None)
+        echo = [(VERSION_HEADER, version)] if version is not None else []
+        if key is not None:
+            problem = key_problem(key)
+            if problem is not None:
+                ustats.rejected += 1
+                return api.key_conflict(problem)
+            digest = self.idempotency.digest(raw)
+            earlier, same = self.idempotency.lookup(api.name, auth, key, digest)
+            job_before = self.jobs.get(earlier) if earlier is not None else None
+            if job_before is not None and same:
+                ustats.idempotent_replays += 1
+                reply = api.submitted(job_before)
+                return reply._replace(headers=[*reply.headers, REPLAYED_HEADER, *echo])
+            if job_before is not None:
+                ustats.rejected += 1
+                return api.key_conflict(
+                    "this Idempotency-Key was used with a different request; a changed "
+                    "request takes a new key"
+                )
         now = self.clock()
         seconds = spec.scenario.seconds
         job = Job(
@@ -440,7 +472,10 @@ class EmulatorApp:
         )
         self.jobs.add(job, now)
         ustats.submissions += 1
-        return api.submitted(job)
+        if key is not None:
+            self.idempotency.remember(api.name, auth, key, self.idempotency.digest(raw), job.id)
+        reply = api.submitted(job)
+        return reply._replace(headers=[*reply.headers, *echo]) if echo else reply
 
     def _status(
         self,
@@ -666,3 +701,14 @@ def create_app(
 
 
 __all__ = ["EmulatorApp", "UpstreamStats", "create_app"]
+
+
+def _submit_headers(scope: Scope | None) -> tuple[bytes | None, bytes | None]:
+    """The ``Idempotency-Key`` and ``X-APIMart-Response-Version`` headers of a submission."""
+    key = version = None
+    for name, value in scope["headers"] if scope is not None else ():
+        if name == KEY_HEADER:
+            key = value
+        elif name == VERSION_HEADER:
+            version = value
+    return key, version

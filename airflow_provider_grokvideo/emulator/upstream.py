@@ -72,6 +72,8 @@ class UpstreamAPI(ABC):
 
     #: The path prefix, the stats key and the name used in markers and faults.
     name: str = ""
+    #: Whether submissions honor an ``Idempotency-Key`` header (APIMart's contract).
+    idempotency_keys: bool = False
 
     @abstractmethod
     def route(self, method: str, path: str, query: bytes) -> tuple[str, str] | Reply:
@@ -121,6 +123,10 @@ class UpstreamAPI(ABC):
     @abstractmethod
     def submitted(self, job: Job) -> Reply:
         """The answer to an accepted submission."""
+
+    def key_conflict(self, message: str) -> Reply:
+        """The answer to an ``Idempotency-Key`` reused with another request (or malformed)."""
+        return self.bad_request([message])
 
     @abstractmethod
     def status(self, job: Job, now: float, links: Links) -> Reply:

@@ -52,6 +52,7 @@ def estimated_time(seconds: float) -> int:
 
 class XComputeAPI(UpstreamAPI):
     name = "xcompute"
+    idempotency_keys = True  # APIMart's published contract; see emulator/idempotency.py
 
     def route(self, method: str, path: str, query: bytes) -> tuple[str, str] | Reply:
         if path.startswith(_TASKS_PREFIX):
@@ -142,10 +143,15 @@ class XComputeAPI(UpstreamAPI):
 
     # ---------------------------------------------------------------------------- answers
 
+    def key_conflict(self, message: str) -> Reply:
+        return _error(409, message, "idempotency_error")
+
     def submitted(self, job: Job) -> Reply:
+        # The envelope's request_id (APIMart's contract) identifies this answer, not the task.
+        request_id = f"req_{ulid()}"
         if job.scenario.list_submit or job.model in LIST_SUBMIT_MODELS:
             data = [{"task_id": job.id, "status": "submitted"}]
-            return json_reply(200, {"code": 200, "data": data})
+            return json_reply(200, {"code": 200, "data": data, "request_id": request_id})
         return json_reply(
             200,
             {
@@ -157,6 +163,7 @@ class XComputeAPI(UpstreamAPI):
                     "created": int(job.created),
                     "type": "video",
                 },
+                "request_id": request_id,
             },
         )
 

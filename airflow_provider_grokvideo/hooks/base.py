@@ -13,12 +13,13 @@ import hashlib
 import logging
 import random
 import time
+import uuid
 import weakref
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -28,6 +29,7 @@ from airflow.sdk.bases.hook import BaseHook
 from airflow_provider_grokvideo.dialects.base import Dialect, HttpCall, error_details
 from airflow_provider_grokvideo.exceptions import (
     GrokVideoError,
+    InvalidVideoRequest,
     SubmitOutcomeUnknown,
     UnexpectedResponse,
     UpstreamHTTPError,
@@ -70,6 +72,9 @@ class ConnectionSettings:
     #: The Airflow connection (type ``redis``) where every process shares the key's budget
     #: (``None``: each process paces the key alone).
     redis_conn_id: str | None = None
+    #: Whether the host honors ``Idempotency-Key`` (the ``idempotent_submits`` extra; ``None``:
+    #: not said, so only where the upstream documents it, see ``GrokVideoHook.idempotent``).
+    idempotent_submits: bool | None = None
 
     @classmethod
     def from_connection(cls, conn: Connection, default_base_url: str) -> ConnectionSettings:
@@ -83,6 +88,11 @@ class ConnectionSettings:
             prices=extra.get(PRICES_EXTRA),
             requests_per_second=_requests_per_second(conn, extra.get("requests_per_second")),
             redis_conn_id=str(extra.get("redis_conn_id") or "").strip() or None,
+            idempotent_submits=(
+                None
+                if extra.get("idempotent_submits") in (None, "")
+                else _as_bool(extra["idempotent_submits"])
+            ),
         )
 
     @property
@@ -124,6 +134,41 @@ def is_safe_submit_retry(error: BaseException) -> bool:
     if isinstance(error, UpstreamHTTPError):
         return error.status_code == 429
     return isinstance(error, UpstreamUnreachable) and not isinstance(error, SubmitOutcomeUnknown)
+
+
+def is_safe_keyed_submit_retry(error: BaseException) -> bool:
+    """Whether a failed submit may be sent again with its ``Idempotency-Key``, on a host that
+    honors keys: anything that may be weather (a lost answer, a timeout, 408, 429, 5xx, an
+    unreadable answer), since the identical request with the same key replays the original
+    job instead of making a second.  APIMart's rule: "retry only the identical request with
+    the original key"."""
+    if isinstance(error, UpstreamHTTPError):
+        return error.status_code in (408, 429) or error.status_code >= 500
+    return isinstance(error, (UpstreamUnreachable, UnexpectedResponse))
+
+
+def may_have_created_a_job(error: BaseException) -> bool:
+    """Whether a failed submit may have left a (paid) job upstream: anything but bad input
+    refused before sending, an upstream's refusal (4xx but 408) and what surely never reached
+    it."""
+    if isinstance(error, InvalidVideoRequest) or is_safe_submit_retry(error):
+        return False
+    if isinstance(error, UpstreamHTTPError):
+        return error.status_code >= 500 or error.status_code == 408
+    return True  # a lost answer, or an error we cannot place: the job may exist
+
+
+class SubmitJournal(Protocol):
+    """Told by :meth:`GrokVideoHook.submit_call` when a paid request may be in flight: the
+    generate task's durable record (``tasks/submit_record.py``) says "a job may exist" only
+    from just before a POST until an answer that surely created none."""
+
+    def sending(self) -> None:
+        """The POST is about to leave (called before every attempt)."""
+
+    def not_sent(self) -> None:
+        """The attempt surely created no job (a 429, a refusal, never connected): called
+        before the back-off sleep, so a worker killed during it leaves nothing unknown."""
 
 
 class _BearerAuth(httpx.Auth):
@@ -319,6 +364,27 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
             store = await astore_or_alone(self.settings.redis_conn_id, aread_store, self._label)
             self.__dict__["budget_store"] = store
 
+    @cached_property
+    def idempotent(self) -> bool:
+        """Whether this connection's host honors ``Idempotency-Key``, so that a submit whose
+        answer was lost is sent again with its key instead of failing for a human.
+
+        The ``idempotent_submits`` extra says so; without it, only a host where the upstream
+        documents keys (APIMart's own ``api.apimart.ai``, not the xcompute white-label,
+        which documents nothing about the header).
+        """
+        said = self.settings.idempotent_submits
+        if not self.dialect.idempotency_keys:
+            if said:
+                raise GrokVideoError(
+                    f"connection {self.conn_id!r}: idempotent_submits is set, but "
+                    f"{self.dialect.name} documents no idempotency key; remove the extra"
+                )
+            return False
+        if said is not None:
+            return said
+        return httpx.URL(self.settings.base_url).host in self.dialect.idempotent_hosts
+
     @property
     def _label(self) -> str:
         return f"{self.dialect.name} at {self.settings.base_url}"
@@ -471,10 +537,11 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
         image_urls: Sequence[str] | None = None,
         model: str | None = None,
         reference_image_urls: Sequence[str] | None = None,
+        idempotency_key: str | None = None,
     ) -> str:
         """Validate, then submit one generation; return the upstream's generation id.
 
-        Retried only when the request surely never reached the upstream.
+        See :meth:`submit_call` for retries and ``idempotency_key``.
         """
         call = self.build_request(
             prompt,
@@ -485,14 +552,64 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
             model=model,
             reference_image_urls=reference_image_urls,
         )
+        return self.submit_call(call, idempotency_key=idempotency_key)
+
+    def submit_call(
+        self,
+        call: HttpCall,
+        *,
+        idempotency_key: str | None = None,
+        journal: SubmitJournal | None = None,
+    ) -> str:
+        """Send a validated submit call (from :meth:`build_request` or
+        :meth:`build_source_request`); return the generation id.
+
+        Retried only when the request surely never reached the upstream (429, never
+        connected), unless this host honors idempotency keys (:attr:`idempotent`): then a
+        lost answer, a timeout or a 5xx is retried too, with the same key, and the upstream
+        answers the original job.  Where the upstream takes keys (APIMart), every submit
+        carries one: ``idempotency_key`` (the same for the same request of the same task on
+        every try, see ``tasks/submit_record.idempotency_key``) or a random one.  ``journal``
+        is told when a request may be in flight.
+        """
+        headers: dict[str, str] | None = None
+        if self.dialect.idempotency_keys:
+            key = idempotency_key or f"grokvideo-{uuid.uuid4().hex}"
+            headers = self.dialect.submit_headers(key)  # checks the key, before any request
+        should_retry = is_safe_keyed_submit_retry if self.idempotent else is_safe_submit_retry
+
+        def attempt() -> tuple[httpx.Response, Any]:
+            if journal is not None:
+                journal.sending()
+            try:
+                response = self._exchange(call, submit=True, headers=headers)
+                return response, self._read(response, submit=True)
+            except Exception as exc:
+                if journal is not None and not may_have_created_a_job(exc):
+                    journal.not_sent()
+                raise
+
         try:
-            body = self._with_retries(lambda: self._send(call, submit=True), is_safe_submit_retry)
+            response, body = self._with_retries(attempt, should_retry)
             generation_id = self.dialect.parse_submit(body)
         except UnexpectedResponse as exc:
             raise SubmitOutcomeUnknown(
                 f"{exc}; the job may have been created upstream, so it is not submitted again"
             ) from None
-        self.log.info("%s accepted the generation %s", self.dialect.name, generation_id)
+        request_id = self.dialect.submit_request_id(body)
+        if response.headers.get("Idempotency-Replayed", "").lower() == "true":
+            self.log.info(
+                "%s replayed generation %s for the same Idempotency-Key: the request had "
+                "reached it before, and no second job was made",
+                self.dialect.name,
+                generation_id,
+            )
+        self.log.info(
+            "%s accepted the generation %s%s",
+            self.dialect.name,
+            generation_id,
+            f" (request {request_id})" if request_id else "",
+        )
         return generation_id
 
     def get_video(self, generation_id: str) -> VideoGeneration:
@@ -564,11 +681,17 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
         return parsed.generation
 
     def _send(self, call: HttpCall, *, submit: bool) -> Any:
+        return self._read(self._exchange(call, submit=submit), submit=submit)
+
+    def _exchange(
+        self, call: HttpCall, *, submit: bool, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        """One paced request over the sync client; the answer as it came (not yet read)."""
         pacer = self.sync_pacer
         sent_at = pacer.turn()
         try:
             response = self._sync_client.request(
-                call.method, call.path, params=call.params, json=call.json
+                call.method, call.path, params=call.params, json=call.json, headers=headers
             )
         except httpx.TransportError as exc:
             raise self._unreachable(exc, submit=submit) from None
@@ -576,7 +699,7 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
             pacer.refused(sent_at, _retry_after(response.headers.get("Retry-After")))
         else:
             pacer.answered()
-        return self._read(response, submit=submit)
+        return response
 
     async def _apaced_read(
         self, pacer: AsyncPacer, transport: httpx.AsyncBaseTransport, call: HttpCall

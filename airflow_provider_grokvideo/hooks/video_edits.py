@@ -1,7 +1,7 @@
 """Edits and extensions of an existing video, for the hooks of the upstreams that offer them.
 
 A mixin of :class:`~airflow_provider_grokvideo.hooks.base.GrokVideoHook` (which owns the I/O it
-uses: the connection's settings, ``_send`` and the retry policy): the dialect validates and
+uses: the connection's settings and ``submit_call``): the dialect validates and
 builds the call (``Dialect.source_call``), and an upstream that documents no edits or
 extensions refuses them there, before any request, naming the upstream that does.  The result
 is a generation id, polled like any generation.
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_grokvideo.exceptions import SubmitOutcomeUnknown, UnexpectedResponse
 from airflow_provider_grokvideo.models import SourceVideoRequest
 from airflow_provider_grokvideo.pricing import CostEstimate, estimate_cost
 
@@ -28,9 +27,7 @@ class SourceVideoMixin:
         log: Any
         _price_overrides: Any
 
-        def _send(self, call: HttpCall, *, submit: bool) -> Any: ...
-
-        def _with_retries(self, func: Any, should_retry: Any) -> Any: ...
+        def submit_call(self, call: HttpCall, *, idempotency_key: str | None = None) -> str: ...
 
         def _warn_if_unknown_model(self, model: str | None) -> None: ...
 
@@ -61,6 +58,7 @@ class SourceVideoMixin:
         video_url: str,
         model: str | None = None,
         source_duration: int | float | str | None = None,
+        idempotency_key: str | None = None,
     ) -> str:
         """Validate, then submit an edit of the video at ``video_url`` (a public http(s) URL,
         an earlier generation's for example, or a ``data:video/mp4;base64,`` URI); return the
@@ -69,7 +67,7 @@ class SourceVideoMixin:
         call = self.build_source_request(
             "edit", prompt, video_url=video_url, model=model, source_duration=source_duration
         )
-        return self._submit_call(call)
+        return self.submit_call(call, idempotency_key=idempotency_key)
 
     def submit_video_extension(
         self,
@@ -79,6 +77,7 @@ class SourceVideoMixin:
         duration: int | float | str | None = None,
         model: str | None = None,
         source_duration: int | float | str | None = None,
+        idempotency_key: str | None = None,
     ) -> str:
         """Validate, then submit an extension of the video at ``video_url`` by ``duration``
         seconds (the upstream's default when None); ``prompt`` says what happens next.
@@ -91,7 +90,7 @@ class SourceVideoMixin:
             model=model,
             source_duration=source_duration,
         )
-        return self._submit_call(call)
+        return self.submit_call(call, idempotency_key=idempotency_key)
 
     def estimate_source_cost(
         self,
@@ -160,18 +159,3 @@ class SourceVideoMixin:
             duration=duration,  # type: ignore[arg-type]  # numeric text is read by the dialect
             source_duration=source_duration,  # type: ignore[arg-type]
         )
-
-    def _submit_call(self, call: HttpCall) -> str:
-        """Send a validated submit call; return the generation id (retried only when the
-        request surely never reached the upstream)."""
-        from airflow_provider_grokvideo.hooks.base import is_safe_submit_retry
-
-        try:
-            body = self._with_retries(lambda: self._send(call, submit=True), is_safe_submit_retry)
-            generation_id = self.dialect.parse_submit(body)
-        except UnexpectedResponse as exc:
-            raise SubmitOutcomeUnknown(
-                f"{exc}; the job may have been created upstream, so it is not submitted again"
-            ) from None
-        self.log.info("%s accepted the generation %s", self.dialect.name, generation_id)
-        return generation_id

@@ -93,6 +93,5 @@ class GrokVideoEditOperator(GrokVideoGenerateOperator):
         return UpstreamCall(
             call=hook.build_source_request(self.operation, self.prompt, **args),
             estimate=lambda: hook.estimate_source_cost(self.operation, self.prompt, **args),
-            send=lambda: hook.submit_video_edit(self.prompt, **args),
             model=args["model"],
         )

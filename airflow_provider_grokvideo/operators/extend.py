@@ -75,6 +75,5 @@ class GrokVideoExtendOperator(GrokVideoEditOperator):
         return UpstreamCall(
             call=hook.build_source_request(self.operation, self.prompt, **args),
             estimate=lambda: hook.estimate_source_cost(self.operation, self.prompt, **args),
-            send=lambda: hook.submit_video_extension(self.prompt, **args),
             model=args["model"],
         )

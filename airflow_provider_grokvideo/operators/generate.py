@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_grokvideo.hooks.base import GrokVideoHook
-    from airflow_provider_grokvideo.tasks.submit_record import SubmitLedger
+    from airflow_provider_grokvideo.tasks.submit_record import LedgerJournal, SubmitLedger
     from airflow_provider_grokvideo.tasks.upstream_call import UpstreamCall
 
 
@@ -165,8 +165,10 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
         from airflow_provider_grokvideo.hooks import get_video_hook
         from airflow_provider_grokvideo.tasks.costs import estimate_before_submit
         from airflow_provider_grokvideo.tasks.submit_record import (
+            LedgerJournal,
             SubmitRecord,
             decide,
+            idempotency_key,
             request_fingerprint,
             unknown_submit_message,
         )
@@ -180,9 +182,19 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
         call = upstream.call
         fingerprint = request_fingerprint(call.method, call.path, call.json)
 
+        ti = context.get("ti")
+        key = None
+        if hook.dialect.idempotency_keys and ti is not None:
+            key = idempotency_key(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, fingerprint)
+
         ledger = self._ledger(context)
         record = ledger.read() if ledger is not None else None
-        decision = decide(record, resubmit_unknown=_as_bool(self.resubmit_unknown))
+        decision = decide(
+            record,
+            resubmit_unknown=_as_bool(self.resubmit_unknown),
+            fingerprint=fingerprint,
+            replayable=hook.idempotent,
+        )
         if decision == "reattach" and record is not None and record.generation_id:
             self.log.info(
                 "Submitting nothing: try %s already submitted generation %s through %s at %s "
@@ -205,7 +217,6 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
                 )
             return record.generation_id
         if decision == "refuse" and record is not None:
-            ti = context.get("ti")
             raise AirflowFailException(
                 unknown_submit_message(
                     record,
@@ -223,6 +234,18 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
                 record.try_number,
                 record.sent_at,
             )
+        if decision == "replay" and record is not None:
+            key = record.idempotency_key
+            self.log.info(
+                "Try %s's submit to %s (sent at %s) ended before its answer was read; sending "
+                "the identical request again with its Idempotency-Key %s: %s answers the "
+                "original job rather than making a second",
+                record.try_number,
+                record.upstream,
+                record.sent_at,
+                key,
+                record.upstream,
+            )
 
         # Logs the estimate; over max_cost_usd (or unknown under a cap) fails before any request.
         estimate = estimate_before_submit(self, hook, context, upstream)
@@ -232,14 +255,20 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
             conn_id=self.conn_id,
             upstream=hook.dialect.name,
             fingerprint=fingerprint,
-            try_number=getattr(context.get("ti"), "try_number", None),
+            try_number=getattr(ti, "try_number", None),
+            idempotency_key=key,
         )
-        if ledger is not None:
-            ledger.write(marker)  # before the request leaves: a crash from here on is known
-        generation_id = self._submit(upstream, ledger)
-        if ledger is not None:
+        # The marker is written just before each POST leaves and removed after an answer that
+        # surely made no job: a crash while a request may be in flight is known to later tries.
+        journal = (
+            LedgerJournal(ledger, marker, job_may_exist=decision == "replay")
+            if ledger is not None
+            else None
+        )
+        generation_id = self._submit(hook, upstream, key, journal)
+        if journal is not None:
             try:
-                ledger.write(marker.answered(generation_id))
+                journal.answered(generation_id)
             except Exception:
                 # The job exists: carry on with its id.  The marker alone stays, so a later
                 # try refuses to submit again rather than pay twice.
@@ -268,23 +297,22 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
         return UpstreamCall(
             call=hook.build_request(self.prompt, **request),
             estimate=lambda: hook.estimate_cost(self.prompt, **request),
-            send=lambda: hook.submit_video(self.prompt, **request),
             model=request["model"],
         )
 
-    def _submit(self, upstream: UpstreamCall, ledger: SubmitLedger | None) -> str:
+    def _submit(
+        self,
+        hook: GrokVideoHook,
+        upstream: UpstreamCall,
+        key: str | None,
+        journal: LedgerJournal | None,
+    ) -> str:
         from airflow_provider_grokvideo.exceptions import InvalidVideoRequest
         from airflow_provider_grokvideo.hooks.base import is_safe_submit_retry
 
         try:
-            return upstream.send()
+            return hook.submit_call(upstream.call, idempotency_key=key, journal=journal)
         except Exception as exc:
-            created = _may_have_created_a_job(exc)
-            if ledger is not None and not created:
-                try:
-                    ledger.forget()  # surely no job: a later try may submit
-                except Exception:
-                    self.log.exception("could not remove the submit marker")
             if isinstance(exc, InvalidVideoRequest):
                 raise AirflowFailException(str(exc)) from exc
             # The hook's own rule: only what surely never reached the upstream may be retried.
@@ -337,16 +365,3 @@ def _as_bool(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("true", "yes", "1", "on")
     return bool(value)
-
-
-def _may_have_created_a_job(error: BaseException) -> bool:
-    """Whether a failed submit may have left a (paid) job upstream: anything but bad input
-    refused before sending, an upstream's refusal (4xx) and what surely never reached it."""
-    from airflow_provider_grokvideo.exceptions import InvalidVideoRequest, UpstreamHTTPError
-    from airflow_provider_grokvideo.hooks.base import is_safe_submit_retry
-
-    if isinstance(error, InvalidVideoRequest) or is_safe_submit_retry(error):
-        return False
-    if isinstance(error, UpstreamHTTPError):
-        return error.status_code >= 500 or error.status_code == 408
-    return True  # a lost answer, or an error we cannot place: the job may exist

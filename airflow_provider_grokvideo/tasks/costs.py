@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from airflow_provider_grokvideo.operators.generate import GrokVideoGenerateOperator
     from airflow_provider_grokvideo.tasks.upstream_call import UpstreamCall
 
+
 def estimate_before_submit(
     operator: GrokVideoGenerateOperator,
     hook: GrokVideoHook,

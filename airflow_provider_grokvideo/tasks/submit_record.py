@@ -7,8 +7,14 @@ per map index, so a later try (a retry after the worker was killed, or a clear) 
 
 - an id is recorded: the job exists; submit nothing and carry on with that id;
 - a marker without an id: the last try died mid-submit, and the job may exist upstream and be
-  billed: refuse to submit again (:func:`unknown_submit_message` says how to do so on purpose);
+  billed: refuse to submit again (:func:`unknown_submit_message` says how to do so on purpose),
+  unless the upstream honors the marker's idempotency key: then send the identical request
+  again with that key, and the upstream answers the original job (APIMart);
 - nothing recorded: submit.
+
+The marker says "a request may be in flight" only from just before a POST until an answer that
+surely created no job (:class:`LedgerJournal`): a try whose POST got a 429 and whose worker
+died in the back-off sleep leaves nothing unknown behind.
 
 Airflow's own ``ResumableJobMixin`` records only the id, after the submit returns, so a crash
 between the two still submits twice; the marker closes that window.  This module holds the
@@ -30,7 +36,7 @@ RECORD_KEY = "grokvideo_submit"
 #: The operator parameter that submits anyway after an unknown submit.
 RESUBMIT_PARAMETER = "resubmit_unknown"
 
-Decision = Literal["submit", "reattach", "refuse", "resubmit"]
+Decision = Literal["submit", "reattach", "refuse", "resubmit", "replay"]
 
 
 class TaskStateStore(Protocol):
@@ -54,6 +60,8 @@ class SubmitRecord:
     try_number: int | None = None
     generation_id: str | None = None
     answered_at: str | None = None
+    #: The ``Idempotency-Key`` sent, where the upstream takes one (see :func:`idempotency_key`).
+    idempotency_key: str | None = None
 
     @classmethod
     def before_send(
@@ -63,6 +71,7 @@ class SubmitRecord:
         upstream: str,
         fingerprint: str,
         try_number: int | None,
+        idempotency_key: str | None = None,
         now: datetime | None = None,
     ) -> SubmitRecord:
         return cls(
@@ -71,7 +80,12 @@ class SubmitRecord:
             upstream=upstream,
             fingerprint=fingerprint,
             try_number=try_number,
+            idempotency_key=idempotency_key,
         )
+
+    def sent_again(self, now: datetime | None = None) -> SubmitRecord:
+        """The marker of the next attempt of the same request."""
+        return replace(self, sent_at=_iso(now))
 
     def answered(self, generation_id: str, now: datetime | None = None) -> SubmitRecord:
         return replace(self, generation_id=generation_id, answered_at=_iso(now))
@@ -96,13 +110,40 @@ def request_fingerprint(method: str, path: str, body: Any) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def decide(record: SubmitRecord | None, *, resubmit_unknown: bool = False) -> Decision:
-    """What a try does, given what earlier tries of its task instance recorded."""
+def idempotency_key(
+    dag_id: str, run_id: str, task_id: str, map_index: int | None, fingerprint: str
+) -> str:
+    """The ``Idempotency-Key`` of one logical request of one task instance: the same on every
+    try of the same request, different for another task instance or another request.  68
+    visible ASCII characters, within APIMart's 1 to 191; a digest, so it carries no prompt."""
+    index = -1 if map_index is None else map_index
+    identity = json.dumps([dag_id, run_id, task_id, index, fingerprint], separators=(",", ":"))
+    return "grokvideo-" + hashlib.sha256(identity.encode()).hexdigest()[:58]
+
+
+def decide(
+    record: SubmitRecord | None,
+    *,
+    resubmit_unknown: bool = False,
+    fingerprint: str | None = None,
+    replayable: bool = False,
+) -> Decision:
+    """What a try does, given what earlier tries of its task instance recorded.
+
+    ``replayable``: the connection's host honors idempotency keys.  A marker without an id is
+    then sent again (``"replay"``) when it carries a key and the request is the identical one
+    (its ``fingerprint``): the upstream answers the original job.  A changed request would need
+    a new key, that is a new job, so it is refused as anywhere else.
+    """
     if record is None:
         return "submit"
     if record.generation_id:
         return "reattach"
-    return "resubmit" if resubmit_unknown else "refuse"
+    if resubmit_unknown:
+        return "resubmit"
+    if replayable and record.idempotency_key and record.fingerprint == fingerprint:
+        return "replay"
+    return "refuse"
 
 
 class SubmitLedger:
@@ -123,6 +164,47 @@ class SubmitLedger:
     def forget(self) -> None:
         """Remove the marker of a submit that surely created no job (refused, never sent)."""
         self.store.delete(self.key)
+
+
+class LedgerJournal:
+    """Keeps the ledger's marker true while a submit's attempts run (the hook's
+    ``SubmitJournal``): written just before a POST leaves, removed after an answer that surely
+    created no job, so that it says "a job may exist" only when one may.
+
+    Once an attempt has ended without such an answer (a lost answer retried with its key), or
+    when the try began from an earlier try's marker, the marker stays until the id replaces it:
+    a job may exist from then on, whatever the later attempts answer.  Writes only on a change:
+    a submit answered at once costs two (the marker, the id), as before.
+    """
+
+    def __init__(
+        self, ledger: SubmitLedger, marker: SubmitRecord, *, job_may_exist: bool = False
+    ) -> None:
+        self.ledger = ledger
+        self.marker = marker
+        self._written = False
+        self._in_flight = False
+        self._job_may_exist = job_may_exist
+
+    def sending(self) -> None:
+        if self._in_flight:  # the previous attempt ended with no answer that rules a job out
+            self._job_may_exist = True
+        self._in_flight = True
+        if not self._written:
+            self.marker = self.marker.sent_again()  # when this attempt leaves
+            self.ledger.write(self.marker)
+            self._written = True
+
+    def not_sent(self) -> None:
+        self._in_flight = False
+        if self._written and not self._job_may_exist:
+            self.ledger.forget()
+            self._written = False
+
+    def answered(self, generation_id: str) -> None:
+        self._in_flight = False
+        self.ledger.write(self.marker.answered(generation_id))
+        self._written = True
 
 
 def state_store_url_path(dag_id: str, run_id: str, task_id: str, map_index: int | None) -> str:

@@ -3,7 +3,8 @@
 The generate operator and its edit and extension subclasses differ only in the hook call they
 make; everything around it (the durable submit record, the cost cap, XCom, the page's record)
 is the generate operator's, once.  Each operator builds one :class:`UpstreamCall`: the
-validated request (whose fingerprint the durable record keeps), its cost estimate and its send.
+validated request (whose fingerprint the durable record keeps, and which ``hook.submit_call``
+sends as it is) and its cost estimate.
 
 Pure: no Airflow import (operators import this when their task runs).
 """
@@ -22,10 +23,9 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class UpstreamCall:
     """One validated submit: ``call`` is the HTTP request it sends, ``estimate`` what it should
-    cost (None where no price is known), ``send`` submits it and returns the generation id;
-    ``model`` is the model asked for (None: the connection's, then the upstream's, default)."""
+    cost (None where no price is known); ``model`` is the model asked for (None: the
+    connection's, then the upstream's, default)."""
 
     call: HttpCall
     estimate: Callable[[], CostEstimate | None]
-    send: Callable[[], str]
     model: str | None = None
