@@ -224,6 +224,66 @@ def test_resubmit_unknown_submits_again_on_purpose(dags: ModuleType, emulator: E
     assert emulator.job(generation_id) is not None
 
 
+# -- APIMart, whose host honors Idempotency-Key: a lost answer needs no human ---------------------
+
+
+@pytest.fixture
+def apimart(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> str:
+    """An xcompute connection whose host is said to honor idempotency keys."""
+    conn = json.loads(emulator.airflow_connection("xcompute"))
+    conn["extra"] = {"idempotent_submits": True}
+    monkeypatch.setenv("AIRFLOW_CONN_GROKVIDEO_APIMART", json.dumps(conn))
+    return "grokvideo_apimart"
+
+
+def test_a_lost_answer_on_apimart_is_replayed_in_the_same_try(
+    dags: ModuleType, emulator: Emulator, apimart: str
+) -> None:
+    emulator.inject("lost-answer", upstream="xcompute", endpoint="submit")
+    run = dags.submit_dag.test(run_conf={"conn_id": apimart, "prompt": "a kite, lost once"})
+    assert str(run.state) == "success"
+    [ti] = task_instances(run)
+    assert ti.try_number == 1
+    [generation_id] = xcom_values(run)
+    counts = emulator.stats()["upstreams"]["xcompute"]
+    assert (counts["submissions"], counts["idempotent_replays"]) == (1, 1)  # paid once
+    record = records(run)[-1]
+    assert record["generation_id"] == generation_id
+    assert record["idempotency_key"].startswith("grokvideo-")
+
+
+def test_a_try_that_died_mid_submit_on_apimart_is_replayed_by_the_next(
+    dags: ModuleType, emulator: Emulator, apimart: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # The job is made at once, its answer comes after the try has ended (a killed worker).
+    emulator.inject("late-answer", upstream="xcompute", endpoint="submit", delay=6)
+    run = dags.submit_dag.test(run_conf={"conn_id": apimart, "prompt": "a kite, try 1 died"})
+    assert str(run.state) == "success"
+    [ti] = task_instances(run)
+    assert ti.try_number == 2
+    [generation_id] = xcom_values(run)
+    counts = emulator.stats()["upstreams"]["xcompute"]
+    assert (counts["submissions"], counts["idempotent_replays"]) == (1, 1)
+    assert emulator.job(generation_id) is not None
+    record = records(run)[-1]
+    assert (record["generation_id"], record["try_number"]) == (generation_id, 2)
+    logged = capfd.readouterr()
+    assert "sending the identical request again with its Idempotency-Key" in logged.out + logged.err
+    assert "Not submitting" not in logged.out + logged.err
+
+
+def test_the_same_death_on_the_xcompute_white_label_is_refused_as_before(
+    dags: ModuleType, emulator: Emulator
+) -> None:
+    # The white-label documents nothing about the header: keys are sent, never relied on.
+    emulator.inject("late-answer", upstream="xcompute", endpoint="submit", delay=6)
+    run = dags.submit_dag.test(
+        run_conf={"conn_id": "grokvideo_xcompute_default", "prompt": "a kite, white-label"}
+    )
+    assert str(run.state) == "failed"
+    assert emulator.stats()["upstreams"]["xcompute"]["submit_requests"] == 1
+
+
 # -- id recorded: carry on with it -------------------------------------------------------------
 
 

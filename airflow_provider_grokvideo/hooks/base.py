@@ -786,9 +786,14 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
         # read timeout, a cut-off answer) may have created the job upstream.
         never_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
         if submit and not never_sent:
+            again = (
+                "it is sent again only as the identical request with the same Idempotency-Key"
+                if self.idempotent
+                else "so it is not submitted again"
+            )
             return SubmitOutcomeUnknown(
                 f"the submit to {where} got no answer ({type(exc).__name__}: {reason}); the "
-                "job may have been created upstream, so it is not submitted again"
+                f"job may have been created upstream, {again}"
             )
         return UpstreamUnreachable(f"no answer from {where} ({type(exc).__name__}: {reason})")
 
