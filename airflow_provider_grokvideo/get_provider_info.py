@@ -63,6 +63,16 @@ _CONN_FIELDS: dict[str, Any] = {
     },
 }
 
+# Only APIMart documents an Idempotency-Key (hooks/base.py GrokVideoHook.idempotent).
+_IDEMPOTENT_SUBMITS: dict[str, Any] = {
+    "label": "Host honors Idempotency-Key",
+    "description": "Whether this host honors APIMart's Idempotency-Key, so that a submit whose"
+    " answer was lost is sent again with the same key (the upstream answers the original job)"
+    " instead of failing for a human. Empty: yes for https://api.apimart.ai, where APIMart"
+    " documents it; no elsewhere (the xcompute white-label documents nothing about it).",
+    "schema": {"type": ["boolean", "null"]},
+}
+
 
 # The connection form of each upstream: its default model (the dialect's, repeated here so that
 # the UI's form needs no dialect import; tests/test_provider_info.py checks they agree) and
@@ -101,6 +111,8 @@ def _conn_fields(suffix: str, base_url: str) -> dict[str, Any]:
         f"Base URL: empty means {base_url}; a URL there replaces it and keeps its path prefix "
         f"(a proxy, the bundled emulator). API key: {form['key']}."
     )
+    if suffix == "xcompute":
+        fields["idempotent_submits"] = dict(_IDEMPOTENT_SUBMITS)
     return fields
 
 

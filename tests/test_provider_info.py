@@ -72,6 +72,10 @@ def test_connection_form_shows_only_what_matters():
         behaviour = entry["ui-field-behaviour"]
         assert behaviour["relabeling"] == {"host": "Base URL", "password": "API key"}
         assert set(behaviour["hidden-fields"]) == {"schema", "login", "port", "extra"}
+        # Only APIMart documents an Idempotency-Key: only its form asks whether it is honored.
+        keyed = (
+            {"idempotent_submits"} if entry["connection-type"] == "grokvideo_xcompute" else set()
+        )
         assert set(entry["conn-fields"]) == {
             "model",
             "timeout",
@@ -79,6 +83,7 @@ def test_connection_form_shows_only_what_matters():
             "prices",
             "requests_per_second",
             "redis_conn_id",
+            *keyed,
         }
 
 
