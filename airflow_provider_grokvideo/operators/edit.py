@@ -84,7 +84,7 @@ class GrokVideoEditOperator(GrokVideoGenerateOperator):
         url, length = read_source(
             self.video_url, _blank_to_none(self.source_duration), upstream=dialect.name
         )
-        return {"video_url": url, "model": _blank_to_none(self.model), "source_duration": length}
+        return {"video_url": url, "model": self._model_for(hook), "source_duration": length}
 
     def _upstream_call(self, hook: GrokVideoHook) -> UpstreamCall:
         from airflow_provider_grokvideo.tasks.upstream_call import UpstreamCall

@@ -36,8 +36,8 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_grokvideo.hooks.base import GrokVideoHook
-    from airflow_provider_grokvideo.tasks.submit_record import LedgerJournal, SubmitLedger
-    from airflow_provider_grokvideo.tasks.upstream_call import UpstreamCall
+    from airflow_provider_grokvideo.tasks.submit_record import SubmitLedger, SubmitRecord
+    from airflow_provider_grokvideo.tasks.upstream_call import Candidate, UpstreamCall
 
 
 class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
@@ -70,6 +70,12 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
     :param min_poll_interval: as the sensor's.
     :param max_poll_interval: as the sensor's.
     :param timeout: as the sensor's: seconds to wait before ``AirflowSensorTimeout``.
+    :param fallback_conn_ids: connections to submit to, in order, when ``conn_id`` surely made
+        no job: it never opened, refused the key, is out of balance or credits, rate-limited
+        past its retries, or refuses the request by its limits (see docs/operators.md,
+        "Failover").  Never after a 5xx, a timeout or a lost answer: the job may exist.  Each
+        gets the request in its own dialect; ``model`` applies to the connections of
+        ``conn_id``'s upstream, the others use their own default (templated).
     :param resubmit_unknown: submit even though an earlier try of this task instance died
         mid-submit (its job may exist upstream and be billed).  Off by default: such a try
         fails without retrying and says when the unknown submit was sent (templated; set it
@@ -105,6 +111,7 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
         "model",
         "resubmit_unknown",
         "max_cost_usd",
+        "fallback_conn_ids",
     )
     operator_extra_links = (GrokVideoLink(),)
     ui_color = "#f4e6d7"
@@ -129,6 +136,7 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
         resubmit_unknown: bool | str = False,
         max_cost_usd: float | str | Decimal | None = None,
         reference_image_urls: Sequence[str] | str | None = None,
+        fallback_conn_ids: Sequence[str] | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -147,6 +155,8 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
         self.resubmit_unknown = resubmit_unknown
         self._grokvideo_hook = None
         self.max_cost_usd = max_cost_usd
+        self.fallback_conn_ids = fallback_conn_ids
+        self._primary_upstream: str | None = None
 
     def execute(self, context: Context) -> Any:
         # Its XCom record (the id, the request, the estimate) is pushed in there, at once:
@@ -161,66 +171,31 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
 
     # -- the durable submit ---------------------------------------------------------------
     def _submit_or_reattach(self, context: Context) -> str:
-        from airflow_provider_grokvideo.exceptions import InvalidVideoRequest
         from airflow_provider_grokvideo.hooks import get_video_hook
-        from airflow_provider_grokvideo.tasks.costs import estimate_before_submit
-        from airflow_provider_grokvideo.tasks.submit_record import (
-            LedgerJournal,
-            SubmitRecord,
-            decide,
-            idempotency_key,
-            request_fingerprint,
-            unknown_submit_message,
-        )
-
-        hook = get_video_hook(self.conn_id)
-        try:
-            # Validated before anything is recorded or sent: bad input costs no request.
-            upstream = self._upstream_call(hook)
-        except InvalidVideoRequest as exc:
-            raise AirflowFailException(str(exc)) from exc
-        call = upstream.call
-        fingerprint = request_fingerprint(call.method, call.path, call.json)
-
-        ti = context.get("ti")
-        key = None
-        if hook.dialect.idempotency_keys and ti is not None:
-            key = idempotency_key(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, fingerprint)
+        from airflow_provider_grokvideo.tasks.submit_record import decide, unknown_submit_message
 
         ledger = self._ledger(context)
         record = ledger.read() if ledger is not None else None
+        if record is not None and record.generation_id:
+            return self._reattach(context, get_video_hook(record.conn_id), record, ledger)
+
+        # Every candidate validated (and priced under max_cost_usd) before anything is
+        # recorded or sent: bad input costs no request, on any of them.
+        candidates = self._candidates(context)
+        # An earlier try's marker belongs to the connection it was sent to.
+        mine = next((c for c in candidates if record and c.conn_id == record.conn_id), None)
         decision = decide(
             record,
             resubmit_unknown=_as_bool(self.resubmit_unknown),
-            fingerprint=fingerprint,
-            replayable=hook.idempotent,
+            fingerprint=mine.fingerprint if mine else None,
+            replayable=mine is not None and mine.hook.idempotent,
         )
-        if decision == "reattach" and record is not None and record.generation_id:
-            self.log.info(
-                "Submitting nothing: try %s already submitted generation %s through %s at %s "
-                "(task state store key %r); carrying on with it",
-                record.try_number,
-                record.generation_id,
-                record.conn_id,
-                record.sent_at,
-                ledger.key if ledger is not None else "",
-            )
-            from airflow_provider_grokvideo.tasks.catalog import record_submission
-
-            record_submission(context, self, hook, record.generation_id, reattached=True)
-            if record.fingerprint != fingerprint:
-                self.log.warning(
-                    "The request has changed since generation %s was submitted; it is reused "
-                    "all the same (never pay twice). To generate the new request, delete the "
-                    "task's state store record first.",
-                    record.generation_id,
-                )
-            return record.generation_id
         if decision == "refuse" and record is not None:
+            ti = context.get("ti")
             raise AirflowFailException(
                 unknown_submit_message(
                     record,
-                    fingerprint=fingerprint,
+                    fingerprint=(mine or candidates[0]).fingerprint,
                     dag_id=getattr(ti, "dag_id", None),
                     run_id=getattr(ti, "run_id", None),
                     task_id=getattr(ti, "task_id", None),
@@ -234,8 +209,7 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
                 record.try_number,
                 record.sent_at,
             )
-        if decision == "replay" and record is not None:
-            key = record.idempotency_key
+        if decision == "replay" and record is not None and mine is not None:
             self.log.info(
                 "Try %s's submit to %s (sent at %s) ended before its answer was read; sending "
                 "the identical request again with its Idempotency-Key %s: %s answers the "
@@ -243,41 +217,177 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
                 record.try_number,
                 record.upstream,
                 record.sent_at,
-                key,
+                record.idempotency_key,
                 record.upstream,
             )
+            # The earlier request may have made the job: only that connection, with its key.
+            return self._submit_to([mine], context, ledger, replay_key=record.idempotency_key)
+        return self._submit_to(candidates, context, ledger)
 
-        # Logs the estimate; over max_cost_usd (or unknown under a cap) fails before any request.
-        estimate = estimate_before_submit(self, hook, context, upstream)
-        if estimate is not None:
-            self.cost_estimate = estimate.to_dict()  # the one-task wait's result carries it
-        marker = SubmitRecord.before_send(
-            conn_id=self.conn_id,
-            upstream=hook.dialect.name,
-            fingerprint=fingerprint,
-            try_number=getattr(ti, "try_number", None),
-            idempotency_key=key,
+    def _reattach(
+        self,
+        context: Context,
+        hook: GrokVideoHook,
+        record: SubmitRecord,
+        ledger: SubmitLedger | None,
+    ) -> str:
+        """Carry on with the generation an earlier try submitted (its id is recorded)."""
+        from airflow_provider_grokvideo.tasks.catalog import record_submission
+        from airflow_provider_grokvideo.tasks.submit_record import request_fingerprint
+
+        assert record.generation_id
+        self.log.info(
+            "Submitting nothing: try %s already submitted generation %s through %s at %s "
+            "(task state store key %r); carrying on with it",
+            record.try_number,
+            record.generation_id,
+            record.conn_id,
+            record.sent_at,
+            ledger.key if ledger is not None else "",
         )
-        # The marker is written just before each POST leaves and removed after an answer that
-        # surely made no job: a crash while a request may be in flight is known to later tries.
-        journal = (
-            LedgerJournal(ledger, marker, job_may_exist=decision == "replay")
-            if ledger is not None
-            else None
+        self.conn_id = record.conn_id  # the connection that made it: the wait polls it
+        try:
+            upstream = self._upstream_call(hook)
+        except Exception:
+            upstream = None  # the request no longer validates: the video exists all the same
+        record_submission(context, self, hook, record.generation_id, reattached=True)
+        if upstream is None or record.fingerprint != request_fingerprint(
+            upstream.call.method, upstream.call.path, upstream.call.json
+        ):
+            self.log.warning(
+                "The request has changed since generation %s was submitted; it is reused "
+                "all the same (never pay twice). To generate the new request, delete the "
+                "task's state store record first.",
+                record.generation_id,
+            )
+        return record.generation_id
+
+    def _candidates(self, context: Context) -> list[Candidate]:
+        """``conn_id`` then each of ``fallback_conn_ids``, each with its request in its own
+        upstream's dialect, validated and checked against ``max_cost_usd``.  Those that refuse
+        it are left out (logged); when none accepts it, the task fails naming each reason."""
+        from airflow_provider_grokvideo.exceptions import InvalidVideoRequest
+        from airflow_provider_grokvideo.hooks import get_video_hook
+        from airflow_provider_grokvideo.tasks.costs import estimate_before_submit
+
+        conn_ids = [self.conn_id, *_as_conn_ids(self.fallback_conn_ids)]
+        accepted: list[Candidate] = []
+        refusals: list[str] = []
+        for conn_id in dict.fromkeys(conn_ids):  # each once, in order
+            hook = get_video_hook(conn_id)
+            if self._primary_upstream is None:
+                self._primary_upstream = hook.dialect.name
+            try:
+                upstream = self._upstream_call(hook)
+                estimate = estimate_before_submit(self, hook, context, upstream)
+            except (InvalidVideoRequest, AirflowFailException) as exc:
+                if len(conn_ids) == 1:
+                    raise AirflowFailException(str(exc)) from exc
+                refusals.append(f"{conn_id}: {exc}")
+                self.log.warning("Connection %s cannot take this request: %s", conn_id, exc)
+                continue
+            accepted.append(Candidate(conn_id, hook, upstream, estimate))
+        if not accepted:
+            raise AirflowFailException(
+                "No connection accepts this request, so nothing was sent: " + "; ".join(refusals)
+            )
+        return accepted
+
+    def _submit_to(
+        self,
+        candidates: list[Candidate],
+        context: Context,
+        ledger: SubmitLedger | None,
+        *,
+        replay_key: str | None = None,
+    ) -> str:
+        """Submit to the first candidate; go to the next only after an outcome that surely
+        created no job (``tasks.failover.no_job_reason``), never after one that may have."""
+        from airflow_provider_grokvideo.tasks.catalog import record_submission
+        from airflow_provider_grokvideo.tasks.failover import no_job_reason
+        from airflow_provider_grokvideo.tasks.submit_record import (
+            LedgerJournal,
+            MemoryStore,
+            SubmitLedger,
+            SubmitRecord,
+            idempotency_key,
         )
-        generation_id = self._submit(hook, upstream, key, journal)
-        if journal is not None:
+
+        ti = context.get("ti")
+        passed: list[str] = []
+        for number, candidate in enumerate(candidates, 1):
+            hook = candidate.hook
+            key = replay_key
+            if key is None and hook.dialect.idempotency_keys and ti is not None:
+                key = idempotency_key(
+                    ti.dag_id, ti.run_id, ti.task_id, ti.map_index, candidate.fingerprint
+                )
+            marker = SubmitRecord.before_send(
+                conn_id=candidate.conn_id,
+                upstream=hook.dialect.name,
+                fingerprint=candidate.fingerprint,
+                try_number=getattr(ti, "try_number", None),
+                idempotency_key=key if hook.dialect.idempotency_keys else None,
+            )
+            # The marker is written just before each POST leaves and removed after an answer
+            # that surely made no job: a crash while a request may be in flight is known to
+            # later tries.  Without a state store the journal still knows it, for failover.
+            journal = LedgerJournal(
+                ledger or SubmitLedger(MemoryStore()),
+                marker,
+                job_may_exist=replay_key is not None,
+            )
+            if candidate.estimate is not None:
+                self.cost_estimate = candidate.estimate.to_dict()  # the one-task wait's result
+            try:
+                generation_id = hook.submit_call(
+                    candidate.upstream.call, idempotency_key=key, journal=journal
+                )
+            except Exception as exc:
+                reason = None if journal.job_may_exist else no_job_reason(exc, hook.dialect)
+                if reason is not None and number < len(candidates):
+                    passed.append(f"{candidate.conn_id} ({hook.dialect.name}): {reason}")
+                    self.log.warning(
+                        "Connection %s (%s) made no job: %s; failing over to connection %s",
+                        candidate.conn_id,
+                        hook.dialect.name,
+                        reason,
+                        candidates[number].conn_id,
+                    )
+                    continue
+                raise self._submit_error(exc, passed) from exc
             try:
                 journal.answered(generation_id)
             except Exception:
                 # The job exists: carry on with its id.  The marker alone stays, so a later
                 # try refuses to submit again rather than pay twice.
                 self.log.exception("could not record generation %s", generation_id)
-        self.log.info("Submitted generation %s through connection %s", generation_id, self.conn_id)
-        from airflow_provider_grokvideo.tasks.catalog import record_submission
+            self.conn_id = candidate.conn_id  # the connection that made it: the wait polls it
+            self.log.info(
+                "Submitted generation %s through connection %s%s",
+                generation_id,
+                candidate.conn_id,
+                f" (after {'; '.join(passed)})" if passed else "",
+            )
+            record_submission(context, self, hook, generation_id)  # for the "Grok videos" page
+            return generation_id
+        raise AssertionError("unreachable: the last candidate returns or raises")
 
-        record_submission(context, self, hook, generation_id)  # for the "Grok videos" page
-        return generation_id
+    def _submit_error(self, error: BaseException, passed: list[str]) -> BaseException:
+        """What the task raises for a submit that failed on its last candidate: the error
+        itself where Airflow's retries are safe (it surely never reached the upstream), else
+        an ``AirflowFailException`` saying why it is not retried."""
+        from airflow_provider_grokvideo.exceptions import InvalidVideoRequest
+        from airflow_provider_grokvideo.hooks.base import is_safe_submit_retry
+
+        before = f" (failed over before: {'; '.join(passed)})" if passed else ""
+        if isinstance(error, InvalidVideoRequest):
+            return AirflowFailException(f"{error}{before}")
+        if is_safe_submit_retry(error):
+            if passed:
+                self.log.warning("Every connection failed%s", before)
+            return error
+        return AirflowFailException(f"{error} (not retried: {_why_not_retried(error)}){before}")
 
     def _upstream_call(self, hook: GrokVideoHook) -> UpstreamCall:
         """What this task submits, validated (``InvalidVideoRequest`` for bad input): the one
@@ -289,7 +399,7 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
             "aspect_ratio": _blank_to_none(self.aspect_ratio),
             "resolution": _blank_to_none(self.resolution),
             "image_urls": _as_urls(self.image_urls),
-            "model": _blank_to_none(self.model),
+            "model": self._model_for(hook),
         }
         references = _as_urls(self.reference_image_urls)
         if references:  # only then: a hook without the argument still submits generations
@@ -300,25 +410,14 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
             model=request["model"],
         )
 
-    def _submit(
-        self,
-        hook: GrokVideoHook,
-        upstream: UpstreamCall,
-        key: str | None,
-        journal: LedgerJournal | None,
-    ) -> str:
-        from airflow_provider_grokvideo.exceptions import InvalidVideoRequest
-        from airflow_provider_grokvideo.hooks.base import is_safe_submit_retry
-
-        try:
-            return hook.submit_call(upstream.call, idempotency_key=key, journal=journal)
-        except Exception as exc:
-            if isinstance(exc, InvalidVideoRequest):
-                raise AirflowFailException(str(exc)) from exc
-            # The hook's own rule: only what surely never reached the upstream may be retried.
-            if is_safe_submit_retry(exc):
-                raise
-            raise AirflowFailException(f"{exc} (not retried: {_why_not_retried(exc)})") from exc
+    def _model_for(self, hook: GrokVideoHook) -> str | None:
+        """``model`` where ``hook`` is of the same upstream as ``conn_id``; a fallback of
+        another upstream uses its own (its connection's ``model`` extra, else its default):
+        model names differ between upstreams."""
+        model = _blank_to_none(self.model)
+        if self._primary_upstream in (None, hook.dialect.name):
+            return model
+        return None
 
     def _ledger(self, context: Context) -> SubmitLedger | None:
         from airflow_provider_grokvideo.compat import task_state_store
@@ -344,6 +443,16 @@ def _as_urls(value: Sequence[str] | str | None) -> list[str] | None:
     if isinstance(value, str):
         return [value]
     return [str(url) for url in value]
+
+
+def _as_conn_ids(value: Sequence[str] | str | None) -> list[str]:
+    """``fallback_conn_ids`` as a list: one id, a list, or a comma-separated template."""
+    value = _blank_to_none(value)
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return [str(conn_id) for conn_id in value]
 
 
 def _why_not_retried(error: BaseException) -> str:

@@ -166,6 +166,23 @@ class SubmitLedger:
         self.store.delete(self.key)
 
 
+class MemoryStore:
+    """A task state store that lives as long as the try: where Airflow has none (before 3.3),
+    the journal still tells whether a job may exist, for failover."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, Any] = {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._values.get(key, default)
+
+    def set(self, key: str, value: Any) -> None:
+        self._values[key] = value
+
+    def delete(self, key: str) -> None:
+        self._values.pop(key, None)
+
+
 class LedgerJournal:
     """Keeps the ledger's marker true while a submit's attempts run (the hook's
     ``SubmitJournal``): written just before a POST leaves, removed after an answer that surely
@@ -185,6 +202,11 @@ class LedgerJournal:
         self._written = False
         self._in_flight = False
         self._job_may_exist = job_may_exist
+
+    @property
+    def job_may_exist(self) -> bool:
+        """Whether an attempt so far may have made a job (then nothing may fail over)."""
+        return self._job_may_exist or self._in_flight
 
     def sending(self) -> None:
         if self._in_flight:  # the previous attempt ended with no answer that rules a job out

@@ -15,8 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from airflow_provider_grokvideo.tasks.submit_record import request_fingerprint
+
 if TYPE_CHECKING:
     from airflow_provider_grokvideo.dialects.base import HttpCall
+    from airflow_provider_grokvideo.hooks.base import GrokVideoHook
     from airflow_provider_grokvideo.pricing import CostEstimate
 
 
@@ -29,3 +32,19 @@ class UpstreamCall:
     call: HttpCall
     estimate: Callable[[], CostEstimate | None]
     model: str | None = None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One connection a submit may go to (``conn_id``, then each of ``fallback_conn_ids``):
+    its hook, the request in its upstream's dialect, and that request's cost estimate."""
+
+    conn_id: str
+    hook: GrokVideoHook
+    upstream: UpstreamCall
+    estimate: CostEstimate | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        call = self.upstream.call
+        return request_fingerprint(call.method, call.path, call.json)
