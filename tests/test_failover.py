@@ -6,11 +6,16 @@ themselves, over real sockets against the emulator, to prove they raise those ex
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
 import pytest
 
 from airflow_provider_grokvideo.dialects.mountsea import DIALECT as MOUNTSEA
 from airflow_provider_grokvideo.dialects.xai import DIALECT as XAI
 from airflow_provider_grokvideo.dialects.xcompute import DIALECT as XCOMPUTE
+from airflow_provider_grokvideo.emulator import UPSTREAMS, Emulator
 from airflow_provider_grokvideo.exceptions import (
     GenerationFailed,
     GrokVideoError,
@@ -20,6 +25,8 @@ from airflow_provider_grokvideo.exceptions import (
     UpstreamHTTPError,
     UpstreamUnreachable,
 )
+from airflow_provider_grokvideo.hooks import get_video_hook
+from airflow_provider_grokvideo.hooks.base import RetryPolicy
 from airflow_provider_grokvideo.tasks.failover import no_job_reason
 
 DIALECTS = {"xcompute": XCOMPUTE, "mountsea": MOUNTSEA, "xai": XAI}
@@ -172,3 +179,113 @@ def test_xai_out_of_credits_is_a_429_or_403_that_says_so():
 def test_resellers_say_out_of_credits_with_402_only(upstream):
     assert not DIALECTS[upstream].out_of_credits(429, XAI_CREDITS)
     assert not DIALECTS[upstream].out_of_credits(403, XAI_CREDITS)
+
+
+# --- the hooks raise those exceptions: real hooks, real sockets, the emulator -----------------
+
+FAST = RetryPolicy(attempts=3, initial_wait=0.01, max_wait=0.05)
+NO_JOB, MAY_EXIST = True, False
+
+
+@pytest.fixture(scope="module")
+def own_ports_emulator() -> Iterator[Emulator]:
+    """Every upstream on a port of its own too, so that an outage can refuse connections."""
+    with Emulator(job_seconds=1, upstream_ports=UPSTREAMS) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def emu(own_ports_emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
+    own_ports_emulator.reset()
+    for upstream in UPSTREAMS:
+        monkeypatch.setenv(
+            f"AIRFLOW_CONN_FAILOVER_{upstream.upper()}",
+            own_ports_emulator.airflow_connection(upstream),
+        )
+    return own_ports_emulator
+
+
+def submit_error(upstream: str, **request: Any) -> BaseException:
+    hook = get_video_hook(f"failover_{upstream}", retry=FAST)
+    with pytest.raises(GrokVideoError) as info:
+        hook.submit_video("a lighthouse at dusk", **request)
+    return info.value
+
+
+def down(kind: str) -> Callable[[Emulator, str], None]:
+    return lambda emu, upstream: emu.set_outage(upstream, kind)
+
+
+def fault(name: str, **kw: Any) -> Callable[[Emulator, str], None]:
+    return lambda emu, upstream: emu.inject(name, upstream=upstream, endpoint="submit", **kw)
+
+
+def wrong_key(emu: Emulator, upstream: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    conn = json.loads(emu.airflow_connection(upstream))
+    monkeypatch.setenv(
+        f"AIRFLOW_CONN_FAILOVER_{upstream.upper()}", json.dumps(conn | {"password": "sk-nope"})
+    )
+
+
+CASES: list[tuple[str, str, Any, bool, str]] = [
+    *[(u, "refuse", down("refuse"), NO_JOB, "the connection never opened") for u in UPSTREAMS],
+    *[(u, "401", down("401"), NO_JOB, "the API key was refused") for u in UPSTREAMS],
+    ("xcompute", "402", down("402"), NO_JOB, "out of balance (HTTP 402)"),
+    ("mountsea", "402", down("402"), NO_JOB, "out of balance (HTTP 402)"),
+    ("xai", "credits", down("credits"), NO_JOB, "out of credits (HTTP 429: Your team"),
+    *[(u, "429", fault("429", count=5, retry_after=0), NO_JOB, "rate-limited") for u in UPSTREAMS],
+    *[(u, "500", fault("500"), MAY_EXIST, "HTTP 500") for u in UPSTREAMS],
+    *[(u, "503", fault("503"), MAY_EXIST, "HTTP 503") for u in UPSTREAMS],
+    *[
+        (u, "lost-answer", fault("lost-answer"), MAY_EXIST, "not submitted again")
+        for u in UPSTREAMS
+    ],
+    *[(u, "drop", fault("drop"), MAY_EXIST, "not submitted again") for u in UPSTREAMS],
+    ("xcompute", "malformed", fault("malformed"), MAY_EXIST, "not submitted again"),
+]
+
+
+@pytest.mark.parametrize(
+    ("upstream", "outcome", "arrange", "no_job", "says"),
+    CASES,
+    ids=[f"{u}-{o}" for u, o, *_ in CASES],
+)
+def test_real_submits_fail_with_what_failover_reads(emu, upstream, outcome, arrange, no_job, says):
+    arrange(emu, upstream)
+    error = submit_error(upstream)
+    reason = no_job_reason(error, DIALECTS[upstream])
+    assert (reason is not None) is no_job, (error, reason)
+    assert says in (reason if no_job else str(error)), (error, reason)
+    if no_job:  # and truly nothing was created upstream
+        assert emu.stats()["upstreams"][upstream]["submissions"] == 0
+    if outcome == "refuse":
+        assert type(error) is UpstreamUnreachable and "ConnectError" in str(error)
+
+
+@pytest.mark.parametrize("upstream", UPSTREAMS)
+def test_a_real_wrong_key_is_a_refused_key(emu, upstream, monkeypatch):
+    wrong_key(emu, upstream, monkeypatch)
+    error = submit_error(upstream)
+    status = 400 if upstream == "xai" else 401
+    assert no_job_reason(error, DIALECTS[upstream]) == f"the API key was refused (HTTP {status})"
+    assert emu.stats()["upstreams"][upstream]["submissions"] == 0
+
+
+@pytest.mark.parametrize("upstream", UPSTREAMS)
+def test_a_real_request_out_of_limits_is_refused_before_sending(emu, upstream):
+    error = submit_error(upstream, duration=99)
+    assert isinstance(error, InvalidVideoRequest)
+    assert no_job_reason(error, DIALECTS[upstream]).startswith("refused by its limits")  # type: ignore[union-attr]
+    assert emu.stats()["upstreams"][upstream]["requests"] == 0
+
+
+def test_a_real_read_timeout_may_have_a_job(emu, monkeypatch):
+    conn = json.loads(emu.airflow_connection("mountsea"))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_FAILOVER_MOUNTSEA", json.dumps(conn | {"extra": {"timeout": 0.3}})
+    )
+    emu.inject("late-answer", upstream="mountsea", endpoint="submit", delay=2)
+    error = submit_error("mountsea")
+    assert isinstance(error, SubmitOutcomeUnknown) and "ReadTimeout" in str(error)
+    assert no_job_reason(error, MOUNTSEA) is None
+    assert emu.stats()["upstreams"]["mountsea"]["submissions"] == 1  # it did exist
