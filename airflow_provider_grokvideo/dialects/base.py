@@ -174,6 +174,11 @@ class Dialect:
         """Whether an error answer means "this API key is not accepted"."""
         return status_code in (401, 403)
 
+    def out_of_credits(self, status_code: int, message: str) -> bool:
+        """Whether an error answer means "this account has no money left": 402 on every
+        upstream (xcompute's ``payment_required``); xAI says it otherwise (see its dialect)."""
+        return status_code == 402
+
     # -- shared ----------------------------------------------------------------------------
     @property
     def limits(self) -> Limits:

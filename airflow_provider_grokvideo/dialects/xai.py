@@ -10,6 +10,7 @@ in progress may answer HTTP 202, with no body or ``{"status":"pending","progress
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -59,6 +60,9 @@ SOURCE_LIMITS = SourceLimits(
     extend_source_seconds=(2, 30),
 )
 _SOURCE_PATHS = {"edit": "/v1/videos/edits", "extend": "/v1/videos/extensions"}
+#: What xAI's out-of-credits answers say ("... has either used all available credits or
+#: reached its monthly spending limit ..."), and nothing a rate limit says.
+_OUT_OF_CREDITS = re.compile(r"credits?\b|spending limit|balance", re.IGNORECASE)
 
 
 class XAIDialect(Dialect):
@@ -81,6 +85,13 @@ class XAIDialect(Dialect):
     def rejects_key(self, status_code: int, message: str) -> bool:
         # xAI answers a bad key with 400 "Incorrect API key provided", not 401.
         return status_code in (401, 403) or (status_code == 400 and "api key" in message.lower())
+
+    def out_of_credits(self, status_code: int, message: str) -> bool:
+        # xAI never answers 402: out of credits (or past the team's spending limit) is a 429
+        # or a 403 whose message says so, a 429 that is no rate limit.
+        if status_code in (429, 403):
+            return _OUT_OF_CREDITS.search(message) is not None
+        return super().out_of_credits(status_code, message)
 
     def submit_path(self) -> str:
         return "/v1/videos/generations"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import sys
 from collections.abc import Sequence
 
@@ -59,6 +60,23 @@ def _rate_limit(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(f"{rate!r} is not a number") from None
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError("requests per second must be above 0")
+    return upstream, value
+
+
+def _upstream_port(text: str) -> tuple[str, int]:
+    upstream, sep, port = text.partition("=")
+    if upstream not in UPSTREAMS:
+        raise argparse.ArgumentTypeError(
+            f"write UPSTREAM or UPSTREAM=PORT with UPSTREAM one of {', '.join(UPSTREAMS)}"
+        )
+    if not sep:
+        return upstream, 0
+    try:
+        value = int(port)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{port!r} is not a port number") from None
+    if not 0 <= value < 65536:
+        raise argparse.ArgumentTypeError("a port is 0 (a free one) to 65535")
     return upstream, value
 
 
@@ -123,6 +141,17 @@ def build_parser() -> argparse.ArgumentParser:
         ' {"status":"pending","progress":N} (body), as xAI\'s schema allows (default: %(default)s)',
     )
     parser.add_argument(
+        "--upstream-port",
+        action="append",
+        type=_upstream_port,
+        dest="upstream_ports",
+        default=[],
+        metavar="UPSTREAM[=PORT]",
+        help="serve one upstream on a port of its own too (0 or none: a free port), so that"
+        ' PUT /_emulator/outages {"UPSTREAM": "refuse"} can refuse its connections; repeat'
+        " for several upstreams (default: every upstream on --port only)",
+    )
+    parser.add_argument(
         "--ssl-certfile", metavar="PATH", help="serve HTTPS with this PEM certificate (chain)"
     )
     parser.add_argument("--ssl-keyfile", metavar="PATH", help="private key of --ssl-certfile (PEM)")
@@ -160,10 +189,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         build_parser().error("--ssl-keyfile needs --ssl-certfile")
     keys = args.api_keys or [os.environ.get("GROKVIDEO_EMULATOR_API_KEY") or DEFAULT_API_KEY]
 
-    import uvicorn
-
     from airflow_provider_grokvideo.emulator.app import EmulatorApp
-    from airflow_provider_grokvideo.emulator.server import bind_socket, make_config, url_of
+    from airflow_provider_grokvideo.emulator.server import (
+        EmulatorServer,
+        bind_socket,
+        make_config,
+        url_of,
+    )
 
     app = EmulatorApp(
         api_key=keys,
@@ -183,6 +215,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     sock = bind_socket(args.host, args.port, args.backlog)
     url = url_of(sock, args.host, tls=bool(args.ssl_certfile))
+    own: dict[str, socket.socket] = {}
+    for upstream, port in dict(args.upstream_ports).items():
+        own[upstream] = bind_socket(args.host, port, args.backlog)
+        app.serve_on_own_port(upstream, own[upstream])
+    origins = {name: url_of(s, args.host, tls=bool(args.ssl_certfile)) for name, s in own.items()}
     key_note = (
         f"api key {DEFAULT_API_KEY!r} (the default)"
         if keys == [DEFAULT_API_KEY]
@@ -191,7 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     lines = [f"grokvideo emulator listening on {url} ({key_note}, job {args.job_seconds:g}s)"]
     limits = dict(args.rate_limits)
     lines += [
-        f"  {name:<9} {url}/{name}"
+        f"  {name:<9} {origins.get(name, url)}/{name}"
         + (f"  (at most {limits[name]:g} requests/s per key)" if name in limits else "")
         for name in UPSTREAMS
     ]
@@ -201,11 +238,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # previous handler: make that one a clean exit (status 0) instead of a kill.
     signal.signal(signal.SIGTERM, _exit_cleanly)
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        EmulatorServer(config, app, tuple(own)).run(sockets=[sock, *own.values()])
     except KeyboardInterrupt:
         pass
     finally:
-        sock.close()
+        for listening in (sock, *own.values()):
+            listening.close()
     return 0
 
 

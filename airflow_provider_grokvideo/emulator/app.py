@@ -42,7 +42,9 @@ from airflow_provider_grokvideo.emulator.idempotency import (
     key_problem,
 )
 from airflow_provider_grokvideo.emulator.jobs import NORMALIZED, Job, JobStore
+from airflow_provider_grokvideo.emulator.listeners import UpstreamListeners
 from airflow_provider_grokvideo.emulator.mountsea import MountseaAPI
+from airflow_provider_grokvideo.emulator.outages import REFUSE, check_outages, outage_reply
 from airflow_provider_grokvideo.emulator.ratelimits import RateLimits
 from airflow_provider_grokvideo.emulator.upstream import (
     SUBMIT,
@@ -82,6 +84,8 @@ class UpstreamStats:
         "faults",
         "idempotent_replays",
         "not_found",
+        "outage_connections_closed",
+        "outage_refused",
         "rate_limited_status",
         "rate_limited_submit",
         "rejected",
@@ -103,6 +107,9 @@ class UpstreamStats:
         self.rate_limited_submit = 0  # submissions refused by the rate limit (429)
         self.rate_limited_status = 0  # status reads refused by the rate limit (429)
         self.idempotent_replays = 0  # submissions answered with an earlier job (same key)
+        self.outage_refused = 0  # requests answered with an outage's error (401, 402, credits)
+        # Connections a "refuse" outage closed (the connects it refuses never reach us).
+        self.outage_connections_closed = 0
 
     def to_dict(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -144,6 +151,10 @@ class EmulatorApp:
         self.faults = FaultQueue()
         self.rate_limits = RateLimits(rate_limits)
         self.connections = ConnectionTracker()
+        #: Upstreams served on a port of their own (see ``listeners.py``).
+        self.listeners = UpstreamListeners()
+        #: upstream -> the kind of outage it is down with (see ``outages.py``).
+        self.outages: dict[str, str] = {}
         self.apis: dict[str, UpstreamAPI] = {
             api.name: api
             for api in (
@@ -186,6 +197,7 @@ class EmulatorApp:
             "faults_fired": dict(self.faults.fired),
             "faults_pending": self.faults.pending(),
             "rate_limits": dict(self.rate_limits.limits),
+            "outages": dict(self.outages),
             "xai_pending_202": self.xai_pending_202,
             "job_seconds": self.job_seconds,
             "max_jobs": self.jobs.max_jobs,
@@ -195,7 +207,8 @@ class EmulatorApp:
     def reset(self) -> None:
         """Forget every job, pending fault and counter (open connections stay open); the rate
         limits and ``xai_pending_202`` go back to those given at start, every bucket full;
-        a hold ends."""
+        a hold ends, and every outage."""
+        self.set_outages({name: None for name in self.outages})
         self.set_xai_pending_202(self._start_pending_202)
         self.jobs.clear()
         self.idempotency.clear()
@@ -244,6 +257,40 @@ class EmulatorApp:
         """Set (requests per second) or remove (``None``) upstreams' per-key rate limits;
         return all of them (see ``ratelimits.py``)."""
         return self.rate_limits.update(limits)
+
+    def set_outages(self, outages: Mapping[str, str | None]) -> dict[str, str]:
+        """Put upstreams down (``{"xai": "refuse"}``, see ``outages.py``) or up again
+        (``None``); return every outage now on.  All checked before any is applied: raises
+        ``ValueError`` for a bad one, and for ``"refuse"`` on an upstream without a port of its
+        own (its connections cannot be refused without refusing the others')."""
+        changes = check_outages(outages)
+        for upstream, kind in changes.items():
+            if kind == REFUSE and upstream not in self.listeners:
+                raise ValueError(
+                    f"{upstream} has no port of its own, so its connections cannot be refused: "
+                    f'start the emulator with it on its own port (Emulator(upstream_ports=("'
+                    f'{upstream}",)) or --upstream-port {upstream})'
+                )
+        for upstream, kind in changes.items():
+            was = self.outages.pop(upstream, None)
+            if kind is not None:
+                self.outages[upstream] = kind
+            if upstream not in self.listeners or (was == REFUSE) == (kind == REFUSE):
+                continue
+            if kind == REFUSE:
+                self.listeners.close(upstream)
+                closed = self.connections.close_port(self.listeners.port(upstream))
+                self.upstream_stats[upstream].outage_connections_closed += closed
+            else:
+                self.listeners.reopen(upstream)
+        return dict(self.outages)
+
+    def serve_on_own_port(self, upstream: str, sock: Any) -> None:
+        """Say that ``upstream`` is also served on ``sock`` (a bound socket of its own), which
+        a ``"refuse"`` outage closes (the server hands over its listener when it starts)."""
+        self.listeners.add(upstream, sock)
+        if self.outages.get(upstream) == REFUSE:
+            self.listeners.close(upstream)
 
     @property
     def xai_pending_202(self) -> str | None:
@@ -339,6 +386,15 @@ class EmulatorApp:
     ) -> None:
         ustats = self.upstream_stats[api.name]
         ustats.requests += 1
+        if self.outages:
+            kind = self.outages.get(api.name)
+            # "refuse" refuses the upstream's own port; its prefix on the shared port still
+            # answers (that port cannot refuse one upstream's connections).
+            if kind is not None and kind != REFUSE:
+                ustats.outage_refused += 1
+                await read_body(receive)  # a reply before the body is read could reset
+                await send_reply(send, outage_reply(api, kind))
+                return
         route = api.route(scope["method"], path, scope["query_string"])
         if type(route) is Reply:
             await send_reply(send, route)
@@ -575,6 +631,7 @@ def _build_control(app: EmulatorApp) -> Any:
                     "reset": "POST /_emulator/reset",
                     "faults": "GET|POST|DELETE /_emulator/faults",
                     "rate_limits": "GET|PUT /_emulator/rate-limits",
+                    "outages": "GET|PUT /_emulator/outages",
                     "xai_pending_202": "GET|PUT /_emulator/xai-pending-202",
                     "hold": "POST /_emulator/hold",
                     "release": "POST /_emulator/release",
@@ -636,6 +693,18 @@ def _build_control(app: EmulatorApp) -> Any:
                 return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse({"rate_limits": dict(app.rate_limits.limits)})
 
+    async def outages(request: Request) -> Response:
+        if request.method == "PUT":
+            try:
+                body = await request.json()
+            except ValueError:
+                return JSONResponse({"error": "body must be JSON"}, status_code=400)
+            try:
+                app.set_outages(body)
+            except ValueError as exc:
+                return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse({"outages": dict(app.outages)})
+
     async def pending_202(request: Request) -> Response:
         if request.method == "PUT":
             try:
@@ -673,6 +742,7 @@ def _build_control(app: EmulatorApp) -> Any:
             Route("/_emulator/reset", reset, methods=["POST"]),
             Route("/_emulator/faults", faults, methods=["GET", "POST", "DELETE"]),
             Route("/_emulator/rate-limits", rate_limits, methods=["GET", "PUT"]),
+            Route("/_emulator/outages", outages, methods=["GET", "PUT"]),
             Route("/_emulator/xai-pending-202", pending_202, methods=["GET", "PUT"]),
             Route("/_emulator/hold", hold, methods=["POST"]),
             Route("/_emulator/release", release, methods=["POST"]),

@@ -53,6 +53,18 @@ class ConnectionTracker:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    def close_port(self, port: int) -> int:
+        """Close every open connection accepted on the local ``port`` (an upstream's own port
+        going down); return how many were closed."""
+        closing = [
+            transport
+            for transport in self._open.values()
+            if (transport.get_extra_info("sockname") or (None, None))[1] == port
+        ]
+        for transport in closing:
+            transport.close()
+        return len(closing)
+
     def reset_counters(self) -> None:
         self.opened = 0
 

@@ -4,6 +4,8 @@ foreground (``python -m airflow_provider_grokvideo.emulator``).
 The server uses uvicorn's fastest parts when installed (httptools, uvloop), no access log, no
 proxy-header middleware and long keep-alive, and installs a protocol subclass that reports each
 TCP connection to the application (to count connections and to close one without answering).
+Upstreams given a port of their own are served there too, by the same application
+(``listeners.py``), so that an outage can refuse their connections.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -29,12 +31,11 @@ from airflow_provider_grokvideo.emulator.defaults import (
     DEFAULT_MAX_JOBS,
     UPSTREAMS,
 )
+from airflow_provider_grokvideo.emulator.listeners import DEFAULT_BACKLOG, bind_socket
 
 #: Seconds an idle keep-alive connection stays open (uvicorn's default of 5 s would defeat the
 #: connection pools of clients that poll every few seconds).
 DEFAULT_KEEP_ALIVE = 75
-#: Listen backlog: room for thousands of clients connecting at once.
-DEFAULT_BACKLOG = 8192
 #: Seconds the server waits for busy connections when it stops.
 GRACEFUL_SHUTDOWN_SECONDS = 3
 
@@ -100,23 +101,6 @@ def make_config(
     )
 
 
-def bind_socket(host: str, port: int, backlog: int = DEFAULT_BACKLOG) -> socket.socket:
-    """A listening TCP socket on ``host:port`` (port 0: a free port)."""
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(backlog)
-    except BaseException:
-        sock.close()
-        raise
-    sock.set_inheritable(True)
-    return sock
-
-
 def url_of(sock: socket.socket, host: str, tls: bool) -> str:
     """The URL a local client uses to reach a server listening on ``sock``."""
     port = sock.getsockname()[1]
@@ -124,6 +108,61 @@ def url_of(sock: socket.socket, host: str, tls: bool) -> str:
     if ":" in name:
         name = f"[{name}]"
     return f"{'https' if tls else 'http'}://{name}:{port}"
+
+
+class EmulatorServer(uvicorn.Server):
+    """uvicorn's server, serving ``sockets[0]`` and then one socket per upstream with a port of
+    its own (``upstream_sockets``, in order): it hands each upstream's listening server to the
+    application, which closes it during a ``"refuse"`` outage and serves a new socket after."""
+
+    def __init__(
+        self, config: uvicorn.Config, app: EmulatorApp, upstream_sockets: Sequence[str] = ()
+    ) -> None:
+        super().__init__(config)
+        self.emulator_app = app
+        self.upstream_sockets = tuple(upstream_sockets)
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if not self.upstream_sockets or not self.started:
+            return
+        config = self.config
+        loop = asyncio.get_running_loop()
+
+        def create_protocol(_loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Protocol:
+            # What uvicorn's own startup builds for each of its sockets.
+            return config.http_protocol_class(  # type: ignore[call-arg]
+                config=config,
+                server_state=self.server_state,
+                app_state=self.lifespan.state,
+                _loop=_loop,
+            )
+
+        async def serve(sock: socket.socket) -> asyncio.AbstractServer:
+            return await loop.create_server(
+                create_protocol, sock=sock, ssl=config.ssl, backlog=config.backlog
+            )
+
+        # uvicorn made one server per socket, in the order given.
+        for upstream, server in zip(self.upstream_sockets, self.servers[1:], strict=True):
+            self.emulator_app.listeners.attach(upstream, server, serve)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.emulator_app.listeners.close_all()  # the servers of ended outages are not uvicorn's
+        await super().shutdown(sockets)
+
+
+def _upstream_ports(value: Mapping[str, int] | Iterable[str] | None) -> dict[str, int]:
+    """``{upstream: port}`` from upstream names (each on a free port) or such a mapping."""
+    if value is None:
+        return {}
+    ports = dict(value) if isinstance(value, Mapping) else dict.fromkeys(value, 0)
+    for upstream, port in ports.items():
+        if upstream not in UPSTREAMS:
+            raise ValueError(f"upstream must be one of {', '.join(UPSTREAMS)}; got {upstream!r}")
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port < 65536:
+            raise ValueError(f"port of {upstream} must be 0 (a free port) to 65535, got {port!r}")
+    return ports
 
 
 def airflow_connection(url: str, upstream: str, api_key: str = DEFAULT_API_KEY) -> str:
@@ -148,6 +187,9 @@ class Emulator:
     ...     httpx.post(emu.base_url("xai") + "/v1/videos/generations", ...)
 
     ``port=0`` (the default) picks a free port; read it back from :attr:`url` or :attr:`port`.
+    ``upstream_ports`` serves some upstreams on a port of their own as well (names, each on a
+    free port, or ``{"xai": 8001}``): :meth:`base_url` then gives that port, and
+    ``set_outage(upstream, "refuse")`` can refuse its connections.
     Control methods (:meth:`stats`, :meth:`reset`, :meth:`inject`, ...) run on the server's
     event loop, so they are safe to call from any thread while it serves.
     """
@@ -168,7 +210,9 @@ class Emulator:
         backlog: int = DEFAULT_BACKLOG,
         rate_limits: Mapping[str, float] | None = None,
         xai_pending_202: str | None = None,
+        upstream_ports: Mapping[str, int] | Iterable[str] | None = None,
     ) -> None:
+        self._upstream_ports = _upstream_ports(upstream_ports)
         self.app = EmulatorApp(
             api_key=api_key,
             job_seconds=job_seconds,
@@ -185,6 +229,8 @@ class Emulator:
         self._keep_alive = keep_alive
         self._backlog = backlog
         self._sock: socket.socket | None = None
+        self._upstream_socks: dict[str, socket.socket] = {}
+        self._upstream_urls: dict[str, str] = {}
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -209,16 +255,21 @@ class Emulator:
     def port(self) -> int:
         return int(self.url.rsplit(":", 1)[1])
 
-    def base_url(self, upstream: str) -> str:
-        """The base URL of one upstream: ``<url>/xcompute``, ``<url>/mountsea`` or ``<url>/xai``."""
+    def upstream_url(self, upstream: str) -> str:
+        """Where one upstream is served: its own port's URL if it has one, else :attr:`url`."""
         if upstream not in UPSTREAMS:
             raise ValueError(f"upstream must be one of {', '.join(UPSTREAMS)}; got {upstream!r}")
-        return f"{self.url}/{upstream}"
+        return self._upstream_urls.get(upstream) or self.url
+
+    def base_url(self, upstream: str) -> str:
+        """The base URL of one upstream: ``<url>/xcompute``, ``<url>/mountsea`` or ``<url>/xai``
+        (with the upstream's own port instead, where it has one)."""
+        return f"{self.upstream_url(upstream)}/{upstream}"
 
     def airflow_connection(self, upstream: str) -> str:
         """The connection to one upstream of this emulator, as an ``AIRFLOW_CONN_<ID>``
         environment variable takes it (JSON: type ``grokvideo_<upstream>``, host, key)."""
-        return airflow_connection(self.url, upstream, self.api_key)
+        return airflow_connection(self.upstream_url(upstream), upstream, self.api_key)
 
     @property
     def running(self) -> bool:
@@ -240,13 +291,22 @@ class Emulator:
             backlog=self._backlog,
             configure_logging=False,
         )
+        tls = self._ssl_certfile is not None
         self._sock = bind_socket(self.host, self._port, self._backlog)
-        self._url = url_of(self._sock, self.host, tls=self._ssl_certfile is not None)
-        self._server = uvicorn.Server(config)
+        self._url = url_of(self._sock, self.host, tls=tls)
+        try:
+            for upstream, port in self._upstream_ports.items():
+                sock = self._upstream_socks[upstream] = bind_socket(self.host, port, self._backlog)
+                self._upstream_urls[upstream] = url_of(sock, self.host, tls=tls)
+                self.app.serve_on_own_port(upstream, sock)
+        except BaseException:
+            self.stop()
+            raise
+        self._server = EmulatorServer(config, self.app, tuple(self._upstream_socks))
         self._error = None
         self._thread = threading.Thread(
             target=self._serve,
-            args=(self._server, self._sock, config),
+            args=(self._server, [self._sock, *self._upstream_socks.values()], config),
             name="grokvideo-emulator",
             daemon=True,
         )
@@ -259,12 +319,14 @@ class Emulator:
             time.sleep(0.005)
         return self
 
-    def _serve(self, server: uvicorn.Server, sock: socket.socket, config: uvicorn.Config) -> None:
+    def _serve(
+        self, server: uvicorn.Server, sockets: list[socket.socket], config: uvicorn.Config
+    ) -> None:
         factory = config.get_loop_factory()
         loop = factory() if factory is not None else asyncio.new_event_loop()
         self._loop = loop
         try:
-            loop.run_until_complete(server.serve(sockets=[sock]))
+            loop.run_until_complete(server.serve(sockets=sockets))
         except BaseException as exc:
             self._error = exc
         finally:
@@ -284,6 +346,9 @@ class Emulator:
                 self._thread.join(timeout)
         if self._sock is not None:
             self._sock.close()
+        for sock in self._upstream_socks.values():
+            sock.close()
+        self._upstream_socks.clear()
         self._thread = None
         self._server = None
         self._sock = None
@@ -374,6 +439,19 @@ class Emulator:
         Same as ``PUT /_emulator/rate-limits``; returns every limit now in force.
         """
         return self._call(lambda: self.app.set_rate_limits(limits))
+
+    def set_outage(self, upstream: str, kind: str | None) -> dict[str, str]:
+        """Put one upstream down until told otherwise (``"refuse"``, ``"401"``, ``"402"``,
+        ``"credits"``; see ``outages.py``) or up again (``None``); returns every outage now on.
+
+        Same as ``PUT /_emulator/outages`` with ``{upstream: kind}``; ``"refuse"`` needs the
+        upstream on a port of its own (``upstream_ports``).  Raises :class:`ValueError`.
+        """
+        return self.set_outages({upstream: kind})
+
+    def set_outages(self, outages: Mapping[str, str | None]) -> dict[str, str]:
+        """Several :meth:`set_outage` at once (``PUT /_emulator/outages``)."""
+        return self._call(lambda: self.app.set_outages(outages))
 
     def job(self, job_id: str) -> dict[str, Any] | None:
         """What the emulator knows of one job (``GET /_emulator/jobs/{id}``), or ``None``."""
