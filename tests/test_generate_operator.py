@@ -152,6 +152,7 @@ def test_template_fields() -> None:
         "model",
         "resubmit_unknown",
         "max_cost_usd",
+        "fallback_conn_ids",
     }
 
 

@@ -269,6 +269,7 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
         from airflow_provider_grokvideo.exceptions import InvalidVideoRequest
         from airflow_provider_grokvideo.hooks import get_video_hook
         from airflow_provider_grokvideo.tasks.costs import estimate_before_submit
+        from airflow_provider_grokvideo.tasks.upstream_call import Candidate
 
         conn_ids = [self.conn_id, *_as_conn_ids(self.fallback_conn_ids)]
         accepted: list[Candidate] = []
@@ -281,6 +282,8 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
                 upstream = self._upstream_call(hook)
                 estimate = estimate_before_submit(self, hook, context, upstream)
             except (InvalidVideoRequest, AirflowFailException) as exc:
+                if len(conn_ids) == 1 and isinstance(exc, AirflowFailException):
+                    raise
                 if len(conn_ids) == 1:
                     raise AirflowFailException(str(exc)) from exc
                 refusals.append(f"{conn_id}: {exc}")
