@@ -76,3 +76,22 @@ def test_ranks_are_unique_and_records_refuse_unknown_fields() -> None:
         make_record("submitted", "g", "done")
     with pytest.raises(ValueError, match="api_key"):
         make_record("submitted", "g", "queued", api_key="x")
+
+
+def test_the_submission_names_the_connection_of_the_hook_that_made_it() -> None:
+    # After a failover the hook is another connection's than the operator's first.
+    from types import SimpleNamespace
+
+    from airflow_provider_grokvideo.dialects.xai import DIALECT
+    from airflow_provider_grokvideo.tasks.catalog import XCOM_KEY, record_submission
+
+    pushed: list[dict[str, object]] = []
+    ti = SimpleNamespace(xcom_push=lambda key, value: pushed.append({key: value}))
+    operator = SimpleNamespace(
+        conn_id="first", prompt="p", model=None, duration=None, aspect_ratio=None, resolution=None
+    )
+    hook = SimpleNamespace(
+        conn_id="fallback", settings=SimpleNamespace(model=None), dialect=DIALECT
+    )
+    record_submission({"ti": ti}, operator, hook, "r-1")
+    assert pushed[0][XCOM_KEY]["conn_id"] == "fallback"  # type: ignore[index]

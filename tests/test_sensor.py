@@ -339,3 +339,17 @@ def test_a_retried_wait_reads_the_same_generation_and_submits_nothing(emulator: 
     stats = emulator.stats()["upstreams"]["xai"]
     assert stats["submissions"] == 1
     assert stats["status_reads"] >= 2
+
+
+def test_a_record_as_generation_id_polls_its_connection(emulator: Emulator) -> None:
+    generation_id = submit("xai")
+    record = {"generation_id": generation_id, "conn_id": "grokvideo_xai_default", "stage": "x"}
+    task = poke_sensor("xcompute", record)  # type: ignore[arg-type]
+    result = task.execute(CONTEXT)
+    assert result["generation_id"] == generation_id and task.generation_id == generation_id
+    assert emulator.stats()["upstreams"]["xcompute"]["status_reads"] == 0
+
+
+def test_a_record_without_an_id_fails_at_once() -> None:
+    with pytest.raises(AirflowFailException, match="or a record carrying it"):
+        sensor(generation_id={"conn_id": "c"}).execute(CONTEXT)

@@ -20,6 +20,7 @@ from airflow_provider_grokvideo.tasks.wait import (
     GrokVideoGenerationFailed,
     StatusRead,
     seconds,
+    source_task_id,
 )
 
 
@@ -75,3 +76,75 @@ def test_outcome_of_each_status() -> None:
         with pytest.raises(GrokVideoGenerationFailed, match="why") as caught:
             waiter._outcome(generation)
         assert caught.value.status == status
+
+
+# -- the connection that made the video -------------------------------------------------------
+
+
+class FakeTI:
+    """A task instance whose ``xcom_pull`` answers one record (or raises it)."""
+
+    map_index = -1
+
+    def __init__(self, record: Any) -> None:
+        self.record = record
+        self.pulls: list[dict[str, Any]] = []
+
+    def xcom_pull(self, **kwargs: Any) -> Any:
+        self.pulls.append(kwargs)
+        if isinstance(self.record, Exception):
+            raise self.record
+        return self.record
+
+
+def test_source_task_id_is_the_task_whose_return_value_it_is() -> None:
+    from airflow.sdk import DAG, XComArg
+
+    with DAG("d", schedule=None):
+        generate = BaseOperator(task_id="generate")
+    assert source_task_id(generate.output) == "generate"
+    assert source_task_id(XComArg(generate, key="grokvideo")) is None  # resolved to the record
+    assert source_task_id("req-1") is None and source_task_id(None) is None
+
+
+@pytest.mark.parametrize(
+    ("record", "polled"),
+    [
+        ({"generation_id": "req-1", "conn_id": "made"}, "made"),
+        ({"generation_id": "req-1", "conn_id": "first"}, "first"),
+        ({"generation_id": "req-2", "conn_id": "made"}, "first"),  # another job's record
+        ({"generation_id": "req-1"}, "first"),  # the one-task wait's record names none
+        ({"generation_id": "req-1", "conn_id": " "}, "first"),
+        (None, "first"),
+        (["req-1"], "first"),
+        (RuntimeError("no XCom"), "first"),
+    ],
+)
+def test_follow_record_polls_the_connection_of_a_record_of_the_same_id(record, polled) -> None:
+    waiter = Waiter(conn_id="first")
+    waiter._generation_task_id = "generate"
+    ti = FakeTI(record)
+    waiter._follow_record("req-1", {"ti": ti})  # type: ignore[arg-type]
+    assert waiter._wait_conn_id == polled
+    assert ti.pulls == [{"task_ids": "generate", "key": "grokvideo", "map_indexes": -1}]
+    waiter._follow_record("req-1", {"ti": ti})  # type: ignore[arg-type]
+    assert len(ti.pulls) == 1  # once per instance: a poke does not read it again
+
+
+def test_follow_record_without_a_source_task_reads_nothing() -> None:
+    waiter = Waiter(conn_id="first")
+    waiter._follow_record("req-1", {})  # type: ignore[arg-type]  # no "ti": never read
+    assert waiter._wait_conn_id == "first"
+
+
+def test_the_hook_and_the_trigger_use_the_connection_polled(emulator: Emulator) -> None:
+    from airflow.sdk.exceptions import TaskDeferred
+
+    generation_id = submit("xai", "a windmill [emulator:seconds=60]")
+    waiter = Waiter(conn_id="grokvideo_mountsea_default")
+    waiter._poll_connection("grokvideo_xai_default", generation_id, "a test")
+    assert waiter._hook.conn_id == "grokvideo_xai_default"
+    with pytest.raises(TaskDeferred) as caught:
+        waiter._wait_in_triggerer(generation_id)
+    assert caught.value.trigger.conn_id == "grokvideo_xai_default"
+    assert emulator.stats()["upstreams"]["mountsea"]["status_reads"] == 0

@@ -2,8 +2,10 @@
 
 One HTTP server answers each upstream's API under its own path prefix (``/xcompute``,
 ``/mountsea``, ``/xai``), serves the finished videos from its own small "CDN" (``/cdn``) and is
-steered by per-job prompt markers (``[emulator:fail]``) and global faults
-(``POST /_emulator/faults``).  It is written from ``UPSTREAMS.md`` alone and imports neither the
+steered by per-job prompt markers (``[emulator:fail]``), global faults
+(``POST /_emulator/faults``) and outages that put an upstream down until told otherwise
+(``PUT /_emulator/outages``; an upstream can also be served on a port of its own, to refuse its
+connections).  It is written from ``UPSTREAMS.md`` alone and imports neither the
 provider's dialects nor its hooks, nor Airflow.
 
 Importing this package is cheap: the server (uvicorn, Starlette) loads only when

@@ -451,6 +451,8 @@ class Emulator:
 
     def set_outages(self, outages: Mapping[str, str | None]) -> dict[str, str]:
         """Several :meth:`set_outage` at once (``PUT /_emulator/outages``)."""
+        if "refuse" in outages.values() and self._thread is None:
+            raise RuntimeError("the emulator is not started: its own ports are bound by start()")
         return self._call(lambda: self.app.set_outages(outages))
 
     def job(self, job_id: str) -> dict[str, Any] | None:

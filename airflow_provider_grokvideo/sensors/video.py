@@ -12,7 +12,7 @@ trigger at module level; they load when the task runs.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,7 @@ from airflow_provider_grokvideo.tasks.wait import (
     FAILED_STATUSES,
     GenerationWaitMixin,
     GrokVideoGenerationFailed,
+    source_task_id,
 )
 
 if TYPE_CHECKING:
@@ -51,8 +52,13 @@ class GrokVideoSensor(GenerationWaitMixin, BaseSensorOperator):
     """Wait until a Grok video generation ends; return it (``VideoGeneration.to_dict()``).
 
     :param conn_id: the connection of the upstream that generates the video (templated).
+        Fed by a generate task's ``output``, the sensor polls the connection that task's
+        ``grokvideo`` record names instead (a generate task with ``fallback_conn_ids`` may have
+        made the video through another one), when the record is of the same generation id.
     :param generation_id: the upstream's job id, typically the generate task's return value:
-        ``"{{ ti.xcom_pull(task_ids='generate') }}"`` or ``generate.output`` (templated).
+        ``generate.output`` or ``"{{ ti.xcom_pull(task_ids='generate') }}"`` (templated); or a
+        mapping with ``generation_id`` and ``conn_id``, such as the generate task's record
+        (``XComArg(generate, key="grokvideo")``): its ``conn_id`` is the connection polled.
     :param poll_interval: the longest back-off step between status reads when the upstream
         gives no progress hint; in poke mode, the fixed interval between pokes.
     :param min_poll_interval: the shortest delay between two status reads (deferrable mode),
@@ -85,7 +91,7 @@ class GrokVideoSensor(GenerationWaitMixin, BaseSensorOperator):
         self,
         *,
         conn_id: str,
-        generation_id: str,
+        generation_id: str | Mapping[str, Any],
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         min_poll_interval: float = DEFAULT_MIN_POLL_INTERVAL,
         max_poll_interval: float = DEFAULT_MAX_POLL_INTERVAL,
@@ -97,6 +103,8 @@ class GrokVideoSensor(GenerationWaitMixin, BaseSensorOperator):
         super().__init__(poke_interval=poll_interval, timeout=timeout, **kwargs)
         self.conn_id = conn_id
         self.generation_id = generation_id
+        # Remembered now: once rendered, ``generation_id`` no longer says where it came from.
+        self._generation_task_id = source_task_id(generation_id)
         self._set_poll_settings(poll_interval, min_poll_interval, max_poll_interval)
         self.deferrable = deferrable
         self.cost_estimate = cost_estimate
@@ -106,7 +114,7 @@ class GrokVideoSensor(GenerationWaitMixin, BaseSensorOperator):
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        self._check_generation_id()
+        self._check_generation_id(context)
         try:
             return self._wait_in_triggerer(self.generation_id, context)
         except AirflowFailException as exc:
@@ -119,7 +127,7 @@ class GrokVideoSensor(GenerationWaitMixin, BaseSensorOperator):
 
     # -- poke / reschedule mode -----------------------------------------------------------
     def poke(self, context: Context) -> bool | PokeReturnValue:
-        self._check_generation_id()
+        self._check_generation_id(context)
         read = self._read_once(self.generation_id)
         if read.generation is None:
             # Weather: try again at the next poke, later if the upstream asked for more time.
@@ -133,11 +141,20 @@ class GrokVideoSensor(GenerationWaitMixin, BaseSensorOperator):
         return PokeReturnValue(is_done=True, xcom_value=result)
 
     # -- helpers --------------------------------------------------------------------------
-    def _check_generation_id(self) -> None:
-        value = self.generation_id
+    def _check_generation_id(self, context: Context) -> None:
+        """Make ``generation_id`` the job id (from a record, its ``conn_id`` polled), and
+        find the connection that made it (:meth:`_follow_record`)."""
+        value: Any = self.generation_id
+        record = value if isinstance(value, Mapping) else None
+        if record is not None:
+            value = record.get("generation_id")
         if not isinstance(value, str) or not value.strip() or value.strip() == "None":
             raise AirflowFailException(
                 f"generation_id must be the upstream's job id (the generate task's return "
-                f"value), got {value!r}"
+                f"value) or a record carrying it, got {self.generation_id!r}"
             )
         self.generation_id = value.strip()
+        if record is not None:
+            self._poll_connection(record.get("conn_id"), self.generation_id, "its record")
+        else:
+            self._follow_record(self.generation_id, context)

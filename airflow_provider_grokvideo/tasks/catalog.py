@@ -224,7 +224,10 @@ def record_submission(
     reattached: bool = False,
 ) -> None:
     """The generate task's one record: its id, what it asked ``hook``'s upstream for, and the
-    operator's ``cost_estimate`` (``CostEstimate.to_dict()``) when there is one."""
+    operator's ``cost_estimate`` (``CostEstimate.to_dict()``) when there is one.
+
+    ``conn_id`` is the hook's, the connection that made the video (after a failover, not the
+    operator's first): a sensor fed by this task polls the connection the record names."""
     try:
         estimate = getattr(operator, "cost_estimate", None)
         estimate = estimate if isinstance(estimate, Mapping) else None
@@ -232,7 +235,7 @@ def record_submission(
         record = submitted_record(
             generation_id,
             upstream=hook.dialect.name,
-            conn_id=str(operator.conn_id),
+            conn_id=str(getattr(hook, "conn_id", None) or operator.conn_id),
             prompt=str(operator.prompt),
             model=model,
             duration=_text(operator.duration),

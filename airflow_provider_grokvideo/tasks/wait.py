@@ -13,6 +13,10 @@ operator's ``wait_for_completion`` mode.
   anything else an ``AirflowException``.
 - :meth:`GenerationWaitMixin._read_once` and :meth:`GenerationWaitMixin._outcome` are one
   status read and its meaning, for the worker-side polling of both tasks.
+- :meth:`GenerationWaitMixin._follow_record` polls the connection that made the video: a
+  generate task with ``fallback_conn_ids`` may have submitted through another connection than
+  its first, and its ``grokvideo`` record names the one it used; the sensor fed by that task's
+  XCom reads it, so that nobody needs to know which connection it was.
 
 DAG files import this module through the operators on every parse: it imports no hook, no
 HTTP client and no trigger at module level.
@@ -21,6 +25,7 @@ HTTP client and no trigger at module level.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -100,6 +105,33 @@ class StatusRead(NamedTuple):
     retry_after: float = 0.0
 
 
+def source_task_id(value: Any) -> str | None:
+    """The id of the task whose return value ``value`` is (``generate.output``), else None."""
+    from airflow.sdk.definitions.xcom_arg import PlainXComArg
+
+    if isinstance(value, PlainXComArg) and value.key == "return_value":
+        return str(value.operator.task_id)
+    return None
+
+
+def mapped_source_task_id(task: Any, field: str) -> str | None:
+    """:func:`source_task_id` of ``field`` for a mapped task (``.expand(generation_id=
+    generate.output)``): each mapped instance is built from the values already resolved, so the
+    XCom reference is read from the DAG's mapped operator instead."""
+    try:
+        dag = task.dag if task.has_dag() else None
+        mapped = dag.get_task(task.task_id) if dag is not None else None
+        specified = getattr(mapped, "_get_specified_expand_input", None)
+        expanded = getattr(specified(), "value", None) if specified is not None else None
+    except Exception:
+        return None
+    values = [expanded, getattr(mapped, "partial_kwargs", None)]
+    for kwargs in values:
+        if isinstance(kwargs, Mapping) and field in kwargs:
+            return source_task_id(kwargs[field])
+    return None
+
+
 def seconds(value: float | timedelta, name: str) -> float:
     result = value.total_seconds() if isinstance(value, timedelta) else float(value)
     if result < 0:
@@ -129,6 +161,12 @@ class GenerationWaitMixin:
     min_poll_interval: float
     max_poll_interval: float
     _grokvideo_hook: GrokVideoHook | None = None
+    #: The connection the wait polls when it is not ``conn_id``: the one that made the video
+    #: (a failed-over submit), set before the first read (see :meth:`_follow_record`).
+    _polled_conn_id: str | None = None
+    #: The task whose return value is the generation id waited for (the generate task).
+    _generation_task_id: str | None = None
+    _record_followed: bool = False
     #: The generate task's cost estimate (``CostEstimate.to_dict()``), carried into the result
     #: where the upstream bills nothing itself (see ``tasks.costs.with_estimate``).
     cost_estimate: Any = None
@@ -155,6 +193,53 @@ class GenerationWaitMixin:
                 f"max_poll_interval ({self.max_poll_interval})"
             )
 
+    @property
+    def _wait_conn_id(self) -> str:
+        """The connection polled: the one that made the video when known, else ``conn_id``."""
+        return self._polled_conn_id or self.conn_id
+
+    def _poll_connection(self, conn_id: Any, generation_id: str, where: str) -> None:
+        """Poll ``conn_id`` (the connection that made ``generation_id``, read from ``where``)
+        instead of ``conn_id``, saying so once when they differ."""
+        if not isinstance(conn_id, str) or not conn_id.strip():
+            return
+        conn_id = conn_id.strip()
+        if conn_id != self._wait_conn_id:
+            self.log.info(
+                "generation %s was made through connection %s (%s), not %s: polling %s",
+                generation_id,
+                conn_id,
+                where,
+                self.conn_id,
+                conn_id,
+            )
+            self._grokvideo_hook = None
+        self._polled_conn_id = conn_id
+
+    def _follow_record(self, generation_id: str, context: Context) -> None:
+        """Poll the connection named by the generate task's ``grokvideo`` record, when this
+        wait's generation id is that task's return value and the record is of the same id.
+
+        Anything else (no such task, no record, another id, an unreadable XCom) keeps
+        ``conn_id``: the record only ever redirects to where the same job was made.
+        """
+        if self._record_followed or self._polled_conn_id is not None:
+            return
+        self._record_followed = True  # once per instance (each poke would read it again)
+        task_id = self._generation_task_id or mapped_source_task_id(self, "generation_id")
+        if task_id is None:
+            return
+        from airflow_provider_grokvideo.tasks.catalog import XCOM_KEY
+
+        ti = context["ti"]
+        try:
+            record = ti.xcom_pull(task_ids=task_id, key=XCOM_KEY, map_indexes=ti.map_index)
+        except Exception as exc:
+            self.log.warning("could not read the record of task %s: %s", task_id, exc)
+            return
+        if isinstance(record, Mapping) and str(record.get("generation_id")) == generation_id:
+            self._poll_connection(record.get("conn_id"), generation_id, f"task {task_id}'s record")
+
     # -- one read, on the worker ----------------------------------------------------------
     @property
     def _hook(self) -> GrokVideoHook:
@@ -163,7 +248,7 @@ class GenerationWaitMixin:
             from airflow_provider_grokvideo.hooks.base import RetryPolicy
 
             # One attempt per read: the next poll (or the trigger) is the retry.
-            self._grokvideo_hook = get_video_hook(self.conn_id, retry=RetryPolicy(attempts=1))
+            self._grokvideo_hook = get_video_hook(self._wait_conn_id, retry=RetryPolicy(attempts=1))
         return self._grokvideo_hook
 
     def _read_once(self, generation_id: str) -> StatusRead:
@@ -219,11 +304,11 @@ class GenerationWaitMixin:
         self.log.info(
             "Waiting for generation %s through connection %s (in the triggerer)",
             generation_id,
-            self.conn_id,
+            self._wait_conn_id,
         )
         self.defer(
             trigger=GrokVideoTrigger(
-                conn_id=self.conn_id,
+                conn_id=self._wait_conn_id,
                 generation_id=generation_id,
                 deadline=time.time() + self.timeout,
                 poll_interval=self.poll_interval,

@@ -144,6 +144,12 @@ def test_refuse_needs_a_port_of_its_own(emu: Emulator):
     assert emu.stats()["outages"] == {}
 
 
+def test_refuse_before_the_start_is_refused():
+    emulator = Emulator(upstream_ports=("xai",))
+    with pytest.raises(RuntimeError, match="not started"):
+        emulator.set_outage("xai", "refuse")
+
+
 def test_each_upstream_on_its_own_port(emu_ports: Emulator):
     origins = {emu_ports.upstream_url(name) for name in UPSTREAMS}
     assert len(origins) == 3 and emu_ports.url not in origins

@@ -1,0 +1,75 @@
+"""DAGs run by ``tests/test_sensor_failover.py`` with ``dag.test()``: a sensor that polls the
+connection the generate task's record names, against the emulator.
+
+``failover_made`` is the connection that makes every video here (xAI); each sensor is given
+``failover_first`` (Mountsea), as a DAG whose generate task failed over from its first
+connection would give it: polling that one for an xAI id answers 404, so a wait that succeeds
+polled the connection that made the video.  Registered as a DAG bundle by the tests.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from airflow.sdk import DAG, XComArg, task
+
+from airflow_provider_grokvideo.operators.generate import GrokVideoGenerateOperator
+from airflow_provider_grokvideo.sensors.video import GrokVideoSensor
+
+MADE, FIRST = "failover_made", "failover_first"
+FAST_POLLS = {"poll_interval": 0.3, "min_poll_interval": 0.1, "max_poll_interval": 0.5}
+START = datetime(2025, 1, 1)
+
+with DAG(dag_id="grokvideo_test_wait_follows_record", schedule=None, start_date=START) as follows:
+    made = GrokVideoGenerateOperator(task_id="generate", conn_id=MADE, prompt="a red kite")
+    GrokVideoSensor(
+        task_id="wait", conn_id=FIRST, generation_id=made.output, timeout=60, **FAST_POLLS
+    )
+    GrokVideoSensor(
+        task_id="poke",
+        conn_id=FIRST,
+        generation_id=made.output,
+        deferrable=False,
+        timeout=60,
+        **FAST_POLLS,
+    )
+    GrokVideoSensor(
+        task_id="wait_on_record",
+        conn_id=FIRST,
+        generation_id=XComArg(made, key="grokvideo"),
+        timeout=60,
+        **FAST_POLLS,
+    )
+
+with DAG(
+    dag_id="grokvideo_test_mapped_wait_follows_record", schedule=None, start_date=START
+) as mapped:
+    batch = GrokVideoGenerateOperator.partial(task_id="generate", conn_id=MADE).expand(
+        prompt=["a blue kite", "a green kite [emulator:seconds=2]"]
+    )
+    GrokVideoSensor.partial(task_id="wait", conn_id=FIRST, timeout=60, **FAST_POLLS).expand(
+        generation_id=batch.output
+    )
+
+
+@task(task_id="generate")
+def another_generation(**context: Any) -> str:
+    """Submit through ``failover_first`` itself, but leave a record naming another job made
+    through ``failover_made``: the sensor must not follow a record of another id."""
+    from airflow_provider_grokvideo.hooks import get_video_hook
+
+    generation_id = get_video_hook(FIRST).submit_video("a yellow kite")
+    record = {"generation_id": "not-this-one", "conn_id": MADE, "stage": "submitted"}
+    context["ti"].xcom_push(key="grokvideo", value=record)
+    return generation_id
+
+
+with DAG(dag_id="grokvideo_test_wait_other_record", schedule=None, start_date=START) as other:
+    GrokVideoSensor(
+        task_id="wait",
+        conn_id=FIRST,
+        generation_id=another_generation(),
+        timeout=60,
+        **FAST_POLLS,
+    )
