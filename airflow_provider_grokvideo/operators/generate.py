@@ -245,7 +245,7 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
             record.sent_at,
             ledger.key if ledger is not None else "",
         )
-        self.conn_id = record.conn_id  # the connection that made it: the wait polls it
+        self._polled_conn_id = record.conn_id  # the connection that made it: the wait polls it
         try:
             upstream = self._upstream_call(hook)
         except Exception:
@@ -365,7 +365,7 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
                 # The job exists: carry on with its id.  The marker alone stays, so a later
                 # try refuses to submit again rather than pay twice.
                 self.log.exception("could not record generation %s", generation_id)
-            self.conn_id = candidate.conn_id  # the connection that made it: the wait polls it
+            self._polled_conn_id = candidate.conn_id  # the connection that made it: waited on
             self.log.info(
                 "Submitted generation %s through connection %s%s",
                 generation_id,

@@ -231,7 +231,10 @@ def record_submission(
     try:
         estimate = getattr(operator, "cost_estimate", None)
         estimate = estimate if isinstance(estimate, Mapping) else None
-        model = _text(operator.model) or hook.settings.model or hook.dialect.default_model
+        # The model asked of this hook's upstream (a fallback of another upstream uses its own).
+        model_for = getattr(operator, "_model_for", None)
+        asked = model_for(hook) if model_for is not None else operator.model
+        model = _text(asked) or hook.settings.model or hook.dialect.default_model
         record = submitted_record(
             generation_id,
             upstream=hook.dialect.name,
