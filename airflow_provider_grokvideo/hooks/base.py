@@ -576,7 +576,16 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
         if self.dialect.idempotency_keys:
             key = idempotency_key or f"grokvideo-{uuid.uuid4().hex}"
             headers = self.dialect.submit_headers(key)  # checks the key, before any request
-        should_retry = is_safe_keyed_submit_retry if self.idempotent else is_safe_submit_retry
+        weather = is_safe_keyed_submit_retry if self.idempotent else is_safe_submit_retry
+
+        def should_retry(error: BaseException) -> bool:
+            # An account out of credits (xAI says so with a 429) stays so for minutes to days:
+            # fail at once, so that failover, if any, moves on without the back-off.
+            if isinstance(error, UpstreamHTTPError) and self.dialect.out_of_credits(
+                error.status_code, error.message
+            ):
+                return False
+            return weather(error)
 
         def attempt() -> tuple[httpx.Response, Any]:
             if journal is not None:

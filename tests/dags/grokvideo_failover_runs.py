@@ -1,4 +1,4 @@
-"""DAGs run by ``tests/test_sensor_failover.py`` with ``dag.test()``: a sensor that polls the
+"""DAGs run by ``tests/test_failover_runs.py`` with ``dag.test()``: a sensor that polls the
 connection the generate task's record names, against the emulator.
 
 ``failover_made`` is the connection that makes every video here (xAI); each sensor is given
@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from airflow.sdk import DAG, XComArg, task
+from airflow.sdk import DAG, Param, XComArg, task
 
 from airflow_provider_grokvideo.operators.generate import GrokVideoGenerateOperator
 from airflow_provider_grokvideo.sensors.video import GrokVideoSensor
@@ -70,6 +70,55 @@ with DAG(dag_id="grokvideo_test_wait_other_record", schedule=None, start_date=ST
         task_id="wait",
         conn_id=FIRST,
         generation_id=another_generation(),
+        timeout=60,
+        **FAST_POLLS,
+    )
+
+
+# -- the generate task failing over: its connections and request come from the run's conf ------
+
+FAILOVER_PARAMS = {
+    "conn_id": Param("failover_first", type="string"),
+    "fallbacks": Param("failover_made", type="string"),  # comma-separated, as a template gives
+    "prompt": Param("a kite that fails over", type="string"),
+    "duration": Param(6, type="integer"),
+}
+
+with DAG(
+    dag_id="grokvideo_test_failover",
+    schedule=None,
+    start_date=START,
+    params=FAILOVER_PARAMS,
+) as failover:
+    submitted = GrokVideoGenerateOperator(
+        task_id="generate",
+        conn_id="{{ params.conn_id }}",
+        fallback_conn_ids="{{ params.fallbacks }}",
+        prompt="{{ params.prompt }}",
+        duration="{{ params.duration }}",
+    )
+    # Given the first connection, as a DAG author writes it: the record says where to poll.
+    GrokVideoSensor(
+        task_id="wait",
+        conn_id="{{ params.conn_id }}",
+        generation_id=submitted.output,
+        timeout=60,
+        **FAST_POLLS,
+    )
+
+with DAG(
+    dag_id="grokvideo_test_failover_one_task",
+    schedule=None,
+    start_date=START,
+    params=FAILOVER_PARAMS,
+) as failover_one_task:
+    GrokVideoGenerateOperator(
+        task_id="generate",
+        conn_id="{{ params.conn_id }}",
+        fallback_conn_ids="{{ params.fallbacks }}",
+        prompt="{{ params.prompt }}",
+        duration="{{ params.duration }}",
+        wait_for_completion=True,
         timeout=60,
         **FAST_POLLS,
     )
