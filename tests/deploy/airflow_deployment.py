@@ -37,6 +37,14 @@ USER, PASSWORD = "deploy", secrets.token_urlsafe(12)
 #: late-answer fault and its counts meet no request of the batch.
 KILLED_SUBMIT_CONN_ID = "grokvideo_killed_submit"
 HEARTBEAT_TIMEOUT = 20
+#: The failover scenario's connections, in the order a generate task tries them: xAI (served on
+#: a port of its own, so that its outage refuses connections), then APIMart (an xcompute
+#: connection whose host honors Idempotency-Key), then Mountsea; one emulator of their own.
+FAILOVER_CONN_IDS = (
+    "grokvideo_failover_xai",
+    "grokvideo_failover_apimart",
+    "grokvideo_failover_mountsea",
+)
 
 
 def airflow_settings(api_port: int) -> dict[str, str]:
@@ -165,6 +173,7 @@ class Deployment:
         self.api_url = f"http://127.0.0.1:{self.api_port}"
         self.emulator_url = ""
         self.killed_submit_emulator_url = ""
+        self.failover_emulator_url = ""
         self._client: httpx.Client | None = None
         self.triggerer_job_ids: dict[str, int] = {}
         self.env = self._environment()
@@ -196,10 +205,24 @@ class Deployment:
     def start_emulators(
         self, job_seconds: float, rate_limits: Mapping[str, float] | None = None
     ) -> None:
-        """The batch's emulator (``rate_limits``: requests per second per key, by upstream)
-        and the killed-submit scenario's."""
+        """The batch's emulator (``rate_limits``: requests per second per key, by upstream),
+        the killed-submit scenario's and the failover scenario's (xAI on a port of its own)."""
         self.emulator_url = self._start_emulator("emulator", job_seconds, rate_limits)
         self.killed_submit_emulator_url = self._start_emulator("emulator-killed-submit", 60)
+        xai_port = free_port()
+        self.failover_emulator_url = self._start_emulator(
+            "emulator-failover", job_seconds, own_ports={"xai": xai_port}
+        )
+        xai, apimart, mountsea = FAILOVER_CONN_IDS
+        self.env[f"AIRFLOW_CONN_{xai.upper()}"] = airflow_connection(
+            f"http://127.0.0.1:{xai_port}", "xai", DEFAULT_API_KEY
+        )
+        keyed = json.loads(airflow_connection(self.failover_emulator_url, "xcompute"))
+        keyed["extra"] = {"idempotent_submits": True}
+        self.env[f"AIRFLOW_CONN_{apimart.upper()}"] = json.dumps(keyed)
+        self.env[f"AIRFLOW_CONN_{mountsea.upper()}"] = airflow_connection(
+            self.failover_emulator_url, "mountsea", DEFAULT_API_KEY
+        )
         for upstream in UPSTREAMS:
             self.env[f"AIRFLOW_CONN_GROKVIDEO_{upstream.upper()}_DEFAULT"] = airflow_connection(
                 self.emulator_url, upstream, DEFAULT_API_KEY
@@ -209,10 +232,15 @@ class Deployment:
         )
 
     def _start_emulator(
-        self, name: str, job_seconds: float, rate_limits: Mapping[str, float] | None = None
+        self,
+        name: str,
+        job_seconds: float,
+        rate_limits: Mapping[str, float] | None = None,
+        own_ports: Mapping[str, int] | None = None,
     ) -> str:
         port = free_port()
         limits = [f"--rate-limit={up}={rate:g}" for up, rate in (rate_limits or {}).items()]
+        limits += [f"--upstream-port={up}={own}" for up, own in (own_ports or {}).items()]
         self.start(
             name,
             "grokvideo-emulator",
@@ -449,6 +477,11 @@ class Deployment:
     @staticmethod
     def inject(url: str, **fault: Any) -> None:
         httpx.post(f"{url}/_emulator/faults", json=fault, timeout=30).raise_for_status()
+
+    @staticmethod
+    def set_outages(url: str, outages: Mapping[str, str | None]) -> None:
+        """Put upstreams down (``"refuse"``: connections refused...) or back up (``None``)."""
+        httpx.put(f"{url}/_emulator/outages", json=dict(outages), timeout=30).raise_for_status()
 
     @staticmethod
     def hold_jobs(url: str) -> None:

@@ -11,6 +11,10 @@ and watched through the REST API.
   every job until at least half the waits are deferred (so on any machine), then the only
   triggerer is SIGKILLed, a replacement started and the jobs released: every video succeeds,
   with exactly one upstream job each.
+* A failover batch (``FAILOVER_VIDEOS``, 40) asked of xAI first, with APIMart (keys honored)
+  and Mountsea as fallbacks: part-way xAI goes down (its port refuses connections) and APIMart
+  loses the answers of some submits after creating their jobs; every video is made once, on
+  the remaining upstreams, no task retried, no human step.
 """
 
 from __future__ import annotations
@@ -34,6 +38,11 @@ pytestmark = pytest.mark.deploy
 
 BATCH_DAG = "grokvideo_deploy_batch"
 KILLED_SUBMIT_DAG = "grokvideo_deploy_killed_submit"
+FAILOVER_DAG = "grokvideo_deploy_failover"
+#: The failover batch: this many videos, the first FAILOVER_BEFORE made while xAI is up.
+FAILOVER_VIDEOS, FAILOVER_BEFORE = 40, 10
+#: APIMart loses the answers of this many submits (after creating their jobs).
+LOST_ANSWERS = 3
 #: The batch's size: 300 in CI; smaller while developing.
 VIDEOS = int(os.environ.get("GROKVIDEO_DEPLOY_VIDEOS", "300"))
 #: The emulated jobs' length once released, spread over this range (seconds). The emulator
@@ -49,7 +58,7 @@ WAIT_TASK_PREFIXES = ("wait_", "generate_and_wait_")
 
 @pytest.fixture(scope="module")
 def dags(deployment: Deployment) -> Deployment:
-    deployment.wait_for_dags(BATCH_DAG, KILLED_SUBMIT_DAG)
+    deployment.wait_for_dags(BATCH_DAG, KILLED_SUBMIT_DAG, FAILOVER_DAG)
     return deployment
 
 
@@ -155,6 +164,63 @@ def test_a_batch_survives_its_triggerer_killed(
     assert deferred_at_kill >= half
     assert jobs == VIDEOS and stats["jobs_total"] == VIDEOS, "not exactly one job per video"
     assert report["videos"] == report["generation_ids"] == report["succeeded"] == VIDEOS
+
+
+def test_a_batch_fails_over_when_an_upstream_goes_down(
+    dags: Deployment, request: pytest.FixtureRequest
+) -> None:
+    deployment, url = dags, dags.failover_emulator_url
+    started = time.monotonic()
+    deployment.hold_jobs(url)  # no video ends before the outage: the waits meet it too
+    run_id = deployment.trigger(
+        FAILOVER_DAG, {"videos": FAILOVER_VIDEOS, "before": FAILOVER_BEFORE}
+    )
+
+    def made(upstream: str | None = None) -> int:
+        counts = deployment.emulator_stats(url)["upstreams"]
+        return sum(c["submissions"] for name, c in counts.items() if upstream in (None, name))
+
+    # The first videos are made on xAI while it is up; then it goes down part-way, and
+    # APIMart, which the rest fail over to, loses the answers of its first submits.
+    wait_for(lambda: made("xai") == FAILOVER_BEFORE, 600, "the first videos on xAI", deployment)
+    deployment.set_outages(url, {"xai": "refuse"})
+    deployment.inject(
+        url, fault="lost-answer", upstream="xcompute", endpoint="submit", count=LOST_ANSWERS
+    )
+    down_at = time.monotonic() - started
+    response = deployment.api.post(
+        "/variables", json={"key": "grokvideo_failover_gate", "value": "open"}
+    )
+    assert response.status_code in (200, 201), response.text
+    say(request, f"deploy: failover: xAI down (refusing connections) at {down_at:.0f} s")
+
+    wait_for(lambda: made() >= FAILOVER_VIDEOS, 900, "every video to be submitted", deployment)
+    deployment.set_outages(url, {"xai": None})  # its own videos' waits can read them again
+    released = deployment.release_jobs(url)
+    state = deployment.wait_for_run(FAILOVER_DAG, run_id, 900)
+    run_seconds = time.monotonic() - started
+    tis = deployment.task_instances(FAILOVER_DAG, run_id)
+    generates = [ti for ti in tis if ti["task_id"].startswith("generate")]
+    not_success = [
+        (ti["task_id"], ti["map_index"], ti["state"]) for ti in tis if ti["state"] != "success"
+    ]
+    retried = [(ti["task_id"], ti["map_index"]) for ti in generates if ti["try_number"] != 1]
+    stats = deployment.emulator_stats(url)
+    per = {name: s["submissions"] for name, s in stats["upstreams"].items()}
+    replays = stats["upstreams"]["xcompute"]["idempotent_replays"]
+    say(
+        request,
+        f"deploy: failover figures: videos {FAILOVER_VIDEOS}, run {state} in {run_seconds:.0f} s, "
+        f"jobs {sum(per.values())} (xai {per['xai']} before the outage, xcompute/APIMart "
+        f"{per['xcompute']}, mountsea {per['mountsea']}), lost answers {LOST_ANSWERS} replayed "
+        f"with their key {replays}, {released} jobs released, generate tasks retried "
+        f"{len(retried)}, tasks not successful {len(not_success)}",
+    )
+    assert state == "success" and not not_success, not_success
+    assert len(generates) == FAILOVER_VIDEOS and not retried, retried  # no retry, no human
+    assert per["xai"] == FAILOVER_BEFORE  # nothing reached xAI while it was down
+    assert sum(per.values()) == stats["jobs_total"] == FAILOVER_VIDEOS, per  # each video once
+    assert replays == LOST_ANSWERS  # every lost answer was answered by its original job
 
 
 def _submissions(deployment: Deployment, url: str) -> int:
