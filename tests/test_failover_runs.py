@@ -189,6 +189,7 @@ def test_a_video_is_made_on_the_fallback_after_an_outcome_that_made_no_job(
     assert record_of(run)["conn_id"] == fallback
     (result,) = returned(run, "wait")
     assert result["generation_id"] == made and result["status"] == "succeeded"
+    assert result["conn_id"] == fallback  # the wait's result names it too
 
 
 def test_a_request_one_upstream_refuses_by_its_limits_goes_to_the_next_unsent(
@@ -230,3 +231,4 @@ def test_the_one_task_wait_polls_the_connection_that_made_the_video(
     (video,) = returned(run, "generate")
     assert video["status"] == "succeeded" and down.job(video["generation_id"])["upstream"] == "xai"  # type: ignore[index]
     assert reads(down, "mountsea") == 0
+    assert video["conn_id"] == "failover_made"  # named in the result, after the resume too

@@ -68,7 +68,7 @@ def test_read_once_turns_weather_into_none_with_the_upstreams_retry_after(
 def test_outcome_of_each_status() -> None:
     waiter = Waiter(conn_id="grokvideo_xai_default")
     done = VideoGeneration("req-1", "succeeded", 100, ["https://cdn/v.mp4"])
-    assert waiter._outcome(done) == done.to_dict()
+    assert waiter._outcome(done) == {**done.to_dict(), "conn_id": "grokvideo_xai_default"}
     for status in ("queued", "running"):
         assert waiter._outcome(VideoGeneration("req-1", status)) is None  # type: ignore[arg-type]
     for status in ("failed", "cancelled", "expired"):

@@ -160,6 +160,10 @@ class GrokVideoDownloadOperator(BaseOperator):
             return
         extra: dict[str, Any] = {
             "generation_id": generation.generation_id,
+            # The connection that made the video, as the wait's result names it.
+            "conn_id": self.generation.get("conn_id")
+            if isinstance(self.generation, dict)
+            else None,
             "uris": [item.uri for item in stored],
             "videos": [item.uri for item in stored if item.kind == "video"],
             "thumbnail": next((item.uri for item in stored if item.kind == "thumbnail"), None),

@@ -343,6 +343,8 @@ class GenerationWaitMixin:
         ``cost_estimate`` comes back from the deferral (the one-task wait's estimate was made
         by the instance that deferred, not by this one)."""
         event = event if isinstance(event, dict) else {}
+        if isinstance(event.get("conn_id"), str):
+            self._polled_conn_id = event["conn_id"]  # the connection the trigger polled
         status = event.get("status")
         message = str(event.get("message") or f"trigger event without a message: {event!r}")
         generation = event.get("generation")
@@ -398,7 +400,8 @@ class GenerationWaitMixin:
         estimate), logged."""
         from airflow_provider_grokvideo.tasks.costs import with_estimate
 
-        data = with_estimate(generation, self.cost_estimate)
+        # Named in the result: after a failover it is not always the task's conn_id.
+        data = {**with_estimate(generation, self.cost_estimate), "conn_id": self._wait_conn_id}
         # The task's links are made from these at its end, without reading XCom back.
         self._grokvideo_generation_id = data.get("generation_id")
         self._grokvideo_result = data

@@ -329,6 +329,9 @@ class GrokVideoTrigger(BaseTrigger):
             "generation_id": self.generation_id,
             "generation": generation.to_dict() if generation is not None else None,
             "message": message,
+            # The connection polled (the one that made the video): the resumed task's result
+            # names it, since the instance that deferred is gone.
+            "conn_id": self.conn_id,
         }
 
     def _final(self, generation: VideoGeneration) -> dict[str, Any]:
