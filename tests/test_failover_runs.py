@@ -9,19 +9,15 @@ made, and the emulator's counters say which upstream was read.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+from dag_bundles import dag_module
 
 from airflow_provider_grokvideo.emulator import Emulator
-
-DAGS = Path(__file__).resolve().parent / "dags"
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -29,27 +25,7 @@ pytestmark = pytest.mark.usefixtures("airflow_db")
 @pytest.fixture(scope="module")
 def dags() -> Iterator[ModuleType]:
     """The test DAG file, imported, and registered as a DAG bundle beside the DAGs folder."""
-    bundles = [
-        {
-            "name": "dags-folder",
-            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-            "kwargs": {},
-        },
-        {
-            "name": "grokvideo-failover-wait-tests",
-            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-            "kwargs": {"path": str(DAGS)},
-        },
-    ]
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", json.dumps(bundles))
-        patch.setattr(sys, "path", list(sys.path))  # the bundle's parse appends its folder
-        name = "grokvideo_failover_runs"
-        spec = importlib.util.spec_from_file_location(name, DAGS / f"{name}.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        patch.setitem(sys.modules, name, module)
-        spec.loader.exec_module(module)
+    with dag_module("grokvideo_failover_runs", "grokvideo-failover-wait-tests") as module:
         yield module
 
 
