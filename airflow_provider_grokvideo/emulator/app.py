@@ -681,29 +681,27 @@ def _build_control(app: EmulatorApp) -> Any:
             return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse({"added": added, "faults": app.faults.pending()}, status_code=201)
 
+    async def put_json(request: Request, apply: Callable[[Any], object]) -> Response | None:
+        """A PUT's JSON body given to ``apply``; the 400 to answer when it is refused."""
+        if request.method != "PUT":
+            return None
+        try:
+            body = await request.json()
+        except ValueError:
+            return JSONResponse({"error": "body must be JSON"}, status_code=400)
+        try:
+            apply(body)
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return None
+
     async def rate_limits(request: Request) -> Response:
-        if request.method == "PUT":
-            try:
-                body = await request.json()
-            except ValueError:
-                return JSONResponse({"error": "body must be JSON"}, status_code=400)
-            try:
-                app.set_rate_limits(body)
-            except ValueError as exc:
-                return JSONResponse({"error": str(exc)}, status_code=400)
-        return JSONResponse({"rate_limits": dict(app.rate_limits.limits)})
+        refused = await put_json(request, app.set_rate_limits)
+        return refused or JSONResponse({"rate_limits": dict(app.rate_limits.limits)})
 
     async def outages(request: Request) -> Response:
-        if request.method == "PUT":
-            try:
-                body = await request.json()
-            except ValueError:
-                return JSONResponse({"error": "body must be JSON"}, status_code=400)
-            try:
-                app.set_outages(body)
-            except ValueError as exc:
-                return JSONResponse({"error": str(exc)}, status_code=400)
-        return JSONResponse({"outages": dict(app.outages)})
+        refused = await put_json(request, app.set_outages)
+        return refused or JSONResponse({"outages": dict(app.outages)})
 
     async def pending_202(request: Request) -> Response:
         if request.method == "PUT":
