@@ -545,9 +545,18 @@ def child(spec: dict[str, Any]) -> None:
         interval = f"fixed {fixed:.2f}s"
     result = Result(name=name, transport=transport, waits=waits, interval=interval)
     before = emulator_stats(url)
-    outcomes = asyncio.run(
-        measure(result, ids, waiter, settings.ramp, settings.gc_freeze, settings.gc_threshold)
+    measured = measure(
+        result, ids, waiter, settings.ramp, settings.gc_freeze, settings.gc_threshold
     )
+    profile_to = os.environ.get("GROKVIDEO_BENCH_PROFILE")
+    if profile_to:  # where the CPU goes (slows the run: its figures are not comparable)
+        import cProfile
+
+        with cProfile.Profile() as profiler:
+            outcomes = asyncio.run(measured)
+        profiler.dump_stats(f"{profile_to}.{name}.{transport}")
+    else:
+        outcomes = asyncio.run(measured)
     after = emulator_stats(url)
     result.connections_opened = after["connections_opened"] - before["connections_opened"]
     result.server_status_reads = (
