@@ -23,13 +23,10 @@ from airflow_provider_grokvideo.hooks.pacer import (
     INCREASE_SHARE,
     MIN_RATE,
     SPACING_MARGIN,
-    WAKE_GRID,
-    WAKE_GRID_FROM,
     Budget,
     JobDurations,
     SyncPacer,
     Turns,
-    on_wake_grid,
 )
 from airflow_provider_grokvideo.triggers.video import GrokVideoTrigger
 
@@ -148,34 +145,6 @@ def test_the_learned_rate_recovers_slowly_and_only_when_it_holds_requests_back()
     # About (1 - DECREASE) / (DECREASE * INCREASE_SHARE) s to climb back to the rate refused.
     budget.take(21.0 + (1 - DECREASE) / INCREASE_SHARE - 10, held=True)
     assert budget.rate == pytest.approx(cut / DECREASE, rel=0.01)
-
-
-def test_waits_of_an_unlimited_connection_wake_on_a_grid_never_early() -> None:
-    for now in (0.0, 12.3456, 98765.4321):
-        for delay in (WAKE_GRID_FROM, 0.913, 7.77, 119.99):
-            wake = now + on_wake_grid(now, delay)
-            assert now + delay <= wake < now + delay + WAKE_GRID
-            assert wake / WAKE_GRID == pytest.approx(round(wake / WAKE_GRID), abs=1e-6)
-        for short in (0.0, 0.013, WAKE_GRID_FROM * 0.99):  # quick polls stay spread
-            assert on_wake_grid(now, short) == short
-
-
-async def test_unlimited_waits_due_within_one_tick_wake_together() -> None:
-    pacer = pacing.AsyncPacer()
-    loop = asyncio.get_running_loop()
-    woke: list[float] = []
-
-    async def wait(delay: float) -> None:
-        asked = loop.time() + delay
-        assert await pacer.turn(delay) is None  # the open path: a plain sleep
-        woke.append(loop.time())
-        assert woke[-1] >= asked
-
-    # Due over most of one tick: the same pass of the loop wakes them all.
-    start = loop.time()
-    offset = WAKE_GRID_FROM + WAKE_GRID - (start % WAKE_GRID) + WAKE_GRID * 0.1
-    await asyncio.gather(*(wait(offset + i * WAKE_GRID * 0.08) for i in range(10)))
-    assert max(woke) - min(woke) < WAKE_GRID / 10
 
 
 def test_a_configured_budget_can_change_and_be_dropped() -> None:

@@ -16,8 +16,11 @@ from airflow_provider_grokvideo.triggers.video import (
     ESTIMATE_FRACTION,
     POLL_SPREAD,
     PROGRESS_FRACTION,
+    WAKE_GRID,
+    WAKE_GRID_FROM,
     GrokVideoTrigger,
     next_poll_delay,
+    on_wake_grid,
 )
 
 SPACING = {"poll_interval": 20.0, "min_poll_interval": 5.0, "max_poll_interval": 120.0}
@@ -622,3 +625,29 @@ async def test_a_trigger_let_go_with_on_kill_leaves_its_new_owners_wait_alone(
     # Nothing but the submit and status reads reached the upstream: no cancel, no second job.
     assert stats["submissions"] == 1
     assert stats["requests"] == stats["submit_requests"] + stats["status_reads"]
+
+
+def test_later_polls_wake_on_a_grid_never_early() -> None:
+    for now in (0.0, 12.3456, 98765.4321):
+        for delay in (WAKE_GRID_FROM, 0.913, 7.77, 119.99):
+            wake = now + on_wake_grid(now, delay)
+            assert now + delay <= wake < now + delay + WAKE_GRID
+            assert wake / WAKE_GRID == pytest.approx(round(wake / WAKE_GRID), abs=1e-6)
+        for short in (0.0, 0.013, WAKE_GRID_FROM * 0.99):  # quick polls stay spread
+            assert on_wake_grid(now, short) == short
+
+
+async def test_waits_due_within_one_tick_wake_in_one_pass_of_the_loop() -> None:
+    loop = asyncio.get_running_loop()
+    woke: list[float] = []
+
+    async def wait(delay: float) -> None:
+        asked = loop.time() + delay
+        await asyncio.sleep(on_wake_grid(loop.time(), delay))
+        woke.append(loop.time())
+        assert woke[-1] >= asked
+
+    start = loop.time()
+    offset = WAKE_GRID_FROM + WAKE_GRID - (start % WAKE_GRID) + WAKE_GRID * 0.1
+    await asyncio.gather(*(wait(offset + i * WAKE_GRID * 0.08) for i in range(10)))
+    assert max(woke) - min(woke) < WAKE_GRID / 10

@@ -82,12 +82,6 @@ SPACING_MARGIN = 0.02
 DEFAULT_PAUSE = 1.0
 #: The longest pause a ``Retry-After`` may impose (a broken header must not stall a triggerer).
 MAX_PAUSE = 300.0
-#: The waits of an unlimited connection wake on a grid of this many seconds (loop time):
-#: those due within one tick wake in one pass of the event loop, their reads sent and answered
-#: together, instead of one loop wake-up and one lone round trip each...
-WAKE_GRID = 0.05
-#: ...when they sleep at least this long (so a wait is lengthened by less than a tenth).
-WAKE_GRID_FROM = 0.5
 #: Seconds over which answered requests are counted: on the first 429, the learned rate starts
 #: from what the upstream accepted in about this long.
 WINDOW = 1.0
@@ -203,21 +197,6 @@ class Budget:
         self.rate = max(MIN_RATE, rate * DECREASE)
         self.decreased_at = now
         self._grown_at = self.paused_until
-
-
-def on_wake_grid(now: float, delay: float) -> float:
-    """``delay`` lengthened (by less than :data:`WAKE_GRID`) to end on the grid.
-
-    On a triggerer with a thousand waits, a status read is due every few milliseconds: one
-    lone wake-up of the loop, round trip and answer each cost about a third more CPU than the
-    same reads woken together (``benchmarks/triggerer_load.py``).  Quick polls (below
-    :data:`WAKE_GRID_FROM`) are not moved: they would be lengthened by more than a tenth, and
-    until its first 429 a connection without a configured rate learns its budget from
-    spread-out reads, not from bursts.
-    """
-    if delay < WAKE_GRID_FROM:
-        return delay
-    return max(delay, math.ceil((now + delay) / WAKE_GRID) * WAKE_GRID - now)
 
 
 class Turns:
@@ -379,7 +358,7 @@ class AsyncPacer:
         loop = asyncio.get_running_loop()
         now = loop.time()
         if self.turns.open(now) and not self._ready:
-            return asyncio.sleep(on_wake_grid(now, delay))
+            return asyncio.sleep(delay)
         future: asyncio.Future[float | None] = loop.create_future()
         self.turns.push(now + max(0.0, delay), future)
         self._schedule(loop)
