@@ -339,10 +339,14 @@ class GrokVideoTrigger(BaseTrigger):
                     started_at=started,
                     shortest_seen=pacer.durations.shortest,
                 )
-                # Not the first read: the first ones are spread on purpose (their jitter), and a
-                # connection without a configured rate learns its budget from its first 429,
-                # better from spread reads than from bursts.
-                delay = on_wake_grid(loop.time(), delay)
+                # Only while nothing limits the connection here (with a rate, a pause or a
+                # shared budget, the pacer's queue times the reads), and not for the first read:
+                # the first ones are spread on purpose (their jitter), and a connection without
+                # a configured rate learns its budget from its first 429s, better from spread
+                # reads than from bursts (benchmarks/rate_limit.py: with the grid on every
+                # read, 6.9 % refused instead of 0.8 %; with a shared budget, p95 3x the floor).
+                if pacer.shared is None and pacer.open():
+                    delay = on_wake_grid(loop.time(), delay)
                 log.debug("next status read of %s in %.1fs", self.generation_id, delay)
 
     # -- events ---------------------------------------------------------------------------
