@@ -637,17 +637,14 @@ def test_later_polls_wake_on_a_grid_never_early() -> None:
             assert on_wake_grid(now, short) == short
 
 
-async def test_waits_due_within_one_tick_wake_in_one_pass_of_the_loop() -> None:
-    loop = asyncio.get_running_loop()
-    woke: list[float] = []
-
-    async def wait(delay: float) -> None:
-        asked = loop.time() + delay
-        await asyncio.sleep(on_wake_grid(loop.time(), delay))
-        woke.append(loop.time())
-        assert woke[-1] >= asked
-
-    start = loop.time()
-    offset = WAKE_GRID_FROM + WAKE_GRID - (start % WAKE_GRID) + WAKE_GRID * 0.1
-    await asyncio.gather(*(wait(offset + i * WAKE_GRID * 0.08) for i in range(10)))
-    assert max(woke) - min(woke) < WAKE_GRID / 10
+def test_polls_due_within_one_tick_end_on_one_grid_point_whenever_asked() -> None:
+    # Asked at different moments (and loop passes) for different delays, all due within one
+    # tick: one wake point, the one pass of the loop that wakes them all, none before its time.
+    grid_point = 1000 * WAKE_GRID
+    # (now, delay), each due at grid_point - WAKE_GRID * (0.95 - i / 10): within the tick.
+    asked = [
+        (grid_point - WAKE_GRID * (0.95 - i / 10) - 2.0 - i / 7, 2.0 + i / 7) for i in range(10)
+    ]
+    wakes = {round(now + on_wake_grid(now, delay), 9) for now, delay in asked}
+    assert wakes == {round(grid_point, 9)}
+    assert all(grid_point >= now + delay for now, delay in asked)
