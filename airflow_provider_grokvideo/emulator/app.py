@@ -67,6 +67,9 @@ from airflow_provider_grokvideo.emulator.wire import (
     text_reply,
 )
 from airflow_provider_grokvideo.emulator.xai import XaiAPI, check_pending_202
+from airflow_provider_grokvideo.emulator.xai_batch import MAX_ADD_BYTES as BATCH_MAX_ADD_BYTES
+from airflow_provider_grokvideo.emulator.xai_batch import PREFIX as BATCH_PREFIX
+from airflow_provider_grokvideo.emulator.xai_batch import XaiBatches
 from airflow_provider_grokvideo.emulator.xcompute import XComputeAPI
 
 _MEDIA_SUFFIX = {"videos": ".mp4", "thumbnails": ".jpg"}
@@ -164,6 +167,9 @@ class EmulatorApp:
             )
         }
         self._start_pending_202 = self.xai_pending_202
+        xai = self.apis["xai"]
+        assert isinstance(xai, XaiAPI)
+        self.batches = XaiBatches(xai, self.jobs, lambda: self.clock(), lambda: self.job_seconds)
         self._links: dict[str, Links] = {}
         self.idempotency = IdempotencyKeys()
         self._control: Any = None
@@ -202,6 +208,7 @@ class EmulatorApp:
             "job_seconds": self.job_seconds,
             "max_jobs": self.jobs.max_jobs,
             "seconds_since_reset": round(now - self.started, 3),
+            "xai_batches": self.batches.describe(),
         }
 
     def reset(self) -> None:
@@ -211,6 +218,7 @@ class EmulatorApp:
         self.set_outages({name: None for name in self.outages})
         self.set_xai_pending_202(self._start_pending_202)
         self.jobs.clear()
+        self.batches.reset()
         self.idempotency.clear()
         self.faults.reset()
         self.rate_limits.reset()
@@ -395,6 +403,10 @@ class EmulatorApp:
                 await read_body(receive)  # a reply before the body is read could reset
                 await send_reply(send, outage_reply(api, kind))
                 return
+        if api.name == "xai" and path.startswith(BATCH_PREFIX):
+            # xAI's Batch API: outside every rate limit (xAI's guide), no faults injected.
+            await self._batch(api, ustats, scope, receive, send, path)
+            return
         route = api.route(scope["method"], path, scope["query_string"])
         if type(route) is Reply:
             await send_reply(send, route)
@@ -429,6 +441,25 @@ class EmulatorApp:
         if fault is not None and fault.fault == "late-answer":
             # The job exists (and would be billed) while the client still waits for its id.
             await asyncio.sleep(fault.delay)
+        await send_reply(send, reply)
+
+    async def _batch(
+        self,
+        api: UpstreamAPI,
+        ustats: UpstreamStats,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        path: str,
+    ) -> None:
+        auth, host, _ = request_headers(scope)
+        raw = await read_body(receive, BATCH_MAX_ADD_BYTES)
+        if not self._authorized(auth):
+            ustats.auth_failures += 1
+            await send_reply(send, api.unauthorized())
+            return
+        links = self._links_for(scope, host)
+        reply = self.batches.handle(scope["method"], path, scope["query_string"], raw, links)
         await send_reply(send, reply)
 
     async def _fault_reply(
@@ -583,7 +614,7 @@ class EmulatorApp:
         if not kind or job is None or not job.has_video(now):
             await send_reply(send, text_reply(404, "Not Found"), head=method == "HEAD")
             return
-        if job.scenario.url_expired:
+        if job.scenario.url_expired or self.batches.url_expired(job, now):
             await send_reply(send, text_reply(410, "This link has expired"), head=method == "HEAD")
             return
         if kind == "videos":
@@ -699,6 +730,16 @@ def _build_control(app: EmulatorApp) -> Any:
         refused = await put_json(request, app.set_rate_limits)
         return refused or JSONResponse({"rate_limits": dict(app.rate_limits.limits)})
 
+    async def xai_batch(request: Request) -> Response:
+        # {"url_seconds": N} shortens how long a batch result's URL lives (null: one hour).
+        def apply(body: Any) -> None:
+            if not isinstance(body, dict) or set(body) - {"url_seconds"}:
+                raise ValueError('body must be {"url_seconds": <seconds or null>}')
+            app.batches.set_url_seconds(body.get("url_seconds"))
+
+        refused = await put_json(request, apply)
+        return refused or JSONResponse(app.batches.describe())
+
     async def outages(request: Request) -> Response:
         refused = await put_json(request, app.set_outages)
         return refused or JSONResponse({"outages": dict(app.outages)})
@@ -742,6 +783,7 @@ def _build_control(app: EmulatorApp) -> Any:
             Route("/_emulator/rate-limits", rate_limits, methods=["GET", "PUT"]),
             Route("/_emulator/outages", outages, methods=["GET", "PUT"]),
             Route("/_emulator/xai-pending-202", pending_202, methods=["GET", "PUT"]),
+            Route("/_emulator/xai-batch", xai_batch, methods=["GET", "PUT"]),
             Route("/_emulator/hold", hold, methods=["POST"]),
             Route("/_emulator/release", release, methods=["POST"]),
             Route("/_emulator/jobs/{job_id}", job, methods=["GET"]),

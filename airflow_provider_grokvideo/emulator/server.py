@@ -425,6 +425,10 @@ class Emulator:
         (``{"status":"pending","progress":N}``), or None/``"off"`` for HTTP 200 again."""
         return self._call(lambda: self.app.set_xai_pending_202(value))
 
+    def set_xai_batch_url_seconds(self, seconds: float | None) -> float:
+        """How long an xAI batch result's video URL lives (None: xAI's one hour)."""
+        return self._call(lambda: self.app.batches.set_url_seconds(seconds))
+
     def hold(self) -> None:
         """Stop every unfinished job's clock until :meth:`release` (``POST /_emulator/hold``)."""
         self._call(self.app.hold)
