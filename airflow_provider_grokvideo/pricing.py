@@ -338,3 +338,29 @@ def check_cost_cap(
             f"the estimated cost {estimate.describe()} exceeds max_cost_usd="
             f"{format_usd(cap)}; nothing was submitted"
         )
+
+
+# -- batch prices ----------------------------------------------------------------------------
+
+#: xAI's Batch API: requests "billed at reduced prices", 50 % off standard pricing (xAI's Batch
+#: API guide, read 2026-12-07, https://docs.x.ai/docs/guides/batch-api).  Whether video gets the
+#: same discount is not confirmed: the billed ``usage.cost_in_usd_ticks`` of each result wins.
+BATCH_DISCOUNT = Decimal("0.5")
+BATCH_PRICE_SOURCE = "batch: 50 % off (xAI's Batch API guide, read 2026-12-07)"
+
+
+def batch_estimate(estimate: CostEstimate | None) -> CostEstimate | None:
+    """The estimate of the same video sent in an xAI batch (None stays None)."""
+    if estimate is None:
+        return None
+    per_second = estimate.usd_per_second * BATCH_DISCOUNT
+    exact = Decimal(str(estimate.duration)) * per_second * TICKS_PER_USD
+    return CostEstimate(
+        upstream=estimate.upstream,
+        model=estimate.model,
+        duration=estimate.duration,
+        resolution=estimate.resolution,
+        usd_per_second=per_second,
+        cost_ticks=int(exact.to_integral_value(rounding=ROUND_CEILING)),
+        source=f"{BATCH_PRICE_SOURCE}; {estimate.source}",
+    )

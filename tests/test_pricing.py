@@ -236,3 +236,16 @@ def test_a_cap_without_an_estimate_refuses_and_says_how_to_price_it() -> None:
     assert '"prices"' in text and "nothing was submitted" in text
     with pytest.raises(CostCapError, match="not a model this provider knows"):
         check_cost_cap(None, Decimal(1), upstream="xai", model="grok-9")
+
+
+def test_batch_prices_are_half_and_say_batch():
+    from airflow_provider_grokvideo.pricing import BATCH_PRICE_SOURCE, batch_estimate
+
+    full = estimate_cost(
+        "xai", "grok-imagine-video", 7, "480p", default_duration=8, default_resolution=None
+    )
+    half = batch_estimate(full)
+    assert full is not None and half is not None
+    assert half.cost_usd * 2 == full.cost_usd and half.source.startswith(BATCH_PRICE_SOURCE)
+    assert "batch" in half.describe()
+    assert batch_estimate(None) is None

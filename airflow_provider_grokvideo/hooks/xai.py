@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from airflow_provider_grokvideo.dialects.xai import DIALECT
 from airflow_provider_grokvideo.hooks.base import GrokVideoHook
+from airflow_provider_grokvideo.hooks.xai_batch import XAIBatchMixin
 
 
-class XAIVideoHook(GrokVideoHook):
+class XAIVideoHook(XAIBatchMixin, GrokVideoHook):
     """Grok video generation through xAI (https://api.x.ai).
 
     Connection: password = API key; host (optional) = base URL replacing https://api.x.ai.

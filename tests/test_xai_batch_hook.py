@@ -1,0 +1,102 @@
+"""The xAI hook's Batch API calls over real sockets against the emulator (injected clock)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from decimal import Decimal
+
+import pytest
+from airflow.sdk import Connection
+
+from airflow_provider_grokvideo.exceptions import InvalidVideoRequest, UpstreamHTTPError
+from airflow_provider_grokvideo.hooks.base import RetryPolicy
+from airflow_provider_grokvideo.hooks.xai import XAIVideoHook
+from airflow_provider_grokvideo.pricing import BATCH_PRICE_SOURCE
+
+FAST = RetryPolicy(attempts=3, initial_wait=0.05, max_wait=1.0)
+SECRET = "sk-test-0123456789abcdef"
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_hook(emulator, key: str | None = None, **extra) -> XAIVideoHook:
+    conn = Connection(
+        conn_id="test_xai_batch",
+        conn_type="grokvideo_xai",
+        host=emulator.base_url("xai"),
+        password=key or emulator.api_key,
+        extra=json.dumps(extra) if extra else None,
+    )
+    return XAIVideoHook(conn.conn_id, connection=conn, retry=FAST)
+
+
+@pytest.fixture
+def clock(emulator, monkeypatch) -> Clock:
+    clock = Clock(1_800_000_000.0)
+    monkeypatch.setattr(emulator.app, "clock", clock)
+    return clock
+
+
+def test_validation_names_the_index_and_estimates_are_at_batch_prices(emulator):
+    hook = make_hook(emulator)
+    with pytest.raises(InvalidVideoRequest, match=r"requests\[1\]\.aspect_ratio"):
+        hook.build_batch_requests(
+            [{"prompt": "a"}, {"prompt": "b", "aspect_ratio": "5:1"}], ["x", "y"]
+        )
+    (built,) = hook.build_batch_requests(
+        [{"prompt": "a", "duration": 6, "resolution": "720p"}], ["x"]
+    )
+    interactive = hook.estimate_cost("a", duration=6, resolution="720p")
+    batch = hook.estimate_batch_cost(built)
+    assert interactive is not None and batch is not None
+    assert batch.cost_ticks * 2 == interactive.cost_ticks
+    assert batch.cost_usd == Decimal("0.21") and BATCH_PRICE_SOURCE in batch.source
+    (edit,) = hook.build_batch_requests(
+        [{"prompt": "snow", "video_url": "https://x/v.mp4", "source_duration": 4}], ["e"]
+    )
+    edit_estimate = hook.estimate_batch_cost(edit)
+    assert edit_estimate is not None and edit_estimate.duration == 4
+
+
+def test_a_batch_through_the_hook(emulator, clock):
+    hook = make_hook(emulator)
+    batch = hook.create_batch("night")
+    requests = hook.build_batch_requests(
+        [{"prompt": f"spot {i} " + "x" * 300, "duration": 6} for i in range(9)],
+        [f"t-{i}" for i in range(9)],
+    )
+    # Chunked within the byte limit (a tiny one here, to see it).
+    assert hook.add_batch_requests(batch.batch_id, requests[:6], max_bytes=1200) == 3
+    assert emulator.stats()["xai_batches"]["adds"] == 3
+    held = hook.batch_request_ids(batch.batch_id)
+    assert sorted(held) == [f"t-{i}" for i in range(6)] and set(held.values()) == {"pending"}
+    missing = [r for r in requests if r.batch_request_id not in held]
+    assert hook.add_batch_requests(batch.batch_id, missing) == 1
+    assert hook.get_batch(batch.batch_id).num_requests == 9
+    clock.now += 60
+    counters = asyncio.run(hook.aget_batch(batch.batch_id))
+    assert counters.is_done(clock.now) and counters.num_success == 9
+    results = list(hook.batch_results(batch.batch_id, limit=2))  # five pages
+    assert sorted(r.batch_request_id for r in results) == [*sorted(held), "t-6", "t-7", "t-8"]
+    assert all(r.generation.cost_ticks == 1_500_000_000 for r in results)
+    cancelled = hook.cancel_batch(batch.batch_id)
+    assert cancelled.cancel_time is not None
+
+
+def test_a_refused_add_and_a_bad_key_never_show_the_key(emulator, clock):
+    hook = make_hook(emulator)
+    batch = hook.create_batch("n")
+    (one,) = hook.build_batch_requests([{"prompt": "a"}], ["same"])
+    hook.add_batch_requests(batch.batch_id, [one])
+    with pytest.raises(UpstreamHTTPError, match="already exists"):
+        hook.add_batch_requests(batch.batch_id, [one])
+    with pytest.raises(UpstreamHTTPError) as caught:
+        make_hook(emulator, key=SECRET).get_batch(batch.batch_id)
+    assert SECRET not in str(caught.value)
