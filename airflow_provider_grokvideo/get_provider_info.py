@@ -178,6 +178,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_grokvideo.operators.edit",
                     "airflow_provider_grokvideo.operators.extend",
                     "airflow_provider_grokvideo.operators.download",
+                    "airflow_provider_grokvideo.operators.batch",
                 ],
             }
         ],
@@ -193,6 +194,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_grokvideo.triggers.video",
                     "airflow_provider_grokvideo.triggers.progress",
+                    "airflow_provider_grokvideo.triggers.batch",
                 ],
             }
         ],

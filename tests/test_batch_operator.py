@@ -1,0 +1,193 @@
+"""The batch operator for real: ``dag.test()`` runs against the emulator with Airflow's own task
+state store, the trigger executed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from dag_bundles import dag_module
+
+from airflow_provider_grokvideo.emulator import Emulator
+from airflow_provider_grokvideo.exceptions import InvalidVideoRequest
+from airflow_provider_grokvideo.operators.batch import (
+    RECORD_KEY,
+    GrokVideoBatchOperator,
+    request_ids,
+)
+from airflow_provider_grokvideo.pricing import CostCapError
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
+
+@pytest.fixture(scope="module")
+def dags() -> Iterator[ModuleType]:
+    with dag_module("grokvideo_batch_runs", "grokvideo-batch-tests") as module:
+        yield module
+
+
+def return_value(run: Any) -> Any:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        row = session.scalars(
+            select(XComModel).where(
+                XComModel.dag_id == run.dag_id,
+                XComModel.run_id == run.run_id,
+                XComModel.task_id == "batch",
+                XComModel.key == "return_value",
+            )
+        ).first()
+        return None if row is None else XComModel.deserialize_value(row)
+
+
+def record(run: Any) -> dict[str, Any]:
+    from airflow.models.task_state_store import TaskStateStoreModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        row = session.scalars(
+            select(TaskStateStoreModel).where(
+                TaskStateStoreModel.run_id == run.run_id, TaskStateStoreModel.key == RECORD_KEY
+            )
+        ).one()
+        value = row.value
+        return json.loads(value) if isinstance(value, str) else value
+
+
+def tries(run: Any) -> int:
+    (ti,) = run.get_task_instances()
+    return int(ti.try_number)
+
+
+def batch_stats(emulator: Emulator) -> dict[str, Any]:
+    return emulator.stats()["xai_batches"]
+
+
+def check_files(folder: Path, results: list[dict[str, Any]]) -> None:
+    for entry in results:
+        (uri,) = entry["uris"]
+        path = Path(uri.removeprefix("file://"))
+        assert path.parent == folder and path.name == f"{entry['batch_request_id']}.mp4"
+        assert path.read_bytes()[4:8] == b"ftyp"
+
+
+def test_one_batch_every_video_stored_in_order_at_half_price(
+    dags: ModuleType, emulator: Emulator, tmp_path: Path
+) -> None:
+    requests = [
+        {"prompt": f"spot {i} [emulator:seconds={s}]", "duration": 6}
+        for i, s in enumerate((2, 0.5, 1))
+    ]
+    run = dags.grokvideo_test_batch.test(
+        run_conf={"requests": requests, "destination": tmp_path.as_uri()}
+    )
+    assert str(run.state) == "success"
+    results = return_value(run)
+    assert [r["status"] for r in results] == ["succeeded"] * 3
+    # In the order given, though they finished in another.
+    assert [r["batch_request_id"] for r in results] == [
+        f"{results[0]['batch_request_id'][:-5]}{i:05d}" for i in range(3)
+    ]
+    assert all(r["cost_usd"] == "0.15" and r["cost_source"] == "billed" for r in results)
+    check_files(tmp_path, results)
+    stats = batch_stats(emulator)
+    assert (stats["creates"], stats["adds"], stats["requests_added"]) == (1, 1, 3)
+    assert record(run)["batch_id"] == results[0]["batch_id"]
+    dumped = json.dumps(results)
+    assert emulator.api_key not in dumped
+
+
+def test_a_shortened_url_expiry_loses_no_video(
+    dags: ModuleType, emulator: Emulator, tmp_path: Path
+) -> None:
+    """Results ready over nine seconds, each URL alive for three: a task that waited for the
+    whole batch would find the first ones expired; this one stores each as it comes."""
+    emulator.set_xai_batch_url_seconds(3)
+    seconds = (0.5, 1, 4, 6, 9)
+    requests = [{"prompt": f"v{i} [emulator:seconds={s}]"} for i, s in enumerate(seconds)]
+    run = dags.grokvideo_test_batch.test(
+        run_conf={"requests": requests, "destination": tmp_path.as_uri()}
+    )
+    assert str(run.state) == "success", return_value(run)
+    results = return_value(run)
+    assert [r["status"] for r in results] == ["succeeded"] * 5
+    check_files(tmp_path, results)
+    assert batch_stats(emulator)["creates"] == 1
+    assert emulator.stats()["cdn_requests"] >= 5
+
+
+def test_a_retry_reattaches_without_a_second_batch(
+    dags: ModuleType, emulator: Emulator, tmp_path: Path
+) -> None:
+    # The first try's first download fails (a CDN 500): the task fails and retries.
+    emulator.inject("500", upstream="xai", endpoint="cdn", count=1)
+    requests = [{"prompt": f"r{i} [emulator:seconds=1]"} for i in range(3)]
+    run = dags.grokvideo_test_batch_worker.test(
+        run_conf={"requests": requests, "destination": tmp_path.as_uri()}
+    )
+    assert str(run.state) == "success"
+    assert tries(run) == 2
+    results = return_value(run)
+    check_files(tmp_path, results)
+    stats = batch_stats(emulator)
+    # One batch; each request added once (the retry listed them and added nothing).
+    assert (stats["creates"], stats["adds"], stats["requests_added"]) == (1, 1, 3)
+
+
+def test_partial_failure_fails_after_storing_every_success(
+    dags: ModuleType, emulator: Emulator, tmp_path: Path
+) -> None:
+    requests = [{"prompt": "fine"}, {"prompt": "bad [emulator:fail]"}]
+    run = dags.grokvideo_test_batch_worker.test(
+        run_conf={"requests": requests, "destination": tmp_path.as_uri()}
+    )
+    assert str(run.state) == "failed"
+    results = return_value(run)
+    assert [r["status"] for r in results] == ["succeeded", "failed"]
+    assert results[1]["error_code"] == "invalid_argument"
+    check_files(tmp_path, results[:1])
+    assert batch_stats(emulator)["creates"] == 1  # the retry re-attached
+
+
+# -- refused before anything is sent ------------------------------------------------------------
+
+
+class FakeTI:
+    dag_id, task_id, run_id, map_index = "d", "t", "r", -1
+
+
+def test_request_ids_are_derived_from_the_task_instance() -> None:
+    ids = request_ids({"ti": FakeTI()}, 3)
+    assert ids == request_ids({"ti": FakeTI()}, 3) and ids[2].endswith("-00002")
+    other = type("TI", (FakeTI,), {"map_index": 0})()
+    assert request_ids({"ti": other}, 1) != ids[:1]
+
+
+def test_refusals_before_anything_is_sent(emulator: Emulator, tmp_path: Path) -> None:
+    context = {"ti": FakeTI()}
+    bad = GrokVideoBatchOperator(
+        task_id="b",
+        requests=[{"prompt": "a"}, {"prompt": "b", "duration": 99}],
+        destination=tmp_path.as_uri(),
+    )
+    with pytest.raises(InvalidVideoRequest, match=r"requests\[1\]\.duration"):
+        bad.execute(context)  # type: ignore[arg-type]
+    dear = GrokVideoBatchOperator(
+        task_id="c",
+        requests=[{"prompt": "a", "duration": 10}]
+        * 4,  # no resolution: priced at the dearest, 720p: $0.35 each at batch prices
+        destination=tmp_path.as_uri(),
+        max_cost_usd=0.99,
+    )
+    with pytest.raises(CostCapError, match=r"\$1\.40 for 4 video\(s\) at batch prices"):
+        dear.execute(context)  # type: ignore[arg-type]
+    assert batch_stats(emulator)["creates"] == 0
+    assert emulator.stats()["upstreams"]["xai"]["requests"] == 0
