@@ -191,3 +191,25 @@ def test_refusals_before_anything_is_sent(emulator: Emulator, tmp_path: Path) ->
         dear.execute(context)  # type: ignore[arg-type]
     assert batch_stats(emulator)["creates"] == 0
     assert emulator.stats()["upstreams"]["xai"]["requests"] == 0
+
+
+def test_importing_the_batch_operator_is_as_light_as_the_others() -> None:
+    """What a DAG parse imports: no HTTP client, no hook, no trigger (tests/test_import_cost)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nimport airflow.sdk\nfrom airflow.sdk.bases.hook import BaseHook\n"
+        "before = set(sys.modules)\n"
+        "from airflow_provider_grokvideo.operators.batch import GrokVideoBatchOperator\n"
+        "new = set(sys.modules) - before\n"
+        "print(sorted(n for n in new if n.split('.')[0] in ('httpx', 'tenacity', 'aiohttp')"
+        " or n.startswith(('airflow_provider_grokvideo.hooks', "
+        "'airflow_provider_grokvideo.triggers', 'airflow_provider_grokvideo.emulator'))"
+        " or n == 'airflow.triggers.base'))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -124,6 +124,28 @@ class Page:
     next_token: str | None = None
 
 
+# -- waiting --------------------------------------------------------------------------------
+
+#: Seconds between two counter reads by default: a minute leaves 59 of the 60 minutes a URL
+#: lives to store the results.
+DEFAULT_BATCH_POLL_INTERVAL = 60.0
+
+
+def batch_event(batch: Batch, known: int, now: float, deadline: float) -> dict[str, Any] | None:
+    """The event to fire after a read of ``batch`` at ``now``, or None to keep waiting."""
+    if batch.is_done(now):
+        return {"status": "done", "batch": batch.to_dict(), "message": "the batch is done"}
+    if batch.num_success + batch.num_error > known:
+        return {
+            "status": "results",
+            "batch": batch.to_dict(),
+            "message": f"{batch.num_success + batch.num_error - known} new result(s)",
+        }
+    if now >= deadline:
+        return {"status": "timeout", "batch": batch.to_dict(), "message": "timed out"}
+    return None
+
+
 # -- requests ---------------------------------------------------------------------------------
 
 

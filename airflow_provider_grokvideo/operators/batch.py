@@ -34,11 +34,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import BaseOperator
 
 from airflow_provider_grokvideo.compat import AirflowFailException, deferral_blocked
-from airflow_provider_grokvideo.triggers.batch import (
-    DEFAULT_BATCH_POLL_INTERVAL,
-    GrokVideoBatchTrigger,
-    batch_event,
-)
+
+# The dialect is pure and light; the trigger (and Airflow's trigger base) is imported only
+# when the task defers, never by a DAG parse.
+from airflow_provider_grokvideo.dialects.xai_batch import DEFAULT_BATCH_POLL_INTERVAL, batch_event
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -187,6 +186,8 @@ class GrokVideoBatchOperator(BaseOperator):
                 return self._finish(context, hook, batch, record, ids, event["status"])
             known = batch.num_success + batch.num_error
             if self.deferrable and not deferral_blocked(self.log):
+                from airflow_provider_grokvideo.triggers.batch import GrokVideoBatchTrigger
+
                 self.defer(
                     trigger=GrokVideoBatchTrigger(
                         conn_id=self.conn_id,
