@@ -67,7 +67,7 @@ def test_the_night_run_stores_every_video_and_reports_the_billed_cost(
 
 
 def test_a_result_url_shorter_than_the_batch_loses_no_video(dag: Any, emulator: Emulator) -> None:
-    """The batch takes about three job lives; each result's URL lives one second."""
+    """The batch takes about three job lives; each result's URL lives 1.5 seconds."""
     emulator.set_xai_batch_url_seconds(1.5)
     products = [f"product {i}" for i in range(6)]
     run = dag.test(run_conf={"products": products})
