@@ -141,6 +141,14 @@ def build_parser() -> argparse.ArgumentParser:
         ' {"status":"pending","progress":N} (body), as xAI\'s schema allows (default: %(default)s)',
     )
     parser.add_argument(
+        "--xai-batch-url-seconds",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="how long an xAI batch result's video URL lives after the result is ready"
+        " (default: xAI's one hour); shorter, to see that no video is lost to it",
+    )
+    parser.add_argument(
         "--upstream-port",
         action="append",
         type=_upstream_port,
@@ -204,6 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         rate_limits=dict(args.rate_limits),
         xai_pending_202=args.xai_pending_202,
     )
+    if args.xai_batch_url_seconds is not None:
+        app.batches.start_url_seconds = app.batches.set_url_seconds(args.xai_batch_url_seconds)
     config = make_config(
         app,
         ssl_certfile=args.ssl_certfile,

@@ -112,6 +112,8 @@ class XaiBatches:
         self.clock = clock
         self.job_seconds = job_seconds
         self.url_seconds = URL_SECONDS
+        #: What a reset restores (``--xai-batch-url-seconds`` at start, else xAI's hour).
+        self.start_url_seconds = URL_SECONDS
         self.batches: dict[str, Batch] = {}
         #: job id -> its batch, for the CDN's expiry check.
         self._job_batches: dict[str, Batch] = {}
@@ -120,7 +122,7 @@ class XaiBatches:
     def reset(self) -> None:
         self.batches.clear()
         self._job_batches.clear()
-        self.url_seconds = URL_SECONDS
+        self.url_seconds = self.start_url_seconds
         self.stats = BatchStats()
 
     def set_url_seconds(self, seconds: float | None) -> float:

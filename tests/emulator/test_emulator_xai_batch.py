@@ -191,3 +191,19 @@ def test_unknown_batches_bad_bodies_and_keys(batch_api: tuple[httpx.Client, Cloc
         headers={"Authorization": "Bearer wrong"},
     )
     assert bad_key.status_code == 400 and "wrong" not in bad_key.text
+
+
+def test_the_command_line_setting_is_what_a_reset_restores() -> None:
+    from airflow_provider_grokvideo.emulator.__main__ import build_parser
+    from airflow_provider_grokvideo.emulator.app import EmulatorApp
+
+    args = build_parser().parse_args(["--xai-batch-url-seconds", "30"])
+    assert args.xai_batch_url_seconds == 30
+    app = EmulatorApp()
+    app.batches.start_url_seconds = app.batches.set_url_seconds(args.xai_batch_url_seconds)
+    app.batches.set_url_seconds(2)
+    app.reset()
+    assert app.batches.url_seconds == 30
+    assert app.batches.set_url_seconds(None) == URL_SECONDS
+    with pytest.raises(ValueError):
+        app.batches.set_url_seconds(0)
