@@ -157,6 +157,38 @@ def test_partial_failure_fails_after_storing_every_success(
     assert batch_stats(emulator)["creates"] == 1  # the retry re-attached
 
 
+def test_lenient_returns_failed_entries_and_lists_the_files_in_the_asset_event(
+    dags: ModuleType, emulator: Emulator, tmp_path: Path
+) -> None:
+    requests = [
+        {"prompt": "bad [emulator:fail]"},
+        {"prompt": "fine"},
+        {"prompt": "p", "model": "grok-imagine-video-1.5", "resolution": "1080p"},
+    ]
+    run = dags.grokvideo_test_batch_lenient.test(
+        run_conf={"requests": requests, "destination": tmp_path.as_uri()}
+    )
+    assert str(run.state) == "success"
+    results = return_value(run)
+    assert [r["status"] for r in results] == ["failed", "succeeded", "succeeded"]
+    assert results[0]["uris"] == [] and results[0]["error_message"]
+    check_files(tmp_path, results[1:])
+
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        (event,) = session.scalars(
+            select(AssetEvent)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetModel.name == "grokvideo_batch_test_videos")
+            .where(AssetEvent.source_run_id == run.run_id)
+        ).all()
+        assert event.extra["uris"] == [u for r in results for u in r["uris"]]
+        assert event.extra["batch_id"] == results[0]["batch_id"]
+
+
 # -- refused before anything is sent ------------------------------------------------------------
 
 
@@ -213,3 +245,44 @@ def test_importing_the_batch_operator_is_as_light_as_the_others() -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_on_kill_cancels_the_batch_and_a_timeout_cancels_it_too(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_provider_grokvideo.compat import AirflowFailException
+
+    clock = [1_800_000_000.0]
+    monkeypatch.setattr(emulator.app, "clock", lambda: clock[0])
+    operator = GrokVideoBatchOperator(
+        task_id="k",
+        requests=[{"prompt": "slow [emulator:seconds=100]"}, {"prompt": "quick"}],
+        destination=tmp_path.as_uri(),
+        deferrable=False,
+        poll_interval=10,
+        timeout=60,
+    )
+    operator.clock = lambda: clock[0]
+    polls: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the worker's wait, on the injected clock
+        polls.append(seconds)
+        clock[0] += seconds
+
+    operator.sleep = sleep
+    ti = FakeTI()
+    ti.xcom_push = lambda key, value: pushed.update({key: value})  # type: ignore[attr-defined]
+    pushed: dict[str, Any] = {}
+    with pytest.raises(AirflowFailException, match="timed out"):
+        operator.execute({"ti": ti})  # type: ignore[arg-type]
+    results = pushed["return_value"]
+    assert [r["status"] for r in results] == ["cancelled", "succeeded"]
+    assert len(polls) == 6  # 60 s at one poll every 10 s
+    stats = batch_stats(emulator)
+    assert stats["cancels"] == 1
+    # Polls that found nothing new cost one request each: results listed twice only.
+    assert stats["gets"] == 7 and stats["lists"] == 1 + 2
+
+    operator.on_kill()
+    assert batch_stats(emulator)["cancels"] == 2
+    GrokVideoBatchOperator(task_id="n", requests=[], destination="x").on_kill()  # no batch yet

@@ -51,6 +51,9 @@ RECORD_KEY = "grokvideo_batch"
 #: A batch lives 24 hours at xAI ("typically within 24 hours"), plus a margin.
 DEFAULT_BATCH_TIMEOUT = 26 * 3600.0
 DEFAULT_BATCH_CONN_ID = "grokvideo_xai_default"
+#: How many stored videos between two saves of the record (a retry re-downloads at most these,
+#: and the download keeps a complete copy already in place).
+SAVE_EVERY = 10
 
 
 class GrokVideoBatchOperator(BaseOperator):
@@ -179,12 +182,15 @@ class GrokVideoBatchOperator(BaseOperator):
         while True:
             # Counters first: every result finished by then is in the listing that follows.
             batch = hook.get_batch(record["batch_id"])
-            self._store_new_results(context, hook, record, set(ids))
-            now = self.clock()
-            event = batch_event(batch, batch.num_success + batch.num_error, now, record["deadline"])
+            known = batch.num_success + batch.num_error
+            # Results are listed (N/100 requests) only when more have finished than were
+            # listed: a poll that finds nothing new costs one request.
+            if known > record.get("listed", -1):
+                self._store_new_results(context, hook, record, set(ids))
+                record["listed"] = known
+            event = batch_event(batch, known, self.clock(), record["deadline"])
             if event is not None and event["status"] in ("done", "timeout"):
                 return self._finish(context, hook, batch, record, ids, event["status"])
-            known = batch.num_success + batch.num_error
             if self.deferrable and not deferral_blocked(self.log):
                 from airflow_provider_grokvideo.triggers.batch import GrokVideoBatchTrigger
 
@@ -219,16 +225,18 @@ class GrokVideoBatchOperator(BaseOperator):
         destination = ObjectStoragePath(self.destination)
         store = self._store(context)
         with make_download_client() as client:
-            for result in new:
+            for done, result in enumerate(new, 1):
                 entries[result.batch_request_id] = self._store_one(
-                    context, result, destination, client, record["batch_id"]
+                    result, destination, client, record["batch_id"]
                 )
-                if store is not None:
-                    store.set(RECORD_KEY, record)  # each stored video survives a dead worker
+                # Stored videos survive a dead worker: a retry never needs their URLs again.
+                # Every SAVE_EVERY videos, not each: the record grows with the batch.
+                if store is not None and (done % SAVE_EVERY == 0 or done == len(new)):
+                    store.set(RECORD_KEY, record)
         self.log.info("stored %d new result(s) of batch %s", len(new), record["batch_id"])
 
     def _store_one(
-        self, context: Context, result: BatchResult, destination: Any, client: Any, batch_id: str
+        self, result: BatchResult, destination: Any, client: Any, batch_id: str
     ) -> dict[str, Any]:
         from airflow_provider_grokvideo.transfers.video_download import (
             download_file,
@@ -245,9 +253,6 @@ class GrokVideoBatchOperator(BaseOperator):
             )
             for url, name in zip(generation.video_urls, names, strict=True):
                 stored.append(download_file(url, destination / name, client=client))
-            from airflow_provider_grokvideo.tasks.catalog import record_stored
-
-            record_stored(context, generation, stored)  # for the "Grok videos" page
         entry["uris"] = [item.uri for item in stored]
         return entry
 
