@@ -286,3 +286,47 @@ def test_on_kill_cancels_the_batch_and_a_timeout_cancels_it_too(
     operator.on_kill()
     assert batch_stats(emulator)["cancels"] == 2
     GrokVideoBatchOperator(task_id="n", requests=[], destination="x").on_kill()  # no batch yet
+
+
+def test_a_retry_without_a_state_store_finds_its_batch_by_name(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_provider_grokvideo import compat
+    from airflow_provider_grokvideo.compat import AirflowFailException
+
+    monkeypatch.setattr(compat, "task_state_store", lambda context, logger=None: None)
+    clock = [1_800_000_000.0]
+    monkeypatch.setattr(emulator.app, "clock", lambda: clock[0])
+
+    def operator(timeout: float) -> GrokVideoBatchOperator:
+        made = GrokVideoBatchOperator(
+            task_id="s",
+            requests=[{"prompt": f"v{i} [emulator:seconds=30]"} for i in range(2)],
+            destination=tmp_path.as_uri(),
+            deferrable=False,
+            poll_interval=10,
+            timeout=timeout,
+        )
+        made.clock = lambda: clock[0]
+
+        def sleep(seconds: float) -> None:
+            clock[0] += seconds
+
+        made.sleep = sleep
+        return made
+
+    ti = FakeTI()
+    ti.xcom_push = lambda key, value: None  # type: ignore[attr-defined]
+    ti.try_number = 1  # type: ignore[attr-defined]
+    first = operator(timeout=10)
+    # The first try gives up before the videos are done (its timeout cancels nothing here:
+    # the test keeps the batch running by making on_kill's and the timeout's cancel a no-op).
+    monkeypatch.setattr(GrokVideoBatchOperator, "_cancel", lambda self, hook, b, why: None)
+    with pytest.raises(AirflowFailException, match="timed out"):
+        first.execute({"ti": ti})  # type: ignore[arg-type]
+    ti.try_number = 2  # type: ignore[attr-defined]
+    results = operator(timeout=120).execute({"ti": ti})  # type: ignore[arg-type]
+    assert [r["status"] for r in results] == ["succeeded", "succeeded"]
+    stats = batch_stats(emulator)
+    assert (stats["creates"], stats["requests_added"]) == (1, 2)
+    check_files(tmp_path, results)

@@ -263,3 +263,15 @@ def test_an_extension_result_and_an_inner_error_and_a_withheld_video():
     assert withheld.generation.error_code == "moderation"
     empty = xb.parse_result({"batch_request_id": "z", "batch_result": {}})
     assert empty.generation.status == "failed"
+
+
+def test_a_batch_cancelled_by_xai_is_done_and_the_batch_list():
+    by_xai = xb.parse_batch({**BATCH, "cancel_by_xai_message": "policy"})
+    assert by_xai.is_done(EXPIRE - 1) and by_xai.cancel_by_xai_message == "policy"
+    page = xb.parse_batches_page({"batches": [BATCH], "pagination_token": "2"})
+    assert [b.batch_id for b in page.items] == ["batch_1"] and page.next_token == "2"
+    assert xb.list_call("2", 50) == HttpCall(
+        "GET", "/v1/batches", params={"limit": "50", "pagination_token": "2"}
+    )
+    with pytest.raises(UnexpectedResponse):
+        xb.parse_batches_page({"results": []})

@@ -100,3 +100,16 @@ def test_a_refused_add_and_a_bad_key_never_show_the_key(emulator, clock):
     with pytest.raises(UpstreamHTTPError) as caught:
         make_hook(emulator, key=SECRET).get_batch(batch.batch_id)
     assert SECRET not in str(caught.value)
+
+
+def test_find_batch_by_name_over_pages(emulator, clock):
+    hook = make_hook(emulator)
+    for i in range(3):
+        hook.create_batch(f"other {i}")
+    clock.now += 1
+    mine = hook.create_batch("mine [abc]")
+    clock.now += 1
+    newest = hook.create_batch("mine [abc]")
+    found = hook.find_batch("mine [abc]")
+    assert found is not None and found.batch_id == newest.batch_id != mine.batch_id
+    assert hook.find_batch("nobody") is None

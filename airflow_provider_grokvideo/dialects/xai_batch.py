@@ -81,6 +81,8 @@ class Batch:
     create_time: float | None = None
     expire_time: float | None = None
     cancel_time: float | None = None
+    #: Why xAI cancelled the batch itself (xAI's SDK counts it as ended, like cancel_time).
+    cancel_by_xai_message: str | None = None
 
     @property
     def num_finished(self) -> int:
@@ -90,7 +92,7 @@ class Batch:
     def is_done(self, now: float) -> bool:
         """No status word exists: done when nothing is pending (and something was added),
         when cancelled, or past ``expire_time``."""
-        if self.cancel_time is not None:
+        if self.cancel_time is not None or self.cancel_by_xai_message is not None:
             return True
         if self.expire_time is not None and now >= self.expire_time:
             return True
@@ -265,6 +267,17 @@ def add_calls(
     return calls
 
 
+def list_call(token: str | None = None, limit: int = 100) -> HttpCall:
+    return HttpCall("GET", BATCHES_PATH, params=page_params(limit, token))
+
+
+def parse_batches_page(body: Any) -> Page:
+    """``{"batches": [...], "pagination_token"}``: items are :class:`Batch`."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("batches"), list):
+        raise _unexpected("a batch list carries no batches", body)
+    return Page([parse_batch(item) for item in body["batches"]], _token(body))
+
+
 def page_params(limit: int, token: str | None) -> dict[str, str]:
     params = {"limit": str(max(1, min(limit, MAX_PAGE)))}
     if token:
@@ -316,7 +329,12 @@ def parse_batch(body: Any) -> Batch:
         create_time=as_epoch(body.get("create_time")),
         expire_time=as_epoch(body.get("expire_time")),
         cancel_time=as_epoch(body.get("cancel_time")),
+        cancel_by_xai_message=_text(body.get("cancel_by_xai_message")),
     )
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _count(state: Mapping[str, Any], name: str) -> int:

@@ -156,6 +156,16 @@ class XAIBatchMixin:
             seen.add(page.next_token)
             token = page.next_token
 
+    def find_batch(self, name: str) -> xb.Batch | None:
+        """The newest batch of the team named ``name`` (all pages), or None: how a retry
+        finds its batch where no task state store recorded it."""
+        found = [
+            batch
+            for batch in self._read_pages(xb.list_call, xb.parse_batches_page)
+            if batch.name == name
+        ]
+        return max(found, key=lambda b: b.create_time or 0.0) if found else None
+
     def batch_request_ids(self, batch_id: str) -> dict[str, str]:
         """Every request the batch holds, ``batch_request_id -> state`` (all pages)."""
         items = self._read_pages(

@@ -122,6 +122,7 @@ class GrokVideoBatchOperator(BaseOperator):
 
         store = self._store(context)
         record: dict[str, Any] | None = store.get(RECORD_KEY) if store is not None else None
+        name = batch_name(self.batch_name, context)
         if record and record.get("conn_id") == self.conn_id and record.get("batch_id"):
             self.log.info(
                 "re-attaching to batch %s (%d result(s) stored by an earlier try)",
@@ -129,8 +130,15 @@ class GrokVideoBatchOperator(BaseOperator):
                 len(record.get("entries") or {}),
             )
         else:
-            name = self.batch_name or _default_name(context)
-            batch = hook.create_batch(name)
+            found = None
+            if int(getattr(context["ti"], "try_number", 1) or 1) > 1:
+                # A retry with nothing recorded (no store, or the worker died between the
+                # create and the record): its batch is found by its name, unique to the task
+                # instance, so that it is never made twice.
+                found = hook.find_batch(name)
+                if found is not None:
+                    self.log.info("re-attaching to batch %s, found by its name", found.batch_id)
+            batch = found or hook.create_batch(name)
             record = {
                 "batch_id": batch.batch_id,
                 "conn_id": self.conn_id,
@@ -377,17 +385,25 @@ class GrokVideoBatchOperator(BaseOperator):
         return task_state_store(context, self.log)
 
 
-def request_ids(context: Mapping[str, Any], count: int) -> list[str]:
-    """Each request's ``batch_request_id``: the same on every try of the task instance."""
+def _instance_key(context: Mapping[str, Any]) -> str:
+    """16 hex digits naming the task instance (not the try): the same on every try."""
     ti = context["ti"]
     key = f"{ti.dag_id}/{ti.task_id}/{ti.run_id}/{getattr(ti, 'map_index', -1)}"
-    prefix = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def request_ids(context: Mapping[str, Any], count: int) -> list[str]:
+    """Each request's ``batch_request_id``: the same on every try of the task instance."""
+    prefix = _instance_key(context)
     return [f"{prefix}-{index:05d}" for index in range(count)]
 
 
-def _default_name(context: Mapping[str, Any]) -> str:
+def batch_name(given: str | None, context: Mapping[str, Any]) -> str:
+    """The batch's name: the user's (default: dag.task.run) and the task instance's key, so
+    that a retry can find it by name alone."""
     ti = context["ti"]
-    return f"{ti.dag_id}.{ti.task_id}.{ti.run_id}"[:200]
+    base = given or f"{ti.dag_id}.{ti.task_id}.{ti.run_id}"
+    return f"{base[:180]} [{_instance_key(context)}]"
 
 
 def _as_requests(value: Any) -> list[Mapping[str, Any]]:
