@@ -31,6 +31,10 @@ def dags() -> Iterator[ModuleType]:
 
 
 def return_value(run: Any) -> Any:
+    return xcom(run, "return_value")
+
+
+def xcom(run: Any, key: str) -> Any:
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
@@ -41,7 +45,7 @@ def return_value(run: Any) -> Any:
                 XComModel.dag_id == run.dag_id,
                 XComModel.run_id == run.run_id,
                 XComModel.task_id == "batch",
-                XComModel.key == "return_value",
+                XComModel.key == key,
             )
         ).first()
         return None if row is None else XComModel.deserialize_value(row)
@@ -101,6 +105,10 @@ def test_one_batch_every_video_stored_in_order_at_half_price(
     stats = batch_stats(emulator)
     assert (stats["creates"], stats["adds"], stats["requests_added"]) == (1, 1, 3)
     assert record(run)["batch_id"] == results[0]["batch_id"]
+    # The "Grok videos" page shows the batch as one card with its files and its bill.
+    page = xcom(run, "grokvideo")
+    assert page["generation_id"] == results[0]["batch_id"] and page["status"] == "succeeded"
+    assert page["videos"] == [r["uris"][0] for r in results] and page["cost_usd"] == 0.45
     dumped = json.dumps(results)
     assert emulator.api_key not in dumped
 
@@ -330,3 +338,39 @@ def test_a_retry_without_a_state_store_finds_its_batch_by_name(
     stats = batch_stats(emulator)
     assert (stats["creates"], stats["requests_added"]) == (1, 2)
     check_files(tmp_path, results)
+
+
+def test_a_video_lost_to_the_url_expiry_is_reported_not_silent(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that polls less often than URLs live loses videos: each is an ``expired``
+    entry naming the expiry, the others are stored, and the task fails."""
+    from airflow_provider_grokvideo.compat import AirflowFailException
+
+    clock = [1_800_000_000.0]
+    monkeypatch.setattr(emulator.app, "clock", lambda: clock[0])
+    emulator.set_xai_batch_url_seconds(1)
+    operator = GrokVideoBatchOperator(
+        task_id="x",
+        requests=[
+            {"prompt": "early [emulator:seconds=2]"},
+            {"prompt": "late [emulator:seconds=10]"},
+        ],
+        destination=tmp_path.as_uri(),
+        deferrable=False,
+        poll_interval=10,
+    )
+    operator.clock = lambda: clock[0]
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    operator.sleep = sleep
+    pushed: dict[str, Any] = {}
+    ti = FakeTI()
+    ti.xcom_push = lambda key, value: pushed.update({key: value})  # type: ignore[attr-defined]
+    with pytest.raises(AirflowFailException, match="1 of 2"):
+        operator.execute({"ti": ti})  # type: ignore[arg-type]
+    early, late = pushed["return_value"]
+    assert (early["status"], early["error_code"], early["uris"]) == ("expired", "url_expired", [])
+    assert late["status"] == "succeeded" and len(late["uris"]) == 1
