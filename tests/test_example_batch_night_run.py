@@ -74,3 +74,19 @@ def test_a_result_url_shorter_than_the_batch_loses_no_video(dag: Any, emulator: 
     assert str(run.state) == "success"
     results = xcom(run, "batch")
     assert len(results) == 6 and all(len(r["uris"]) == 1 for r in results)
+
+
+def test_a_retry_reattaches_to_the_same_batch(dag: Any, emulator: Emulator) -> None:
+    """The first try's first download fails (a CDN 500) after the batch was made and filled:
+    the retry re-attaches, adds nothing and stores every video; one batch."""
+    from datetime import timedelta
+
+    emulator.inject("500", upstream="xai", endpoint="cdn", count=1)
+    dag.get_task("batch").retry_delay = timedelta(0)  # the example waits 5 minutes
+    run = dag.test(run_conf={"products": ["a", "b", "c"]})
+    assert str(run.state) == "success"
+    (ti,) = [ti for ti in run.get_task_instances() if ti.task_id == "batch"]
+    assert ti.try_number == 2
+    stats = emulator.stats()["xai_batches"]
+    assert (stats["creates"], stats["adds"], stats["requests_added"]) == (1, 1, 3)
+    assert all(len(r["uris"]) == 1 for r in xcom(run, "batch"))
