@@ -109,6 +109,7 @@ class GrokVideoBatchOperator(BaseOperator):
         self.batch_name = batch_name
         self._batch_id: str | None = None
         self._store_of: tuple[Any, Any] | None = None
+        self._defer_ok: bool | None = None
         #: Injected by tests: the wall clock and the worker's sleep.
         self.clock: Callable[[], float] = time.time
         self.sleep: Callable[[float], Any] = time.sleep
@@ -200,7 +201,7 @@ class GrokVideoBatchOperator(BaseOperator):
             event = batch_event(batch, known, self.clock(), record["deadline"])
             if event is not None and event["status"] in ("done", "timeout"):
                 return self._finish(context, hook, batch, record, ids, event["status"])
-            if self.deferrable and not deferral_blocked(self.log):
+            if self._may_defer():
                 from airflow_provider_grokvideo.triggers.batch import GrokVideoBatchTrigger
 
                 self.defer(
@@ -424,6 +425,13 @@ class GrokVideoBatchOperator(BaseOperator):
                 "xAI has a Batch API"
             )
         return hook
+
+    def _may_defer(self) -> bool:
+        """Whether to wait in the triggerer; asked once per try (a blocked environment says
+        why once, not at every poll)."""
+        if self._defer_ok is None:
+            self._defer_ok = self.deferrable and not deferral_blocked(self.log)
+        return self._defer_ok
 
     def _store(self, context: Context) -> Any:
         """The task state store (None before Airflow 3.3), looked up once per try."""
