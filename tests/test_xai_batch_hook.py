@@ -113,3 +113,21 @@ def test_find_batch_by_name_over_pages(emulator, clock):
     found = hook.find_batch("mine [abc]")
     assert found is not None and found.batch_id == newest.batch_id != mine.batch_id
     assert hook.find_batch("nobody") is None
+
+
+def test_a_lost_add_answer_is_settled_by_listing_never_by_adding_twice(emulator, clock):
+    from airflow_provider_grokvideo.exceptions import SubmitOutcomeUnknown
+
+    hook = make_hook(emulator)
+    batch = hook.create_batch("lossy")
+    requests = hook.build_batch_requests([{"prompt": "a"}, {"prompt": "b"}], ["x", "y"])
+    emulator.inject("lost-answer", upstream="xai", endpoint="batch")
+    with pytest.raises(SubmitOutcomeUnknown):
+        hook.add_batch_requests(batch.batch_id, requests)  # not retried: it may have added
+    held = hook.batch_request_ids(batch.batch_id)
+    assert sorted(held) == ["x", "y"]  # it had: nothing is missing, nothing is sent again
+    assert [r for r in requests if r.batch_request_id not in held] == []
+    assert emulator.stats()["xai_batches"]["requests_added"] == 2
+    # A 503 on a read is weather: retried.
+    emulator.inject("503", upstream="xai", endpoint="batch")
+    assert hook.get_batch(batch.batch_id).num_requests == 2

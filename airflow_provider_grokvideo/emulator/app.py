@@ -404,7 +404,7 @@ class EmulatorApp:
                 await send_reply(send, outage_reply(api, kind))
                 return
         if api.name == "xai" and path.startswith(BATCH_PREFIX):
-            # xAI's Batch API: outside every rate limit (xAI's guide), no faults injected.
+            # xAI's Batch API: outside every rate limit (xAI's guide); faults of "batch".
             await self._batch(api, ustats, scope, receive, send, path)
             return
         route = api.route(scope["method"], path, scope["query_string"])
@@ -458,8 +458,22 @@ class EmulatorApp:
             ustats.auth_failures += 1
             await send_reply(send, api.unauthorized())
             return
+        # Faults as on the other endpoints ("batch"): a lost answer of an add has added.
+        fault = self.faults.take(api.name, "batch") if self.faults else None
+        if fault is not None:
+            ustats.faults += 1
+            if fault.fault == "slow":
+                await asyncio.sleep(fault.delay)
+            elif fault.fault not in _FAULTS_AFTER_PROCESSING:
+                await self._fault_reply(fault, scope, send, api)
+                return
         links = self._links_for(scope, host)
         reply = self.batches.handle(scope["method"], path, scope["query_string"], raw, links)
+        if fault is not None and fault.fault == "lost-answer":
+            await self.connections.drop(scope)
+            return
+        if fault is not None and fault.fault == "late-answer":
+            await asyncio.sleep(fault.delay)
         await send_reply(send, reply)
 
     async def _fault_reply(

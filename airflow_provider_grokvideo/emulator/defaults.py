@@ -11,4 +11,5 @@ DEFAULT_MAX_JOBS = 50_000
 #: The upstreams the emulator serves, each under ``/<name>`` on the same port.
 UPSTREAMS: tuple[str, ...] = ("xcompute", "mountsea", "xai")
 #: Endpoint classes a global fault can target.
-ENDPOINTS: tuple[str, ...] = ("submit", "status", "cdn")
+#: ``batch``: xAI's Batch API (``/xai/v1/batches...``), every call of it.
+ENDPOINTS: tuple[str, ...] = ("submit", "status", "cdn", "batch")
