@@ -98,3 +98,20 @@ def test_errors_end_the_wait_with_an_error_event(emulator: Emulator) -> None:
     assert emulator.api_key not in event["message"]
     other = GrokVideoBatchTrigger("grokvideo_xcompute_default", "b", 0, NOW, 1)
     assert "not an xAI connection" in asyncio.run(other.wait())["message"]
+
+
+def test_weather_is_retried_at_the_next_poll(emulator: Emulator, monkeypatch) -> None:
+    clock = [NOW]
+    monkeypatch.setattr(emulator.app, "clock", lambda: clock[0])
+    batch_id = _batch(emulator, [{"prompt": "a [emulator:seconds=1]"}])
+    emulator.inject("503", upstream="xai", endpoint="batch", count=2)
+    trigger = GrokVideoBatchTrigger("grokvideo_xai_default", batch_id, 0, NOW + 100, 5)
+    trigger.clock = lambda: clock[0]
+
+    async def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    trigger.sleep = sleep
+    event = asyncio.run(trigger.wait())
+    assert event["status"] == "done" and trigger.polls == 3
+    assert clock[0] == NOW + 10
