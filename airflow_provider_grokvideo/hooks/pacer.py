@@ -535,17 +535,26 @@ class SyncPacer:
                 return now
             ticket: list[float] = []
             self.turns.push(now, ticket)
-            while not ticket:
-                released = self.turns.release(now, _alive)
-                for other in released:
-                    other.append(now)
-                if released:
+            try:
+                while not ticket:
+                    released = self.turns.release(now, _alive)
+                    for other in released:
+                        other.append(now)
+                    if released:
+                        self._condition.notify_all()
+                    if ticket:
+                        break
+                    at = self.turns.next_at(_alive)
+                    self._condition.wait(None if at is None else max(0.0, at - now))
+                    now = self.clock()
+            except BaseException:
+                # Interrupted while waiting (the task's execution_timeout, a signal): its place
+                # leaves the queue, or it would spend a turn of the next request (a retry
+                # of the same task in this process) for nothing.
+                if not ticket:
+                    ticket.append(math.nan)
                     self._condition.notify_all()
-                if ticket:
-                    break
-                at = self.turns.next_at(_alive)
-                self._condition.wait(None if at is None else max(0.0, at - now))
-                now = self.clock()
+                raise
             return ticket[0]
 
     def answered(self) -> None:
@@ -577,7 +586,7 @@ class SyncPacer:
 
 
 def _alive(ticket: list[float]) -> bool:
-    return True
+    return not ticket  # a ticket holds its time once let through, NaN once given up
 
 
 # -- one per connection: per event loop (async), per process (sync) -------------------------
