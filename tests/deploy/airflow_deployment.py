@@ -231,6 +231,13 @@ class Deployment:
             self.killed_submit_emulator_url, "xai", DEFAULT_API_KEY
         )
 
+    def start_emulator(
+        self, name: str, job_seconds: float, rate_limits: Mapping[str, float] | None = None
+    ) -> str:
+        """One more emulator, for a scenario that needs one of its own (its counts meet no
+        other scenario's requests); its URL."""
+        return self._start_emulator(name, job_seconds, rate_limits)
+
     def _start_emulator(
         self,
         name: str,
@@ -398,6 +405,16 @@ class Deployment:
                 timeout=60,
             )
         return self._client
+
+    def create_connection(self, conn_id: str, conn_type: str, **fields: Any) -> None:
+        """A connection in the metadata database, through the REST API: for a scenario that
+        needs one once Airflow is up (the processes' ``AIRFLOW_CONN_*`` are fixed by then).
+        ``fields``: ``host``, ``port``, ``password``, ``extra`` (a dict)..."""
+        body = {"connection_id": conn_id, "conn_type": conn_type, **fields}
+        if isinstance(body.get("extra"), dict):
+            body["extra"] = json.dumps(body["extra"])
+        response = self.api.post("/connections", json=body)
+        assert response.status_code in (200, 201), response.text
 
     def wait_for_dags(self, *dag_ids: str) -> None:
         for dag_id in dag_ids:

@@ -10,6 +10,7 @@ and asserts what the product must do; the figures are printed, never asserted on
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import re
@@ -117,6 +118,40 @@ def percentile(values: list[float] | list[int], q: float) -> float:
     if len(values) == 1:
         return float(values[0])
     return float(statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1])
+
+
+class HeldBudget:
+    """A key's request budget shared in Redis (``hooks/shared_budget.py``), held by the test:
+    the key is paused there for an hour, so every submit that asks for a turn is handed one an
+    hour away and waits for it; the test counts those turns, then frees the budget."""
+
+    PAUSE_SECONDS = 3600.0
+
+    def __init__(self, redis: RedisServer, db: int, base_url: str, api_key: str, rate: float):
+        import redis as redis_py
+
+        from airflow_provider_grokvideo.hooks.pacer import SPACING_MARGIN
+        from airflow_provider_grokvideo.hooks.shared_budget import budget_name
+
+        self.client = redis_py.Redis(host="127.0.0.1", port=redis.port, db=db)
+        key_hash = hashlib.sha256(api_key.encode()).hexdigest()
+        self.name = budget_name((base_url.rstrip("/"), key_hash))  # as the hook names it
+        self.spacing = (1 + SPACING_MARGIN) / rate
+
+    def hold(self) -> None:
+        seconds, micros = self.client.time()
+        self.client.hset(self.name, "paused", f"{seconds + micros / 1e6 + self.PAUSE_SECONDS:.6f}")
+
+    def waiting(self) -> int:
+        """Turns handed out since :meth:`hold`: submits waiting for the budget (or dead)."""
+        tat, paused = self.client.hmget(self.name, "tat", "paused")
+        if not tat or not paused or float(tat) < float(paused):
+            return 0
+        return round((float(tat) - float(paused)) / self.spacing)
+
+    def free(self) -> None:
+        """Forget the budget (its pause and the turns handed out): the next asks go at once."""
+        self.client.delete(self.name)
 
 
 # -- the distributed batch ----------------------------------------------------------------
