@@ -465,9 +465,18 @@ class Deployment:
         return int(response.json()["total_entries"])
 
     def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> str:
+        return self.task_log_of(dag_id, run_id, task_id, try_number)
+
+    def task_log_of(
+        self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1
+    ) -> str:
+        """A try's log (of one map index of a mapped task)."""
+        params = {"full_content": "true"}
+        if map_index >= 0:
+            params["map_index"] = str(map_index)
         response = self.api.get(
             f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}",
-            params={"full_content": "true"},
+            params=params,
             headers={"Accept": "application/json"},
         )
         response.raise_for_status()

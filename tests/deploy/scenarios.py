@@ -220,6 +220,14 @@ class DistributedRun:
     worker_down_seconds: float = 0.0
     failed_waits: list[tuple[str, int, str]] = field(default_factory=list)
     not_succeeded: list[tuple[str, int, str]] = field(default_factory=list)
+    #: When the worker was killed: "deferred" (every wait deferred, no submit left) or
+    #: "submitting" (submits still going out), and how many jobs the upstreams had then.
+    worker_kill: str = "deferred"
+    jobs_at_worker_kill: int = 0
+    #: Each task that did not succeed: (task, map index, state, reason from its last try's log).
+    failures: list[tuple[str, int, str, str]] = field(default_factory=list)
+    #: Jobs made upstream whose id no task recorded (a submit killed after its POST left).
+    jobs_without_task: int = 0
     jobs: int = 0
     jobs_total: int = 0
     jobs_by_upstream: dict[str, int] = field(default_factory=dict)
@@ -247,7 +255,14 @@ class DistributedRun:
             + ", ".join(f"{k} {v}" for k, v in self.jobs_by_upstream.items())
             + f"); {LIMITED_UPSTREAM} 429s {self.limited_429} of {self.limited_requests} "
             f"requests ({100 * self.share_429:.2f} %); job end to task success p95 "
-            f"{self.p95_end_to_success:.1f} s (worst {self.worst_end_to_success:.1f} s)"
+            f"{self.p95_end_to_success:.1f} s (worst {self.worst_end_to_success:.1f} s); "
+            f"worker killed {self.worker_kill} (jobs then {self.jobs_at_worker_kill}); "
+            f"failed tasks {len(self.failures)}"
+            + "".join(
+                f"; {task}[{index}] {state}: {reason}"
+                for task, index, state, reason in self.failures
+            )
+            + f"; jobs no task recorded {self.jobs_without_task}"
         )
 
 
@@ -256,11 +271,17 @@ def run_distributed(
     videos: int,
     job_seconds: tuple[int, int],
     say: Callable[[str], None],
+    worker_kill: str = "deferred",
 ) -> DistributedRun:
     """The distributed batch: every job held until the kills; one triggerer SIGKILLed once
     half the waits are deferred (its peer takes over, no replacement), one Celery worker once
-    all are (restarted a few seconds later); then the jobs released."""
-    url, result = deployment.emulator_url, DistributedRun(videos)
+    all are (``worker_kill="deferred"``), or once three quarters of the videos have their job
+    while the other submits still go out (``"submitting"``: a submit killed after its POST
+    left is then refused on its retry, rightly), restarted a few seconds later; then the jobs
+    released."""
+    if worker_kill not in ("deferred", "submitting"):
+        raise ValueError(f"worker_kill is 'deferred' or 'submitting', not {worker_kill!r}")
+    url, result = deployment.emulator_url, DistributedRun(videos, worker_kill=worker_kill)
     for upstream in ("xcompute", "mountsea", "xai"):
         response = deployment.api.post(
             "/pools",
@@ -289,15 +310,26 @@ def run_distributed(
         f"{result.triggers_before_kill}; no replacement"
     )
 
-    # One worker once every wait is deferred (no wait is then running on a worker), back
-    # after a few seconds as a supervisor would bring it.
-    wait_deferred(deployment, dag, run_id, videos, 1800)
+    # One worker once every wait is deferred (no wait is then running on a worker), or while
+    # submits still go out; back after a few seconds as a supervisor would bring it.
+    if worker_kill == "deferred":
+        wait_deferred(deployment, dag, run_id, videos, 1800)
+    else:
+        wait_for(
+            lambda: _jobs(deployment, url) >= videos * 3 // 4,
+            1800,
+            "three quarters of the videos to have their job",
+            deployment,
+            1,
+        )
     result.deferred_at_worker_kill = deployment.count(dag, run_id, "deferred")
+    result.jobs_at_worker_kill = _jobs(deployment, url)
     pids = deployment.kill("celery-worker-1")
     down = time.monotonic()
     say(
         f"deploy: SIGKILLed celery-worker-1 ({len(pids)} processes) at {down - started:.0f} s "
-        f"with {result.deferred_at_worker_kill} waits deferred"
+        f"with {result.deferred_at_worker_kill} waits deferred, "
+        f"{result.jobs_at_worker_kill} of {videos} jobs made"
     )
     time.sleep(5)
     deployment.restart("celery-worker-1")
@@ -326,6 +358,11 @@ def run_distributed(
     result.not_succeeded = [
         (ti["task_id"], ti["map_index"], ti["state"]) for ti in tis if ti["state"] != "success"
     ]
+    result.failures = [
+        (ti["task_id"], ti["map_index"], ti["state"], failure_reason(deployment, dag, run_id, ti))
+        for ti in tis
+        if ti["state"] not in ("success", "upstream_failed", "skipped")
+    ]
     stats = deployment.emulator_stats(url)
     result.jobs_by_upstream = {n: s["submissions"] for n, s in stats["upstreams"].items()}
     result.jobs = sum(result.jobs_by_upstream.values())
@@ -338,9 +375,41 @@ def run_distributed(
     )
     if result.state == "success":
         result.report = deployment.xcom(dag, run_id, "report")
+    recorded = deployment.sql(
+        "SELECT count(DISTINCT value->>'generation_id') FROM xcom "
+        f"WHERE dag_id = '{dag}' AND run_id = '{run_id}' AND key = 'grokvideo'"
+    )
+    result.jobs_without_task = result.jobs - int(recorded[0][0])
     result.writes = metadata_writes(deployment, dag, run_id, videos)
     result.calls = describe_calls(*execution_api_calls(deployment), videos)
     return result
+
+
+def _jobs(deployment: Deployment, url: str) -> int:
+    stats = deployment.emulator_stats(url)
+    return sum(int(s["submissions"]) for s in stats["upstreams"].values())
+
+
+#: The line of a task's log that says why it failed: the durable submit's refusal first, else
+#: the last error.
+_REFUSAL = re.compile(r"Not submitting: [^\n\"]*? ended before reading the answer")
+_ERROR = re.compile(r"(?:AirflowFailException|Error|Exception)[:\s]+([^\n\"]{1,240})")
+
+
+def failure_reason(deployment: Deployment, dag_id: str, run_id: str, ti: dict[str, Any]) -> str:
+    """Why a task instance did not succeed, from its last try's log (one line, shortened)."""
+    task_id, index, tries = ti["task_id"], ti["map_index"], ti.get("try_number") or 1
+    if ti["state"] != "failed":
+        return f"left {ti['state']}"
+    try:
+        log = deployment.task_log_of(dag_id, run_id, task_id, tries, index)
+    except httpx.HTTPError as exc:
+        return f"log unreadable ({exc})"
+    refusal = _REFUSAL.search(log)
+    if refusal:
+        return f"try {tries}: {refusal.group(0)[:300]}"
+    errors = _ERROR.findall(log)
+    return f"try {tries}: {errors[-1] if errors else 'no error line in its log'}"
 
 
 def _end_to_success(

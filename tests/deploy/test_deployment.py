@@ -161,12 +161,13 @@ def test_submits_killed_while_waiting_for_the_budget_are_sent_by_their_retries(
     for pid in victims:  # each supervisor before its task, so that it cannot report the end
         os.kill(pid, signal.SIGKILL)
     wait_for(lambda: all(map(gone, victims)), 30, "the tasks' processes to die")
+    waited = budget.waiting()
     budget.free()  # the key's next turns go at once, at its rate
     sent_before = deployment.emulator_stats(url)["upstreams"]["xai"]["requests"]
     say(
         request,
         f"deploy: SIGKILLed {len(running)} generate tasks ({len(victims)} processes) while "
-        f"{budget.waiting()} submits waited for the budget; submit records then {markers}, "
+        f"{waited} submits waited for the budget; submit records then {markers}, "
         f"requests sent {sent_before}",
     )
 
