@@ -723,13 +723,11 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
         """One paced request over the sync client; the answer as it came (not yet read).
 
         ``on_sending`` is called once the key's budget has granted the turn, right before the
-        request is written: the wait for the turn (seconds to minutes on a busy key) sends
-        nothing, and must not count as a request that may be in flight.
+        request is written (see ``SyncPacer.turn``): the wait for the turn (seconds to minutes
+        on a busy key) sends nothing, and must not count as a request that may be in flight.
         """
         pacer = self.sync_pacer
-        sent_at = pacer.turn()
-        if on_sending is not None:
-            on_sending()
+        sent_at = pacer.turn(on_sending)
         try:
             response = self._sync_client.request(
                 call.method, call.path, params=call.params, json=call.json, headers=headers
