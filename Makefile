@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install test test-deploy test-floor lint demo bench clean
+.PHONY: install test test-deploy test-floor test-floor-canary lint demo bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,23 @@ test-floor: $(FLOOR_VENV)/.installed
 	$(FLOOR_PY) -m pip check
 	$(FLOOR_PY) scripts/test_floor.py
 
+# The floor's release line at its newest (3.1.x, whose own metadata carries Airflow's fixes),
+# with none of our pins: what `pip install "apache-airflow<3.2" airflow-provider-grokvideo`
+# gives a user today. The day a library's release breaks it, this run says what broke without
+# failing CI; the deferral guard alone must pass (today's cryptography cannot defer on 3.1).
+CANARY_VENV ?= .venv-floor-canary
+CANARY_PY := $(CANARY_VENV)/bin/python
+
+test-floor-canary:
+	rm -rf $(CANARY_VENV)
+	$(PYTHON) -m venv $(CANARY_VENV)
+	$(CANARY_PY) -m pip install --quiet --upgrade pip
+	$(CANARY_PY) -m pip install --quiet "apache-airflow>=3.1,<3.2" "cryptography>=51" . \
+		"pytest>=8" "pytest-asyncio>=0.24"
+	GROKVIDEO_EXPECT_DEFERRAL_BLOCKED=1 $(CANARY_PY) scripts/test_floor.py tests/test_deferral_guard.py
+	-$(CANARY_PY) -m pip check
+	GROKVIDEO_EXPECT_DEFERRAL_BLOCKED=1 $(CANARY_PY) scripts/floor_canary.py
+
 demo: install
 	$(PY) scripts/demo.py
 
@@ -58,4 +75,4 @@ bench: install
 	$(PY) benchmarks/video_page.py
 
 clean:
-	rm -rf $(VENV) $(FLOOR_VENV) demo-output browser-screenshots .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(FLOOR_VENV) $(CANARY_VENV) demo-output browser-screenshots .pytest_cache .ruff_cache

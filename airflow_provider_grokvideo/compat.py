@@ -22,6 +22,7 @@ A feature an older Airflow lacks degrades instead of failing to import: see
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import re
@@ -55,6 +56,7 @@ __all__ = [
     "AirflowSensorTimeout",
     "AirflowSkipException",
     "conf",
+    "deferral_blocked",
     "task_state_store",
 ]
 
@@ -152,3 +154,55 @@ def task_state_store(context: Context, logger: Any = None) -> TaskStateStoreAcce
             AIRFLOW_VERSION,
         )
     return store
+
+
+#: The first Airflow whose ``airflow/models/crypto.py`` wraps ``MultiFernet`` (``_RealFernet``)
+#: instead of setting an attribute on it.
+_FERNET_WRAPPED_SINCE = (3, 2, 0)
+
+
+def deferral_blocker(
+    airflow_version: tuple[int, int, int], cryptography_version: str, fernet_takes_attributes: bool
+) -> str | None:
+    """Why an Airflow of ``airflow_version`` beside this ``cryptography`` cannot defer a task, or
+    ``None`` when it can.
+
+    Airflow 3.1.x sets ``is_encrypted`` on the ``MultiFernet`` it encrypts trigger kwargs with;
+    cryptography 51 made that class a Rust type that takes no new attribute, so every deferral
+    fails inside the API server with an ``AttributeError`` the task's log never shows.
+    """
+    if airflow_version >= _FERNET_WRAPPED_SINCE or fernet_takes_attributes:
+        return None
+    return (
+        f"Airflow {'.'.join(map(str, airflow_version))} cannot defer a task beside cryptography "
+        f"{cryptography_version}: its API server fails every deferral (AttributeError: "
+        f"'MultiFernet' object has no attribute 'is_encrypted'). Waiting on the worker instead, "
+        f"which holds a worker slot until the video is done. Fix: install 'cryptography<51' "
+        f"in every Airflow environment (the API server's first), or upgrade to Airflow 3.2+."
+    )
+
+
+@functools.cache
+def _this_deferral_blocker() -> str | None:
+    if AIRFLOW_VERSION_TUPLE >= _FERNET_WRAPPED_SINCE:
+        return None  # cryptography is not even imported
+    from importlib.metadata import version
+
+    from cryptography.fernet import Fernet, MultiFernet
+
+    # What Airflow 3.1's get_fernet() does, on a throw-away key.
+    fernet: Any = MultiFernet([Fernet(Fernet.generate_key())])
+    try:
+        fernet.is_encrypted = True
+    except AttributeError:
+        return deferral_blocker(AIRFLOW_VERSION_TUPLE, version("cryptography"), False)
+    return None
+
+
+def deferral_blocked(logger: Any = None) -> bool:
+    """Whether this environment's Airflow would fail to defer a task; if so, says why and what
+    to do on ``logger`` (the task's own log), so that the wait runs on the worker instead."""
+    reason = _this_deferral_blocker()
+    if reason is not None:
+        (logger or log).warning("%s", reason)
+    return reason is not None

@@ -3,11 +3,14 @@
 Run by the floor virtual environment's Python (``.venv-floor``, made by ``make test-floor``
 with ``.ci/floor-constraints.txt``), with the provider installed from a wheel, not editable.
 It runs the pytest selection below (every example DAG under ``dag.test()`` on the bundled
-emulator, the trigger executed; the import-cost check; the compat shims) and prints the Airflow
-version, then one line per DAG run: the DAG, its connection, its state, its tasks' states and
-the events its triggers fired.  Exits with pytest's status.
+emulator, the trigger executed; the import-cost check; the compat shims; the deferral guard)
+and prints the Airflow version, then one line per DAG run: the DAG, its connection, its
+state, its tasks' states and the events its triggers fired.  Exits with pytest's status.
 
-    .venv-floor/bin/python scripts/test_floor.py [extra pytest arguments]
+    .venv-floor/bin/python scripts/test_floor.py [extra pytest arguments or test files]
+
+Test files given as arguments replace the selection (``make test-floor-canary`` runs the
+deferral guard alone first).
 """
 
 from __future__ import annotations
@@ -23,7 +26,12 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SELECTION = ("tests/test_example_dags.py", "tests/test_import_cost.py", "tests/test_compat.py")
+SELECTION = (
+    "tests/test_example_dags.py",
+    "tests/test_import_cost.py",
+    "tests/test_compat.py",
+    "tests/test_deferral_guard.py",
+)
 
 
 class FloorReport:
@@ -97,8 +105,11 @@ def main() -> int:
     # worker, and the tests that prove the trigger ran see no trigger.  Jobs of 4 s defer.
     os.environ.setdefault("GROKVIDEO_EMULATOR_JOB_SECONDS", "4")
     report = FloorReport()
-    args = ["-p", "no:cacheprovider", "-q", "--rootdir", str(REPO), *SELECTION, *sys.argv[1:]]
-    return int(pytest.main([str(REPO / a) if a in SELECTION else a for a in args], [report]))
+    extra = sys.argv[1:]
+    files = [a for a in extra if a.startswith("tests/")] or list(SELECTION)
+    options = [a for a in extra if not a.startswith("tests/")]
+    args = ["-p", "no:cacheprovider", "-q", "--rootdir", str(REPO), *options]
+    return int(pytest.main([*args, *(str(REPO / f) for f in files)], [report]))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_grokvideo.compat import AirflowFailException
+from airflow_provider_grokvideo.compat import AirflowFailException, deferral_blocked
 from airflow_provider_grokvideo.tasks.links import GrokVideoLink
 from airflow_provider_grokvideo.tasks.wait import (
     DEFAULT_MAX_POLL_INTERVAL,
@@ -165,7 +165,7 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
         self._grokvideo_generation_id = generation_id  # for the task's link, without a read
         if not self.wait_for_completion:
             return generation_id
-        if self.deferrable:
+        if self.deferrable and not deferral_blocked(self.log):
             return self._wait_in_triggerer(generation_id, context)
         return self._poll_on_worker(generation_id, context)
 

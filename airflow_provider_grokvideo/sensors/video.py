@@ -19,7 +19,11 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator
 from airflow.sdk.bases.sensor import PokeReturnValue
 
-from airflow_provider_grokvideo.compat import AirflowFailException, AirflowSkipException
+from airflow_provider_grokvideo.compat import (
+    AirflowFailException,
+    AirflowSkipException,
+    deferral_blocked,
+)
 from airflow_provider_grokvideo.tasks.links import GrokVideoLink, GrokVideoUpstreamLink
 from airflow_provider_grokvideo.tasks.wait import (
     DEFAULT_MAX_POLL_INTERVAL,
@@ -112,7 +116,8 @@ class GrokVideoSensor(GenerationWaitMixin, BaseSensorOperator):
 
     # -- deferrable mode ------------------------------------------------------------------
     def execute(self, context: Context) -> Any:
-        if not self.deferrable:
+        # An Airflow that cannot defer here waits by poking, as deferrable=False does.
+        if not self.deferrable or deferral_blocked(self.log):
             return super().execute(context)
         self._check_generation_id(context)
         try:

@@ -31,7 +31,9 @@ from deploy.redis_server import RedisServer
 WAIT_TASK_PREFIXES = ("wait_", "generate_and_wait_")
 #: The API server's access log line (Airflow's ``HttpAccessLogMiddleware``: structlog's
 #: ``key=value`` pairs, in any order).
-_ACCESS = re.compile(r"request finished.*$", re.MULTILINE)
+_ACCESS = re.compile(r"^(?P<at>\S+).*request finished.*$", re.MULTILINE)
+#: SQLAlchemy's words when a request waited its whole ``pool_timeout`` for a connection.
+_POOL_EXHAUSTED = "QueuePool limit of size"
 _PAIR = re.compile(r"(\w+)=(\S*)")
 _ID = re.compile(r"^[0-9a-f-]{36}$|^\d+$")
 
@@ -80,15 +82,40 @@ def metadata_writes(deployment: Deployment, dag_id: str, run_id: str, videos: in
     )
 
 
-def execution_api_calls(deployment: Deployment) -> tuple[Counter[str], list[int]]:
-    """Every Execution API call in the API server's log, by kind (``POST xcoms``,
-    ``PATCH task-instances/state``...), and their durations (µs)."""
-    kinds: Counter[str] = Counter()
-    durations: list[int] = []
+@dataclass
+class ExecutionApiCalls:
+    """The Execution API calls in the API server's log: by kind (``POST xcoms``, ``PATCH
+    task-instances/state``...), their durations (µs), their spans (start and end, epoch
+    seconds, where the line has a timestamp) and the requests that waited for a database
+    connection until SQLAlchemy gave up."""
+
+    kinds: Counter[str] = field(default_factory=Counter)
+    durations: list[int] = field(default_factory=list)
+    spans: list[tuple[float, float]] = field(default_factory=list)
+    pool_exhausted: int = 0
+
+    def most_at_once(self) -> int:
+        """The most calls in progress together: what the API server's pool had to serve."""
+        edges = sorted([(a, 1) for a, _ in self.spans] + [(b, -1) for _, b in self.spans])
+        most = now = 0
+        for _, step in edges:
+            now += step
+            most = max(most, now)
+        return most
+
+
+def execution_api_calls(deployment: Deployment) -> ExecutionApiCalls:
+    """Every Execution API call in the API server's log (:class:`ExecutionApiCalls`)."""
+    from datetime import datetime
+
+    calls = ExecutionApiCalls()
+    kinds, durations = calls.kinds, calls.durations
     for service in deployment.all_services():
         if not service.name.startswith("api-server"):
             continue
-        for match in _ACCESS.finditer(service.log_file.read_text(errors="replace")):
+        text = service.log_file.read_text(errors="replace")
+        calls.pool_exhausted += text.count(_POOL_EXHAUSTED)
+        for match in _ACCESS.finditer(text):
             pairs = dict(_PAIR.findall(match.group(0)))
             path = pairs.get("path", "")
             if not path.startswith("/execution/"):
@@ -99,16 +126,22 @@ def execution_api_calls(deployment: Deployment) -> tuple[Counter[str], list[int]
                 kind = f"task-instances/{parts[-1]}"
             kinds[f"{pairs.get('method', '?')} {kind}"] += 1
             durations.append(int(pairs.get("duration_us") or 0))
-    return kinds, durations
+            with contextlib.suppress(ValueError):  # a line without a leading timestamp
+                end = datetime.fromisoformat(match.group("at").replace("Z", "+00:00"))
+                calls.spans.append((end.timestamp() - durations[-1] / 1e6, end.timestamp()))
+    return calls
 
 
-def describe_calls(kinds: Counter[str], durations: list[int], videos: int) -> str:
+def describe_calls(calls: ExecutionApiCalls, videos: int) -> str:
+    kinds, durations = calls.kinds, calls.durations
     if not durations:
         return "no Execution API access lines in the API server's log"
     top = ", ".join(f"{kind} {n / videos:.2f}" for kind, n in kinds.most_common(8))
     return (
         f"Execution API calls per video {sum(kinds.values()) / videos:.1f} ({top}); "
         f"p95 call {percentile(durations, 95) / 1000:.0f} ms, worst {max(durations) / 1000:.0f} ms"
+        f"; at most {calls.most_at_once()} calls at once; "
+        f"{calls.pool_exhausted} waited out the API server's database pool"
     )
 
 
@@ -381,7 +414,7 @@ def run_distributed(
     )
     result.jobs_without_task = result.jobs - int(recorded[0][0])
     result.writes = metadata_writes(deployment, dag, run_id, videos)
-    result.calls = describe_calls(*execution_api_calls(deployment), videos)
+    result.calls = describe_calls(execution_api_calls(deployment), videos)
     return result
 
 

@@ -238,7 +238,7 @@ def test_a_batch_survives_its_triggerer_killed(
     writes = metadata_writes(deployment, BATCH_DAG, run_id, VIDEOS)
     say(
         request,
-        f"deploy: per video: {writes}; {describe_calls(*execution_api_calls(deployment), VIDEOS)}",
+        f"deploy: per video: {writes}; {describe_calls(execution_api_calls(deployment), VIDEOS)}",
     )
     assert not failed_waits, [(ti["task_id"], ti["map_index"], ti["state"]) for ti in failed_waits]
     assert state == "success"

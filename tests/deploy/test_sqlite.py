@@ -69,7 +69,7 @@ def test_a_small_batch_on_sqlite(
         f"deploy: SQLite: videos {VIDEOS}, run {state}, waits succeeded "
         f"{sum(ti['state'] == 'success' for ti in waits)} of {len(waits)}, upstream jobs {jobs}; "
         f"per video: {metadata_writes(deployment, DAG_ID, run_id, VIDEOS)}; "
-        f"{describe_calls(*execution_api_calls(deployment), VIDEOS)}",
+        f"{describe_calls(execution_api_calls(deployment), VIDEOS)}",
     )
     assert deployment.services["scheduler"].alive(), "the scheduler died"
     assert state == "success", [(ti["task_id"], ti["map_index"], ti["state"]) for ti in tis]
