@@ -442,7 +442,9 @@ def failure_reason(deployment: Deployment, dag_id: str, run_id: str, ti: dict[st
     if refusal:
         return f"try {tries}: {refusal.group(0)[:300]}"
     errors = _ERROR.findall(log)
-    return f"try {tries}: {errors[-1] if errors else 'no error line in its log'}"
+    if not errors:  # a task dies with a SIGKILLed worker without a word
+        return f"try {tries}: no error in its log (it did not end itself: its worker died)"
+    return f"try {tries}: {errors[-1]}"
 
 
 def _end_to_success(
