@@ -5,7 +5,8 @@ provider from its wheel) with the batch CI cannot afford in its hour.
 
 Every job held by the emulator until the kills; one triggerer SIGKILLed once half the waits
 are deferred (its peer takes over), one Celery worker once all are (restarted after 5 s); then
-the jobs released. Prints the figures (run time, waits deferred at each kill, jobs per video,
+the jobs released (``--worker-kill submitting``: the worker killed while submits still go out
+instead). Prints the figures (run time, waits deferred at each kill, jobs per video,
 the limited key's 429 share, p95 time from a job's end to its task's success, metadata rows and
 Execution API calls per video); asserts nothing.
 
@@ -43,6 +44,12 @@ def main() -> None:
     parser.add_argument("--job-seconds", default="20-60", help="jobs' length once released")
     parser.add_argument("--parallelism", type=int, default=32)
     parser.add_argument("--keep", action="store_true", help="keep the logs and databases")
+    parser.add_argument(
+        "--worker-kill",
+        choices=("deferred", "submitting"),
+        default="deferred",
+        help="kill the worker once every wait is deferred, or while submits still go out",
+    )
     args = parser.parse_args()
     low, high = (int(x) for x in args.job_seconds.split("-"))
 
@@ -56,7 +63,9 @@ def main() -> None:
         with distributed_deployment(
             say, venv, root, postgres, redis, args.rate, parallelism=args.parallelism
         ) as deployment:
-            run = run_distributed(deployment, args.videos, (low, high), say)
+            run = run_distributed(
+                deployment, args.videos, (low, high), say, worker_kill=args.worker_kill
+            )
         say(f"deploy: distributed figures: {run.figures()}")
         say(f"deploy: distributed per video: {run.writes}; {run.calls}")
         say(

@@ -9,15 +9,26 @@ jobs created.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
 from types import ModuleType
 from typing import Any
 
 import pytest
+import structlog
 from dag_bundles import dag_module
 
 from airflow_provider_grokvideo.emulator import Emulator
-from airflow_provider_grokvideo.tasks.submit_record import RECORD_KEY
+from airflow_provider_grokvideo.hooks.pacer import SyncPacer
+from airflow_provider_grokvideo.tasks.submit_record import (
+    RECORD_KEY,
+    LedgerJournal,
+    MemoryStore,
+    SubmitLedger,
+    SubmitRecord,
+)
 from airflow_provider_grokvideo.triggers.video import GrokVideoTrigger
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
@@ -173,16 +184,153 @@ def test_the_refusal_says_when_and_how_to_submit_anyway(
     dags: ModuleType, emulator: Emulator, capfd: pytest.CaptureFixture[str]
 ) -> None:
     emulator.inject("slow", count=1, upstream="xai", endpoint="submit", delay=6)
-    run = dags.submit_dag.test(run_conf=conf(emulator, "a lighthouse at dawn"))
+    prompt = "a lighthouse at dawn with gulls circling over the rocks and a storm coming in"
+    run = dags.submit_dag.test(run_conf=conf(emulator, prompt))
     assert str(run.state) == "failed"
-    sent_at = records(run)[-1]["sent_at"]
+    record = records(run)[-1]
+    sent_at = record["sent_at"]
+    # What a person looks for on the upstream's dashboard: the model, the prompt's start.
+    assert record["model"] == "grok-imagine-video"
+    assert record["prompt"] == "a lighthouse at dawn with gulls circling over..."
     logged = capfd.readouterr()
     text = logged.out + logged.err
-    assert "Not submitting: try 1 of this task sent a submit to xai" in text
-    assert sent_at in text
+    assert (
+        "Not submitting: try 1 of this task sent a submit to xai (connection "
+        "'grokvideo_xai_default', model 'grok-imagine-video', prompt 'a lighthouse at dawn with "
+        f"gulls circling over...') at {sent_at}"
+    ) in text
     assert "may exist upstream and be billed" in text
     assert "resubmit_unknown=True" in text
     assert f"/taskInstances/generate/state-store/{RECORD_KEY}" in text
+
+
+@pytest.fixture
+def budget_held(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[HeldBudget]:
+    """An xAI connection whose key's request budget is spent in this process (on an injected
+    clock): its next request waits for the budget until the test lets it through."""
+    from airflow_provider_grokvideo.hooks import get_video_hook
+
+    conn = json.loads(emulator.airflow_connection("xai"))
+    conn["extra"] = {"requests_per_second": HeldBudget.RATE}
+    monkeypatch.setenv("AIRFLOW_CONN_GROKVIDEO_XAI_PACED", json.dumps(conn))
+    held = HeldBudget(get_video_hook("grokvideo_xai_paced").sync_pacer)
+    yield held
+    held.grant()  # never leave a thread waiting
+
+
+class HeldBudget:
+    """The sync pacer of a key on a clock the test moves: one turn is spent at time 0, so the
+    next request waits ``1 / RATE`` (a thousand seconds) of that clock, until :meth:`grant`."""
+
+    RATE = 0.001
+    conn_id = "grokvideo_xai_paced"
+
+    def __init__(self, pacer: SyncPacer) -> None:
+        self.pacer = pacer
+        self.now = 0.0
+        pacer.clock = lambda: self.now
+        pacer.turn()  # another request of the key has just spent the budget
+
+    def waiting(self) -> int:
+        """Requests queued for the budget now."""
+        with self.pacer._condition:
+            return sum(1 for *_, ticket in self.pacer.turns._heap if not ticket)
+
+    def grant(self) -> None:
+        """The budget's time comes: every waiting request is let through, in order."""
+        with self.pacer._condition:
+            self.now = 10 / self.RATE
+            self.pacer._condition.notify_all()
+
+
+def test_a_try_killed_while_its_submit_waits_for_the_budget_leaves_no_marker(
+    dags: ModuleType, emulator: Emulator, budget_held: HeldBudget
+) -> None:
+    # Try 1 waits for the key's budget (spent on the test's clock) and is ended there, as a
+    # killed worker ends it; the budget frees up once the try is over, for the retry.
+    waited: list[int] = []
+
+    def try_ended(context: Any) -> None:
+        waited.append(budget_held.waiting())
+        budget_held.grant()
+
+    dags.ON_RETRY.append(try_ended)
+    try:
+        run = dags.submit_dag.test(
+            run_conf=conf(emulator, "a heron at the budget's gate", conn_id=budget_held.conn_id)
+        )
+    finally:
+        dags.ON_RETRY.remove(try_ended)
+    assert waited == [0]  # try 1 died waiting, and its place left the queue with it
+    assert str(run.state) == "success"
+    [ti] = task_instances(run)
+    assert ti.try_number == 2  # the retry found no marker, so it submitted
+    [generation_id] = xcom_values(run)
+    record = records(run)[-1]
+    assert (record["generation_id"], record["try_number"]) == (generation_id, 2)
+    # Try 1 sent nothing: one request, one job for the one video.
+    assert (requests(emulator), jobs(emulator)) == (1, 1)
+
+
+class WritesSeen(MemoryStore):
+    """A task state store that keeps each record written, with the log lines emitted before."""
+
+    def __init__(self, logs: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.logs = logs
+        self.writes: list[tuple[dict[str, Any], list[str]]] = []
+
+    def set(self, key: str, value: Any) -> None:
+        self.writes.append((dict(value), [str(line["event"]) for line in self.logs]))
+        super().set(key, value)
+
+
+def test_the_marker_is_written_when_the_budget_grants_the_turn_and_the_id_before_anything(
+    emulator: Emulator, budget_held: HeldBudget
+) -> None:
+    from airflow_provider_grokvideo.hooks import get_video_hook
+
+    hook = get_video_hook(budget_held.conn_id)
+    call = hook.build_request("a heron, timed")
+    epoch = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+    def clock() -> datetime:  # the records' times on the budget's clock
+        return epoch + timedelta(seconds=budget_held.now)
+
+    answer: list[str] = []
+    with structlog.testing.capture_logs() as logs:
+        store = WritesSeen(logs)
+        marker = SubmitRecord.before_send(
+            conn_id=budget_held.conn_id, upstream="xai", fingerprint="sha256:0", try_number=1
+        )
+        journal = LedgerJournal(SubmitLedger(store), marker, now=clock)
+        submit = threading.Thread(
+            target=lambda: answer.append(hook.submit_call(call, journal=journal))
+        )
+        submit.start()
+        until(lambda: budget_held.waiting() == 1)
+        # Waiting for the budget: nothing sent, so nothing may be in flight.
+        assert (store.writes, requests(emulator)) == ([], 0)
+        budget_held.grant()
+        submit.join(30)
+    [generation_id] = answer
+    [(sent, _), (answered, logged_before)] = store.writes
+    # Sent when the budget let it through (its clock: 10 / RATE seconds), not when it asked.
+    assert sent["sent_at"] == (epoch + timedelta(seconds=10 / HeldBudget.RATE)).isoformat()
+    assert sent["generation_id"] is None
+    # The id reached the store before any line was logged about it.
+    assert answered["generation_id"] == generation_id
+    assert not [line for line in logged_before if "accepted the generation" in line]
+    assert [line for line in map(str, (e["event"] for e in logs)) if "accepted" in line]
+    assert jobs(emulator) == 1
+
+
+def until(condition: Callable[[], bool], limit: float = 30.0) -> None:
+    """Wait for ``condition`` (another thread makes it true), failing after ``limit`` s."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, "the condition was never reached"
+        time.sleep(0.01)
 
 
 def test_resubmit_unknown_submits_again_on_purpose(dags: ModuleType, emulator: Emulator) -> None:

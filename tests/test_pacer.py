@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import signal
 import threading
 import time
 from typing import Any
@@ -203,6 +204,40 @@ def test_sync_pacer_pause_with_an_injected_clock() -> None:
     now[0] = 101.0
     assert pacer.turn() == 101.0
     assert pacer.budget.next_free == pytest.approx(101.0 + (1 + SPACING_MARGIN) / DECREASE)
+
+
+class Interrupted(Exception):
+    """What a task's ``execution_timeout`` raises in its main thread (a signal handler's)."""
+
+
+def test_a_wait_interrupted_by_a_signal_leaves_the_queue() -> None:
+    # A try ended while its submit waits for the budget (its retry may run in this process)
+    # must not leave its place behind: the place would take the retry's turn.
+    now = [0.0]
+    pacer = SyncPacer(requests_per_second=1, clock=lambda: now[0])
+    pacer.turn()  # the budget is spent until 1.02 on this clock
+
+    def interrupt_once_queued() -> None:
+        deadline = time.monotonic() + 30
+        while len(pacer.turns) == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGALRM)
+
+    def raise_interrupted(signum: int, frame: Any) -> None:
+        raise Interrupted
+
+    previous = signal.signal(signal.SIGALRM, raise_interrupted)
+    try:
+        helper = threading.Thread(target=interrupt_once_queued)
+        helper.start()
+        with pytest.raises(Interrupted):
+            pacer.turn()
+        helper.join(30)
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    now[0] = 1.02
+    assert pacer.turn() == 1.02  # the next request's turn, not the dead wait's
+    assert pacer.turns.next_at(pacing._alive) is None
 
 
 # --------------------------------------------------------------------------------------------

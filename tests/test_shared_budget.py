@@ -23,6 +23,7 @@ from redis_support import RedisServer, redis_server  # noqa: F401  (the fixture)
 from airflow_provider_grokvideo.emulator import DEFAULT_API_KEY, Emulator
 from airflow_provider_grokvideo.exceptions import GrokVideoError
 from airflow_provider_grokvideo.hooks import hook_class_for
+from airflow_provider_grokvideo.hooks import pacer as pacing
 from airflow_provider_grokvideo.hooks import shared_budget as sharing
 from airflow_provider_grokvideo.hooks.base import GrokVideoHook, RetryPolicy
 from airflow_provider_grokvideo.hooks.pacer import (
@@ -347,6 +348,24 @@ def test_a_retry_after_in_one_process_pauses_the_key_in_every_other(
     started = time.monotonic()
     there.turn()  # another process, which never saw that 429
     assert time.monotonic() - started >= 1.4
+
+
+def test_a_sync_turns_callback_runs_within_the_lead_of_its_reserved_turn(
+    redis_server: RedisServer,  # noqa: F811
+) -> None:
+    # The durable submit's marker is written in ``on_turn``: after the store reserved the turn,
+    # not while waiting for its time, and early enough that its write does not make the
+    # request late (closer than the spacing to the next request of the key).
+    here = SyncPacer(20, shared=SyncStore(settings_of(redis_server), KEY, "here"))
+    here.refused(here.turn(), 1.5 + pacing.ON_TURN_LEAD)  # the key is paused: the next waits
+    called: list[float] = []
+    asked = time.monotonic()
+    left = here.turn(lambda: called.append(time.monotonic()))
+    [at] = called
+    # Called once the turn's time was at most the lead away (not at once), and the request
+    # left at its turn, after the callback.
+    assert at - asked >= 1.4
+    assert at <= left and left - asked >= 1.4 + pacing.ON_TURN_LEAD
 
 
 def test_a_429_in_one_process_cuts_the_learned_rate_of_every_other(

@@ -17,9 +17,11 @@ from state_store_support import DictStore
 
 from airflow_provider_grokvideo.tasks.submit_record import (
     RECORD_KEY,
+    LedgerJournal,
     SubmitLedger,
     SubmitRecord,
     decide,
+    prompt_start,
     request_fingerprint,
     state_store_url_path,
     unknown_submit_message,
@@ -107,6 +109,65 @@ def test_refusal_message_says_when_where_and_both_ways_out() -> None:
     ) in text
     assert text.endswith("then clear the task.")
     assert "fingerprint differs" not in text
+
+
+def test_the_refusal_names_what_the_upstreams_dashboard_shows() -> None:
+    sent = marker(model="grok-imagine-video", prompt="a fox  in the snow at dusk, slow pan left")
+    text = unknown_submit_message(sent)
+    assert text.startswith(
+        "Not submitting: try 1 of this task sent a submit to xai (connection "
+        "'grokvideo_xai_default', model 'grok-imagine-video', prompt 'a fox in the snow at "
+        "dusk, slow...') at 2026-11-30T08:15:02+00:00 and ended before reading the answer."
+    )
+    # A record written before these fields existed still reads, and says what it has.
+    old = SubmitRecord.from_json({k: v for k, v in sent.to_json().items() if k != "model"})
+    assert old is not None and old.model is None
+    assert "(connection 'grokvideo_xai_default', prompt 'a fox" in unknown_submit_message(old)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "start"),
+    [
+        ("a fox", "a fox"),
+        ("  one two\nthree  ", "one two three"),
+        ("1 2 3 4 5 6 7 8 9", "1 2 3 4 5 6 7 8..."),
+        ("x" * 100, "x" * 80 + "..."),
+    ],
+)
+def test_the_record_keeps_the_prompts_first_words(prompt: str, start: str) -> None:
+    assert prompt_start(prompt) == start
+
+
+def test_the_journal_writes_the_marker_at_sending_with_its_clock() -> None:
+    clock = [WHEN]
+    store = DictStore()
+    journal = LedgerJournal(SubmitLedger(store), marker(), now=lambda: clock[0])
+    assert store.values == {}  # made before the budget's wait: nothing written
+    clock[0] = datetime(2026, 11, 30, 8, 20, 0, tzinfo=timezone.utc)
+    journal.sending()
+    assert store.values[RECORD_KEY]["sent_at"] == "2026-11-30T08:20:00+00:00"
+    journal.not_sent()  # a 429: no job, the marker goes
+    assert store.values == {} and not journal.job_may_exist
+    clock[0] = datetime(2026, 11, 30, 8, 21, 0, tzinfo=timezone.utc)
+    journal.sending()
+    journal.answered("req-9")
+    record = store.values[RECORD_KEY]
+    assert (record["sent_at"], record["answered_at"], record["generation_id"]) == (
+        "2026-11-30T08:21:00+00:00",
+        "2026-11-30T08:21:00+00:00",
+        "req-9",
+    )
+
+
+def test_a_failed_marker_write_sends_nothing_and_claims_no_job() -> None:
+    class Down(DictStore):
+        def set(self, key: str, value: Any, *, retention: Any = None) -> None:
+            raise OSError("the API server is down")
+
+    journal = LedgerJournal(SubmitLedger(Down()), marker())
+    with pytest.raises(OSError):
+        journal.sending()
+    assert not journal.job_may_exist  # raised before the request: failover may go on
 
 
 def test_refusal_message_notes_a_changed_request() -> None:

@@ -161,14 +161,22 @@ def may_have_created_a_job(error: BaseException) -> bool:
 class SubmitJournal(Protocol):
     """Told by :meth:`GrokVideoHook.submit_call` when a paid request may be in flight: the
     generate task's durable record (``tasks/submit_record.py``) says "a job may exist" only
-    from just before a POST until an answer that surely created none."""
+    from just before a POST leaves until an answer that surely created none."""
 
     def sending(self) -> None:
-        """The POST is about to leave (called before every attempt)."""
+        """The POST leaves now: the key's request budget has granted its turn, and the request
+        is written to the socket as soon as this returns (called on every attempt; the wait for
+        the budget comes before it, so a try killed while waiting leaves nothing unknown).  An
+        error raised here sends nothing."""
 
     def not_sent(self) -> None:
         """The attempt surely created no job (a 429, a refusal, never connected): called
         before the back-off sleep, so a worker killed during it leaves nothing unknown."""
+
+    def answered(self, generation_id: str) -> None:
+        """The answer is read: the job is ``generation_id``.  Called before anything else is
+        done with it (no log line first), so that the window in which a killed try leaves a
+        job without its id is the one write."""
 
 
 class _BearerAuth(httpx.Auth):
@@ -570,7 +578,8 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
         answers the original job.  Where the upstream takes keys (APIMart), every submit
         carries one: ``idempotency_key`` (the same for the same request of the same task on
         every try, see ``tasks/submit_record.idempotency_key``) or a random one.  ``journal``
-        is told when a request may be in flight.
+        is told when a request may be in flight (once the budget has granted its turn, not
+        while waiting for it) and, first of all, the id once it is read.
         """
         headers: dict[str, str] | None = None
         if self.dialect.idempotency_keys:
@@ -588,10 +597,13 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
             return weather(error)
 
         def attempt() -> tuple[httpx.Response, Any]:
-            if journal is not None:
-                journal.sending()
             try:
-                response = self._exchange(call, submit=True, headers=headers)
+                response = self._exchange(
+                    call,
+                    submit=True,
+                    headers=headers,
+                    on_sending=journal.sending if journal is not None else None,
+                )
                 return response, self._read(response, submit=True)
             except Exception as exc:
                 if journal is not None and not may_have_created_a_job(exc):
@@ -605,6 +617,14 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
             raise SubmitOutcomeUnknown(
                 f"{exc}; the job may have been created upstream, so it is not submitted again"
             ) from None
+        if journal is not None:
+            # The id first, before any log line: a try killed from here on loses nothing.
+            try:
+                journal.answered(generation_id)
+            except Exception:
+                # The job exists: carry on with its id.  The marker alone stays, so a later
+                # try refuses to submit again rather than pay twice.
+                self.log.exception("could not record generation %s", generation_id)
         request_id = self.dialect.submit_request_id(body)
         if response.headers.get("Idempotency-Replayed", "").lower() == "true":
             self.log.info(
@@ -693,11 +713,21 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
         return self._read(self._exchange(call, submit=submit), submit=submit)
 
     def _exchange(
-        self, call: HttpCall, *, submit: bool, headers: dict[str, str] | None = None
+        self,
+        call: HttpCall,
+        *,
+        submit: bool,
+        headers: dict[str, str] | None = None,
+        on_sending: Callable[[], None] | None = None,
     ) -> httpx.Response:
-        """One paced request over the sync client; the answer as it came (not yet read)."""
+        """One paced request over the sync client; the answer as it came (not yet read).
+
+        ``on_sending`` is called once the key's budget has granted the turn, right before the
+        request is written (see ``SyncPacer.turn``): the wait for the turn (seconds to minutes
+        on a busy key) sends nothing, and must not count as a request that may be in flight.
+        """
         pacer = self.sync_pacer
-        sent_at = pacer.turn()
+        sent_at = pacer.turn(on_sending)
         try:
             response = self._sync_client.request(
                 call.method, call.path, params=call.params, json=call.json, headers=headers

@@ -331,10 +331,14 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
                 fingerprint=candidate.fingerprint,
                 try_number=getattr(ti, "try_number", None),
                 idempotency_key=key if hook.dialect.idempotency_keys else None,
+                model=candidate.model,
+                prompt=self.prompt,
             )
-            # The marker is written just before each POST leaves and removed after an answer
-            # that surely made no job: a crash while a request may be in flight is known to
-            # later tries.  Without a state store the journal still knows it, for failover.
+            # The marker is written once the request budget grants the POST its turn, right
+            # before it leaves, and removed after an answer that surely made no job; the hook
+            # writes the id before anything else.  A crash while a request may be in flight is
+            # known to later tries.  Without a state store the journal still knows it, for
+            # failover.
             journal = LedgerJournal(
                 ledger or SubmitLedger(MemoryStore()),
                 marker,
@@ -359,12 +363,6 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
                     )
                     continue
                 raise self._submit_error(exc, passed) from exc
-            try:
-                journal.answered(generation_id)
-            except Exception:
-                # The job exists: carry on with its id.  The marker alone stays, so a later
-                # try refuses to submit again rather than pay twice.
-                self.log.exception("could not record generation %s", generation_id)
             self._polled_conn_id = candidate.conn_id  # the connection that made it: waited on
             self.log.info(
                 "Submitted generation %s through connection %s%s",

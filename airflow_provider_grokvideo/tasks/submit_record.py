@@ -12,9 +12,12 @@ per map index, so a later try (a retry after the worker was killed, or a clear) 
   again with that key, and the upstream answers the original job (APIMart);
 - nothing recorded: submit.
 
-The marker says "a request may be in flight" only from just before a POST until an answer that
-surely created no job (:class:`LedgerJournal`): a try whose POST got a 429 and whose worker
-died in the back-off sleep leaves nothing unknown behind.
+The marker says "a request may be in flight" only from the moment the key's request budget has
+granted the POST its turn (the request is then written to the socket at once) until an answer
+that surely created no job (:class:`LedgerJournal`): a try killed while it waits for the budget,
+or in the back-off sleep after a 429, leaves nothing unknown behind.  The marker keeps when the
+request was sent, its model and its prompt's first words, so that a person checking the
+upstream's dashboard after a refusal knows which job to look for.
 
 Airflow's own ``ResumableJobMixin`` records only the id, after the submit returns, so a crash
 between the two still submits twice; the marker closes that window.  This module holds the
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Literal, Protocol
@@ -35,6 +39,10 @@ from typing import Any, Literal, Protocol
 RECORD_KEY = "grokvideo_submit"
 #: The operator parameter that submits anyway after an unknown submit.
 RESUBMIT_PARAMETER = "resubmit_unknown"
+#: The record keeps this many of the prompt's first words (enough to find the job on the
+#: upstream's dashboard, without copying a long prompt into the metadata database).
+PROMPT_WORDS = 8
+PROMPT_CHARS = 80
 
 Decision = Literal["submit", "reattach", "refuse", "resubmit", "replay"]
 
@@ -53,7 +61,7 @@ class TaskStateStore(Protocol):
 class SubmitRecord:
     """One submit of one task instance: the marker, then (once answered) the id."""
 
-    sent_at: str  # ISO 8601, UTC, when the request was about to be sent
+    sent_at: str  # ISO 8601, UTC: when the request was sent (its budget turn granted)
     conn_id: str
     upstream: str
     fingerprint: str  # of the request sent (see request_fingerprint); never holds the key
@@ -62,6 +70,10 @@ class SubmitRecord:
     answered_at: str | None = None
     #: The ``Idempotency-Key`` sent, where the upstream takes one (see :func:`idempotency_key`).
     idempotency_key: str | None = None
+    #: The model sent (``None``: the request named none) and the prompt's first words
+    #: (:func:`prompt_start`): what the upstream's dashboard shows of the job.
+    model: str | None = None
+    prompt: str | None = None
 
     @classmethod
     def before_send(
@@ -72,6 +84,8 @@ class SubmitRecord:
         fingerprint: str,
         try_number: int | None,
         idempotency_key: str | None = None,
+        model: str | None = None,
+        prompt: str | None = None,
         now: datetime | None = None,
     ) -> SubmitRecord:
         return cls(
@@ -81,6 +95,8 @@ class SubmitRecord:
             fingerprint=fingerprint,
             try_number=try_number,
             idempotency_key=idempotency_key,
+            model=model,
+            prompt=None if prompt is None else prompt_start(prompt),
         )
 
     def sent_again(self, now: datetime | None = None) -> SubmitRecord:
@@ -101,6 +117,16 @@ class SubmitRecord:
         known = {name: value.get(name) for name in cls.__dataclass_fields__}
         known["generation_id"] = str(known["generation_id"]) if known["generation_id"] else None
         return cls(**known)  # type: ignore[arg-type]
+
+
+def prompt_start(prompt: str) -> str:
+    """The prompt's first :data:`PROMPT_WORDS` words (at most :data:`PROMPT_CHARS` characters),
+    with "..." when it goes on."""
+    words = prompt.split()
+    start = " ".join(words[:PROMPT_WORDS])
+    if len(start) > PROMPT_CHARS:
+        start = start[:PROMPT_CHARS].rstrip()
+    return start + ("..." if start != " ".join(words) else "")
 
 
 def request_fingerprint(method: str, path: str, body: Any) -> str:
@@ -185,23 +211,33 @@ class MemoryStore:
 
 class LedgerJournal:
     """Keeps the ledger's marker true while a submit's attempts run (the hook's
-    ``SubmitJournal``): written just before a POST leaves, removed after an answer that surely
-    created no job, so that it says "a job may exist" only when one may.
+    ``SubmitJournal``): written once the request budget has granted a POST its turn, just
+    before the request leaves (the wait for the budget sends nothing), removed after an answer
+    that surely created no job, so that it says "a job may exist" only when one may; replaced
+    by the id as soon as the answer is read.
 
     Once an attempt has ended without such an answer (a lost answer retried with its key), or
     when the try began from an earlier try's marker, the marker stays until the id replaces it:
     a job may exist from then on, whatever the later attempts answer.  Writes only on a change:
     a submit answered at once costs two (the marker, the id), as before.
+
+    :param now: the clock of the record's times (tests inject one).
     """
 
     def __init__(
-        self, ledger: SubmitLedger, marker: SubmitRecord, *, job_may_exist: bool = False
+        self,
+        ledger: SubmitLedger,
+        marker: SubmitRecord,
+        *,
+        job_may_exist: bool = False,
+        now: Callable[[], datetime] | None = None,
     ) -> None:
         self.ledger = ledger
         self.marker = marker
         self._written = False
         self._in_flight = False
         self._job_may_exist = job_may_exist
+        self._now = now or _utcnow
 
     @property
     def job_may_exist(self) -> bool:
@@ -211,11 +247,12 @@ class LedgerJournal:
     def sending(self) -> None:
         if self._in_flight:  # the previous attempt ended with no answer that rules a job out
             self._job_may_exist = True
-        self._in_flight = True
         if not self._written:
-            self.marker = self.marker.sent_again()  # when this attempt leaves
+            # When this attempt leaves.  A failed write raises here, before the request.
+            self.marker = self.marker.sent_again(self._now())
             self.ledger.write(self.marker)
             self._written = True
+        self._in_flight = True
 
     def not_sent(self) -> None:
         self._in_flight = False
@@ -225,7 +262,7 @@ class LedgerJournal:
 
     def answered(self, generation_id: str) -> None:
         self._in_flight = False
-        self.ledger.write(self.marker.answered(generation_id))
+        self.ledger.write(self.marker.answered(generation_id, self._now()))
         self._written = True
 
 
@@ -254,11 +291,18 @@ def unknown_submit_message(
     """Why a try refuses to submit after an earlier try died mid-submit, and how to submit
     anyway on purpose."""
     by = f"try {record.try_number}" if record.try_number else "an earlier try"
+    what = "".join(
+        (
+            f"connection {record.conn_id!r}",
+            f", model {record.model!r}" if record.model else "",
+            f", prompt {record.prompt!r}" if record.prompt else "",
+        )
+    )
     message = (
-        f"Not submitting: {by} of this task sent a submit to {record.upstream} (connection "
-        f"{record.conn_id!r}) at {record.sent_at} and ended before reading the answer. The job "
-        f"may exist upstream and be billed; submitting again could pay for a second video. "
-        f"Check the upstream's dashboard for it."
+        f"Not submitting: {by} of this task sent a submit to {record.upstream} ({what}) at "
+        f"{record.sent_at} and ended before reading the answer. The job may exist upstream and "
+        f"be billed; submitting again could pay for a second video. Check the upstream's "
+        f"dashboard for a job of that model and prompt made at that time."
     )
     if fingerprint is not None and fingerprint != record.fingerprint:
         message += " (The request has changed since: its fingerprint differs.)"
@@ -274,6 +318,10 @@ def unknown_submit_message(
     return message
 
 
+def _utcnow() -> datetime:
+    return datetime.now(tz=timezone.utc)
+
+
 def _iso(now: datetime | None) -> str:
-    moment = now or datetime.now(tz=timezone.utc)
+    moment = now or _utcnow()
     return moment.astimezone(timezone.utc).isoformat(timespec="seconds")

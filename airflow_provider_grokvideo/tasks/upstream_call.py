@@ -48,3 +48,11 @@ class Candidate:
     def fingerprint(self) -> str:
         call = self.upstream.call
         return request_fingerprint(call.method, call.path, call.json)
+
+    @property
+    def model(self) -> str | None:
+        """The model the request names as sent (the dialect fills the default in), else the
+        one asked for."""
+        body = self.upstream.call.json
+        sent = body.get("model") if isinstance(body, dict) else None
+        return str(sent) if sent else self.upstream.model

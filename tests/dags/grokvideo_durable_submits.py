@@ -7,7 +7,9 @@ DAG bundle of its own by the tests (``dag.test()`` only runs a DAG found in a bu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from airflow.sdk import DAG, Param
 
@@ -22,6 +24,15 @@ PARAMS = {
 # A try that is still submitting (or waiting) after this many seconds is ended by Airflow, as
 # a killed worker ends it; the task's retry then finds what the try recorded.
 TRY_SECONDS = 4
+#: Called (in the test's process) when the submit task's try has ended and a retry is due: a
+#: test makes what the retry meets happen there, on that condition rather than after a delay.
+ON_RETRY: list[Callable[[Any], None]] = []
+
+
+def _retrying(context: Any) -> None:
+    for callback in ON_RETRY:
+        callback(context)
+
 
 with DAG(
     dag_id="grokvideo_test_submit",
@@ -37,6 +48,7 @@ with DAG(
         retries=1,
         retry_delay=timedelta(0),
         execution_timeout=timedelta(seconds=TRY_SECONDS),
+        on_retry_callback=_retrying,
     )
 
 with DAG(

@@ -290,6 +290,13 @@ class Deployment:
             self.killed_submit_emulator_url, "xai", DEFAULT_API_KEY
         )
 
+    def start_emulator(
+        self, name: str, job_seconds: float, rate_limits: Mapping[str, float] | None = None
+    ) -> str:
+        """One more emulator, for a scenario that needs one of its own (its counts meet no
+        other scenario's requests); its URL."""
+        return self._start_emulator(name, job_seconds, rate_limits)
+
     def _start_emulator(
         self,
         name: str,
@@ -475,6 +482,16 @@ class Deployment:
             )
         return self._client
 
+    def create_connection(self, conn_id: str, conn_type: str, **fields: Any) -> None:
+        """A connection in the metadata database, through the REST API: for a scenario that
+        needs one once Airflow is up (the processes' ``AIRFLOW_CONN_*`` are fixed by then).
+        ``fields``: ``host``, ``port``, ``password``, ``extra`` (a dict)..."""
+        body = {"connection_id": conn_id, "conn_type": conn_type, **fields}
+        if isinstance(body.get("extra"), dict):
+            body["extra"] = json.dumps(body["extra"])
+        response = self.api.post("/connections", json=body)
+        assert response.status_code in (200, 201), response.text
+
     def wait_for_dags(self, *dag_ids: str) -> None:
         for dag_id in dag_ids:
             wait_for(
@@ -524,9 +541,18 @@ class Deployment:
         return int(response.json()["total_entries"])
 
     def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> str:
+        return self.task_log_of(dag_id, run_id, task_id, try_number)
+
+    def task_log_of(
+        self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1
+    ) -> str:
+        """A try's log (of one map index of a mapped task)."""
+        params = {"full_content": "true"}
+        if map_index >= 0:
+            params["map_index"] = str(map_index)
         response = self.api.get(
             f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}",
-            params={"full_content": "true"},
+            params=params,
             headers={"Accept": "application/json"},
         )
         response.raise_for_status()

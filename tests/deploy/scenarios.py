@@ -10,6 +10,7 @@ and asserts what the product must do; the figures are printed, never asserted on
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import re
@@ -152,6 +153,40 @@ def percentile(values: list[float] | list[int], q: float) -> float:
     return float(statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1])
 
 
+class HeldBudget:
+    """A key's request budget shared in Redis (``hooks/shared_budget.py``), held by the test:
+    the key is paused there for an hour, so every submit that asks for a turn is handed one an
+    hour away and waits for it; the test counts those turns, then frees the budget."""
+
+    PAUSE_SECONDS = 3600.0
+
+    def __init__(self, redis: RedisServer, db: int, base_url: str, api_key: str, rate: float):
+        import redis as redis_py
+
+        from airflow_provider_grokvideo.hooks.pacer import SPACING_MARGIN
+        from airflow_provider_grokvideo.hooks.shared_budget import budget_name
+
+        self.client = redis_py.Redis(host="127.0.0.1", port=redis.port, db=db)
+        key_hash = hashlib.sha256(api_key.encode()).hexdigest()
+        self.name = budget_name((base_url.rstrip("/"), key_hash))  # as the hook names it
+        self.spacing = (1 + SPACING_MARGIN) / rate
+
+    def hold(self) -> None:
+        seconds, micros = self.client.time()
+        self.client.hset(self.name, "paused", f"{seconds + micros / 1e6 + self.PAUSE_SECONDS:.6f}")
+
+    def waiting(self) -> int:
+        """Turns handed out since :meth:`hold`: submits waiting for the budget (or dead)."""
+        tat, paused = self.client.hmget(self.name, "tat", "paused")
+        if not tat or not paused or float(tat) < float(paused):
+            return 0
+        return round((float(tat) - float(paused)) / self.spacing)
+
+    def free(self) -> None:
+        """Forget the budget (its pause and the turns handed out): the next asks go at once."""
+        self.client.delete(self.name)
+
+
 # -- the distributed batch ----------------------------------------------------------------
 DISTRIBUTED_DAG = "grokvideo_deploy_distributed"
 #: The upstream limited in the emulator and paced on its connection (xAI publishes 1 request
@@ -218,6 +253,14 @@ class DistributedRun:
     worker_down_seconds: float = 0.0
     failed_waits: list[tuple[str, int, str]] = field(default_factory=list)
     not_succeeded: list[tuple[str, int, str]] = field(default_factory=list)
+    #: When the worker was killed: "deferred" (every wait deferred, no submit left) or
+    #: "submitting" (submits still going out), and how many jobs the upstreams had then.
+    worker_kill: str = "deferred"
+    jobs_at_worker_kill: int = 0
+    #: Each task that did not succeed: (task, map index, state, reason from its last try's log).
+    failures: list[tuple[str, int, str, str]] = field(default_factory=list)
+    #: Jobs made upstream whose id no task recorded (a submit killed after its POST left).
+    jobs_without_task: int = 0
     jobs: int = 0
     jobs_total: int = 0
     jobs_by_upstream: dict[str, int] = field(default_factory=dict)
@@ -245,7 +288,14 @@ class DistributedRun:
             + ", ".join(f"{k} {v}" for k, v in self.jobs_by_upstream.items())
             + f"); {LIMITED_UPSTREAM} 429s {self.limited_429} of {self.limited_requests} "
             f"requests ({100 * self.share_429:.2f} %); job end to task success p95 "
-            f"{self.p95_end_to_success:.1f} s (worst {self.worst_end_to_success:.1f} s)"
+            f"{self.p95_end_to_success:.1f} s (worst {self.worst_end_to_success:.1f} s); "
+            f"worker killed {self.worker_kill} (jobs then {self.jobs_at_worker_kill}); "
+            f"failed tasks {len(self.failures)}"
+            + "".join(
+                f"; {task}[{index}] {state}: {reason}"
+                for task, index, state, reason in self.failures
+            )
+            + f"; jobs no task recorded {self.jobs_without_task}"
         )
 
 
@@ -254,11 +304,17 @@ def run_distributed(
     videos: int,
     job_seconds: tuple[int, int],
     say: Callable[[str], None],
+    worker_kill: str = "deferred",
 ) -> DistributedRun:
     """The distributed batch: every job held until the kills; one triggerer SIGKILLed once
     half the waits are deferred (its peer takes over, no replacement), one Celery worker once
-    all are (restarted a few seconds later); then the jobs released."""
-    url, result = deployment.emulator_url, DistributedRun(videos)
+    all are (``worker_kill="deferred"``), or once three quarters of the videos have their job
+    while the other submits still go out (``"submitting"``: a submit killed after its POST
+    left is then refused on its retry, rightly), restarted a few seconds later; then the jobs
+    released."""
+    if worker_kill not in ("deferred", "submitting"):
+        raise ValueError(f"worker_kill is 'deferred' or 'submitting', not {worker_kill!r}")
+    url, result = deployment.emulator_url, DistributedRun(videos, worker_kill=worker_kill)
     for upstream in ("xcompute", "mountsea", "xai"):
         response = deployment.api.post(
             "/pools",
@@ -287,15 +343,26 @@ def run_distributed(
         f"{result.triggers_before_kill}; no replacement"
     )
 
-    # One worker once every wait is deferred (no wait is then running on a worker), back
-    # after a few seconds as a supervisor would bring it.
-    wait_deferred(deployment, dag, run_id, videos, 1800)
+    # One worker once every wait is deferred (no wait is then running on a worker), or while
+    # submits still go out; back after a few seconds as a supervisor would bring it.
+    if worker_kill == "deferred":
+        wait_deferred(deployment, dag, run_id, videos, 1800)
+    else:
+        wait_for(
+            lambda: _jobs(deployment, url) >= videos * 3 // 4,
+            1800,
+            "three quarters of the videos to have their job",
+            deployment,
+            1,
+        )
     result.deferred_at_worker_kill = deployment.count(dag, run_id, "deferred")
+    result.jobs_at_worker_kill = _jobs(deployment, url)
     pids = deployment.kill("celery-worker-1")
     down = time.monotonic()
     say(
         f"deploy: SIGKILLed celery-worker-1 ({len(pids)} processes) at {down - started:.0f} s "
-        f"with {result.deferred_at_worker_kill} waits deferred"
+        f"with {result.deferred_at_worker_kill} waits deferred, "
+        f"{result.jobs_at_worker_kill} of {videos} jobs made"
     )
     time.sleep(5)
     deployment.restart("celery-worker-1")
@@ -324,6 +391,11 @@ def run_distributed(
     result.not_succeeded = [
         (ti["task_id"], ti["map_index"], ti["state"]) for ti in tis if ti["state"] != "success"
     ]
+    result.failures = [
+        (ti["task_id"], ti["map_index"], ti["state"], failure_reason(deployment, dag, run_id, ti))
+        for ti in tis
+        if ti["state"] not in ("success", "upstream_failed", "skipped")
+    ]
     stats = deployment.emulator_stats(url)
     result.jobs_by_upstream = {n: s["submissions"] for n, s in stats["upstreams"].items()}
     result.jobs = sum(result.jobs_by_upstream.values())
@@ -336,9 +408,43 @@ def run_distributed(
     )
     if result.state == "success":
         result.report = deployment.xcom(dag, run_id, "report")
+    recorded = deployment.sql(
+        "SELECT count(DISTINCT value->>'generation_id') FROM xcom "
+        f"WHERE dag_id = '{dag}' AND run_id = '{run_id}' AND key = 'grokvideo'"
+    )
+    result.jobs_without_task = result.jobs - int(recorded[0][0])
     result.writes = metadata_writes(deployment, dag, run_id, videos)
     result.calls = describe_calls(execution_api_calls(deployment), videos)
     return result
+
+
+def _jobs(deployment: Deployment, url: str) -> int:
+    stats = deployment.emulator_stats(url)
+    return sum(int(s["submissions"]) for s in stats["upstreams"].values())
+
+
+#: The line of a task's log that says why it failed: the durable submit's refusal first, else
+#: the last error.
+_REFUSAL = re.compile(r"Not submitting: [^\n\"]*? ended before reading the answer")
+_ERROR = re.compile(r"(?:AirflowFailException|Error|Exception)[:\s]+([^\n\"]{1,240})")
+
+
+def failure_reason(deployment: Deployment, dag_id: str, run_id: str, ti: dict[str, Any]) -> str:
+    """Why a task instance did not succeed, from its last try's log (one line, shortened)."""
+    task_id, index, tries = ti["task_id"], ti["map_index"], ti.get("try_number") or 1
+    if ti["state"] != "failed":
+        return f"left {ti['state']}"
+    try:
+        log = deployment.task_log_of(dag_id, run_id, task_id, tries, index)
+    except httpx.HTTPError as exc:
+        return f"log unreadable ({exc})"
+    refusal = _REFUSAL.search(log)
+    if refusal:
+        return f"try {tries}: {refusal.group(0)[:300]}"
+    errors = _ERROR.findall(log)
+    if not errors:  # a task dies with a SIGKILLed worker without a word
+        return f"try {tries}: no error in its log (it did not end itself: its worker died)"
+    return f"try {tries}: {errors[-1]}"
 
 
 def _end_to_success(

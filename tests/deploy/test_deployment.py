@@ -6,6 +6,9 @@ and watched through the REST API.
 * A worker SIGKILLed while its generate task's submit is in flight (the upstream has created
   the job, the answer is late): the retry after the heartbeat timeout submits nothing and
   fails, saying when the unknown submit was sent.
+* Submits SIGKILLed while they wait for the key's request budget (shared in Redis, the key
+  limited to a low rate in an emulator of its own; the test holds the budget until every
+  submit waits): no marker was written, so each retry submits, one job per video.
 * A batch of ``GROKVIDEO_DEPLOY_VIDEOS`` videos (300) over the three upstreams, half waited by
   the sensor and half by the generate task itself, no retries on any wait; the emulator holds
   every job until at least half the waits are deferred (so on any machine), then the only
@@ -19,6 +22,7 @@ and watched through the REST API.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -29,16 +33,29 @@ from typing import Any
 import psutil
 import pytest
 
+from airflow_provider_grokvideo.emulator import DEFAULT_API_KEY
+from airflow_provider_grokvideo.emulator.server import airflow_connection
 from deploy.airflow_deployment import HEARTBEAT_TIMEOUT, Deployment, wait_for
 from deploy.conftest import say
 from deploy.processes import gone
-from deploy.scenarios import describe_calls, execution_api_calls, metadata_writes, wait_deferred
+from deploy.redis_server import RedisServer
+from deploy.scenarios import (
+    HeldBudget,
+    describe_calls,
+    execution_api_calls,
+    metadata_writes,
+    wait_deferred,
+)
 
 pytestmark = pytest.mark.deploy
 
 BATCH_DAG = "grokvideo_deploy_batch"
 KILLED_SUBMIT_DAG = "grokvideo_deploy_killed_submit"
 FAILOVER_DAG = "grokvideo_deploy_failover"
+BUDGET_KILL_DAG = "grokvideo_deploy_budget_kill"
+#: Its connection (made by the test), its videos (the DAG's VIDEOS) and the key's rate: xAI's
+#: published 1 request per second, in the emulator and on the connection.
+BUDGET_CONN_ID, BUDGET_VIDEOS, BUDGET_RATE = "grokvideo_budget_kill", 8, 1.0
 #: The failover batch: this many videos, the first FAILOVER_BEFORE made while xAI is up.
 FAILOVER_VIDEOS, FAILOVER_BEFORE = 40, 10
 #: APIMart loses the answers of this many submits (after creating their jobs).
@@ -58,7 +75,7 @@ WAIT_TASK_PREFIXES = ("wait_", "generate_and_wait_")
 
 @pytest.fixture(scope="module")
 def dags(deployment: Deployment) -> Deployment:
-    deployment.wait_for_dags(BATCH_DAG, KILLED_SUBMIT_DAG, FAILOVER_DAG)
+    deployment.wait_for_dags(BATCH_DAG, KILLED_SUBMIT_DAG, FAILOVER_DAG, BUDGET_KILL_DAG)
     return deployment
 
 
@@ -106,6 +123,71 @@ def test_a_submit_killed_in_flight_is_not_sent_again(
     )
     assert refusal, log[-3000:]
     say(request, f"deploy: the retry refused: the unknown submit was sent at {refusal.group(1)}")
+
+
+def test_submits_killed_while_waiting_for_the_budget_are_sent_by_their_retries(
+    dags: Deployment, redis_server: RedisServer, request: pytest.FixtureRequest
+) -> None:
+    deployment = dags
+    url = deployment.start_emulator("emulator-budget", 60, {"xai": BUDGET_RATE})
+    connection = json.loads(airflow_connection(url, "xai", DEFAULT_API_KEY))
+    deployment.create_connection(
+        "grokvideo_budget_redis", "redis", host="127.0.0.1", port=redis_server.port, extra={"db": 2}
+    )
+    deployment.create_connection(
+        BUDGET_CONN_ID,
+        connection["conn_type"],
+        host=connection["host"],
+        password=connection["password"],
+        extra={"requests_per_second": BUDGET_RATE, "redis_conn_id": "grokvideo_budget_redis"},
+    )
+    budget = HeldBudget(redis_server, 2, connection["host"], DEFAULT_API_KEY, BUDGET_RATE)
+    budget.hold()  # every submit is handed a turn an hour away: it waits for it
+    started = time.monotonic()
+    run_id = deployment.trigger(BUDGET_KILL_DAG)
+
+    wait_for(
+        lambda: budget.waiting() >= BUDGET_VIDEOS,
+        300,
+        "every submit to wait for the key's budget",
+        deployment,
+    )
+    where = f"dag_id = '{BUDGET_KILL_DAG}' AND run_id = '{run_id}'"
+    markers = int(deployment.sql(f"SELECT count(*) FROM task_state_store WHERE {where}")[0][0])
+    running = [ti for ti in deployment.task_instances(BUDGET_KILL_DAG, run_id, "running")]
+    victims: dict[int, str] = {}
+    for ti in running:
+        victims.update(_task_processes(int(ti["pid"])))
+    for pid in victims:  # each supervisor before its task, so that it cannot report the end
+        os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: all(map(gone, victims)), 30, "the tasks' processes to die")
+    waited = budget.waiting()
+    budget.free()  # the key's next turns go at once, at its rate
+    sent_before = deployment.emulator_stats(url)["upstreams"]["xai"]["requests"]
+    say(
+        request,
+        f"deploy: SIGKILLed {len(running)} generate tasks ({len(victims)} processes) while "
+        f"{waited} submits waited for the budget; submit records then {markers}, "
+        f"requests sent {sent_before}",
+    )
+
+    state = deployment.wait_for_run(BUDGET_KILL_DAG, run_id, HEARTBEAT_TIMEOUT + 300)
+    tis = deployment.task_instances(BUDGET_KILL_DAG, run_id)
+    stats = deployment.emulator_stats(url)
+    xai = stats["upstreams"]["xai"]
+    refused = [ti["map_index"] for ti in tis if ti["state"] != "success"]
+    say(
+        request,
+        f"deploy: budget kill figures: videos {BUDGET_VIDEOS}, run {state} in "
+        f"{time.monotonic() - started:.0f} s, tries {sorted(ti['try_number'] for ti in tis)}, "
+        f"tasks not successful {refused}, upstream jobs {xai['submissions']} "
+        f"(must be {BUDGET_VIDEOS}), 429s {xai['rate_limited_submit']} of {xai['requests']}",
+    )
+    assert len(running) == BUDGET_VIDEOS, running
+    assert (markers, sent_before) == (0, 0), "a submit waiting for the budget left a marker"
+    assert (state, refused) == ("success", [])
+    assert all(ti["try_number"] == 2 for ti in tis), "a killed try was not retried"
+    assert xai["submissions"] == stats["jobs_total"] == BUDGET_VIDEOS, "not one job per video"
 
 
 def test_a_batch_survives_its_triggerer_killed(
