@@ -296,32 +296,46 @@ def test_two_processes_polling_one_limited_key_are_never_refused(
         from airflow.sdk import Connection
         from airflow_provider_grokvideo.hooks import hook_class_for
         from airflow_provider_grokvideo.hooks.base import RetryPolicy
-        url, key, port, generation, start_at, rate = sys.argv[1:7]
+        url, key, port, generation, rate = sys.argv[1:6]
         os.environ["AIRFLOW_CONN_BUDGET_STORE"] = f"redis://127.0.0.1:{port}/?db=0"
         conn = Connection(conn_id="x", conn_type="grokvideo_xai", host=url, password=key,
             extra=json.dumps({"requests_per_second": rate, "redis_conn_id": "budget_store"}))
         hook = hook_class_for(conn.conn_type)(conn.conn_id, connection=conn, retry=RetryPolicy(1))
         hook.sync_pacer  # noqa
-        while time.time() < float(start_at):
+        print("ready", flush=True)
+        start_at = float(sys.stdin.readline())
+        while time.time() < start_at:
             time.sleep(0.005)
         reads = 0
-        while time.time() < float(start_at) + 3:
+        while time.time() < start_at + 3:
             hook.get_video(generation)
             reads += 1
         print(reads)
         """
     )
-    start_at = time.time() + 8.0
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     arguments = [grokvideo_emulator.base_url("xai"), DEFAULT_API_KEY, str(redis_server.port)]
     children = [
         subprocess.Popen(
-            [sys.executable, "-c", code, *arguments, generation, str(start_at), str(rate)],
+            [sys.executable, "-c", code, *arguments, generation, str(rate)],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            text=True,
             env=env,
         )
         for _ in range(2)
     ]
+    # Both start reading together once both have imported Airflow and built their hook, however
+    # long that takes on this machine.
+    for child in children:
+        assert child.stdout is not None
+        lines = iter(child.stdout.readline, "")  # Airflow logs a line or two first
+        assert any(line.strip() == "ready" for line in lines), "the child ended before it was ready"
+    start_at = time.time() + 0.5
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.write(f"{start_at}\n")
+        child.stdin.flush()
     reads = []
     for child in children:
         stdout, _ = child.communicate(timeout=90)
