@@ -314,7 +314,7 @@ class GenerationWaitMixin:
         """How the trigger ends this task (``tasks.ending.task_end_spec``), or ``None`` to
         resume it on a worker: ``end_from_trigger=False``, an Airflow that cannot end a task
         from a trigger with its retries intact, a subclass with its own ``execute_complete``,
-        or a link that only a worker can compute."""
+        a callback that only a worker runs, or a link that only a worker can compute."""
         from airflow_provider_grokvideo.compat import AIRFLOW_VERSION, TRIGGER_CAN_END_TASKS
 
         if self.end_from_trigger is False or context is None:
@@ -329,6 +329,13 @@ class GenerationWaitMixin:
             return None
         if type(self).execute_complete is not GenerationWaitMixin.execute_complete:
             return None  # its own ending runs on a worker
+        # Airflow's DAG processor runs the failure and retry callbacks of a task ended by its
+        # trigger, but drops its success callback ("not a failure callback", 3.3) and a skip
+        # sends none: a task with one of those resumes on a worker, where they run.
+        if getattr(self, "on_success_callback", None) or (
+            self._skips_on_failure and getattr(self, "on_skipped_callback", None)
+        ):
+            return None
         from airflow_provider_grokvideo.tasks.ending import task_end_spec
         from airflow_provider_grokvideo.tasks.links import (
             GrokVideoLink,
