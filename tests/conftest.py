@@ -135,6 +135,8 @@ def dag_test_ends_tasks_like_a_deployment(monkeypatch: pytest.MonkeyPatch) -> li
         handled.append(event)
         raise _EndedByTrigger
 
+    run_task.__wrapped__ = original_run_task  # type: ignore[attr-defined]
+    run_inline_trigger.__wrapped__ = original_run_inline_trigger  # type: ignore[attr-defined]
     monkeypatch.setattr(dag_module, "_run_task", run_task)
     monkeypatch.setattr(dag_module, "_run_inline_trigger", run_inline_trigger)
     return handled
