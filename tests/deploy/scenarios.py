@@ -23,11 +23,15 @@ from typing import Any
 
 import httpx
 
+from airflow_provider_grokvideo import compat
 from deploy.airflow_deployment import Deployment, celery_settings, running_deployment, wait_for
 from deploy.postgres import PostgresServer
 from deploy.redis_server import RedisServer
 
 WAIT_TASK_PREFIXES = ("wait_", "generate_and_wait_")
+#: Whether the waits end in the triggerer: the deployment installs the same Airflow as this
+#: environment (the newest the provider's wheel resolves to, from the same pip cache).
+ENDS_IN_TRIGGERER: bool = compat.TRIGGER_CAN_END_TASKS
 #: The API server's access log line (Airflow's ``HttpAccessLogMiddleware``: structlog's
 #: ``key=value`` pairs, in any order).
 _ACCESS = re.compile(r"request finished.*$", re.MULTILINE)
@@ -79,26 +83,49 @@ def metadata_writes(deployment: Deployment, dag_id: str, run_id: str, videos: in
     )
 
 
-def execution_api_calls(deployment: Deployment) -> tuple[Counter[str], list[int]]:
-    """Every Execution API call in the API server's log, by kind (``POST xcoms``,
-    ``PATCH task-instances/state``...), and their durations (µs)."""
-    kinds: Counter[str] = Counter()
-    durations: list[int] = []
+def _execution_api_lines(deployment: Deployment) -> Iterator[dict[str, str]]:
+    """The ``key=value`` pairs of every Execution API access line of the API servers' logs."""
     for service in deployment.all_services():
         if not service.name.startswith("api-server"):
             continue
         for match in _ACCESS.finditer(service.log_file.read_text(errors="replace")):
             pairs = dict(_PAIR.findall(match.group(0)))
-            path = pairs.get("path", "")
-            if not path.startswith("/execution/"):
-                continue
-            parts = [p for p in path.split("/")[2:] if p and not _ID.match(p)]
-            kind = parts[0] if parts else "?"
-            if kind == "task-instances" and len(parts) > 1:
-                kind = f"task-instances/{parts[-1]}"
-            kinds[f"{pairs.get('method', '?')} {kind}"] += 1
-            durations.append(int(pairs.get("duration_us") or 0))
+            if pairs.get("path", "").startswith("/execution/"):
+                yield pairs
+
+
+def execution_api_calls(deployment: Deployment) -> tuple[Counter[str], list[int]]:
+    """Every Execution API call in the API server's log, by kind (``POST xcoms``,
+    ``PATCH task-instances/state``...), and their durations (µs)."""
+    kinds: Counter[str] = Counter()
+    durations: list[int] = []
+    for pairs in _execution_api_lines(deployment):
+        parts = [p for p in pairs["path"].split("/")[2:] if p and not _ID.match(p)]
+        kind = parts[0] if parts else "?"
+        if kind == "task-instances" and len(parts) > 1:
+            kind = f"task-instances/{parts[-1]}"
+        kinds[f"{pairs.get('method', '?')} {kind}"] += 1
+        durations.append(int(pairs.get("duration_us") or 0))
     return kinds, durations
+
+
+def task_starts(deployment: Deployment, tis: list[dict[str, Any]]) -> Counter[int]:
+    """How many task instances of ``tis`` a worker started how many times: the Execution API's
+    ``PATCH task-instances/<id>/run``, sent by a try's start and by every resume after a
+    deferral.  A wait that its trigger ended was started once."""
+    ids = {str(ti["id"]) for ti in tis}
+    starts: Counter[str] = Counter(dict.fromkeys(ids, 0))
+    for pairs in _execution_api_lines(deployment):
+        parts = pairs["path"].strip("/").split("/")
+        if len(parts) == 4 and parts[1:4:2] == ["task-instances", "run"] and parts[2] in ids:
+            starts[parts[2]] += 1
+    return Counter(starts.values())
+
+
+def describe_starts(starts: Counter[int], videos: int) -> str:
+    total = sum(times * n for times, n in starts.items())
+    spread = ", ".join(f"{n} started {times}x" for times, n in sorted(starts.items()))
+    return f"task starts per video {total / videos:.2f} ({spread})"
 
 
 def describe_calls(kinds: Counter[str], durations: list[int], videos: int) -> str:
@@ -195,6 +222,9 @@ class DistributedRun:
     report: dict[str, Any] = field(default_factory=dict)
     writes: str = ""
     calls: str = ""
+    #: How many waits a worker started how many times (1: ended by its trigger).
+    wait_starts: Counter[int] = field(default_factory=Counter)
+    starts: str = ""
 
     @property
     def share_429(self) -> float:
@@ -305,6 +335,10 @@ def run_distributed(
         result.report = deployment.xcom(dag, run_id, "report")
     result.writes = metadata_writes(deployment, dag, run_id, videos)
     result.calls = describe_calls(*execution_api_calls(deployment), videos)
+    result.wait_starts = task_starts(deployment, waits)
+    result.starts = f"{describe_starts(task_starts(deployment, tis), videos)}; waits: " + (
+        describe_starts(result.wait_starts, videos)
+    )
     return result
 
 
