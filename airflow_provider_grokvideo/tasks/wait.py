@@ -317,7 +317,8 @@ class GenerationWaitMixin:
         a callback that only a worker runs, or a link that only a worker can compute."""
         from airflow_provider_grokvideo.compat import AIRFLOW_VERSION, TRIGGER_CAN_END_TASKS
 
-        if self.end_from_trigger is False or context is None:
+        ti = context.get("ti") if context is not None else None
+        if self.end_from_trigger is False or ti is None:
             return None
         if not TRIGGER_CAN_END_TASKS:
             if self.end_from_trigger:
@@ -343,7 +344,6 @@ class GenerationWaitMixin:
             configured_page_link,
         )
 
-        ti = context["ti"]
         page_links: dict[str, str] = {}
         video_links: list[str] = []
         for link in getattr(self, "operator_extra_links", ()):
