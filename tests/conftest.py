@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -84,59 +85,12 @@ def unlearned_pacers() -> Any:
     pacer._SYNC.clear()
 
 
-class _EndedByTrigger(BaseException):
-    """A task-end event was handled: out of ``dag.test()``'s ``_run_task`` (which catches
-    ``Exception`` only), without resuming the task."""
-
-
 @pytest.fixture(autouse=True)
-def dag_test_ends_tasks_like_a_deployment(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """``dag.test()`` hands a trigger's task-end event (``TaskSuccessEvent``...) to the
-    scheduler's own ``handle_event_submit``, as the triggerer does in a deployment.
+def dag_test_ends_tasks_like_a_deployment() -> Iterator[list[Any]]:
+    """``dag.test()`` hands a trigger's task-end event to the scheduler's own handler, as the
+    triggerer does in a deployment (``dag_test_support.ending_tasks_from_triggers``).  Yields
+    the end events handled, in order."""
+    from dag_test_support import ending_tasks_from_triggers
 
-    ``dag.test()`` (Airflow 3.1 to 3.3) runs a trigger inline and resumes the task with the
-    event's payload whatever the event: a task that its trigger ends would be run again with
-    ``event="success"`` (the operators cope, see ``_resume_after_task_end``, but then the tests
-    would not see what a deployment does).  Returns the end events handled, in order.
-    """
-    try:
-        from airflow.sdk.definitions import dag as dag_module
-    except ImportError:  # pragma: no cover  (an Airflow without the SDK's dag.test)
-        return []
-    handled: list[Any] = []
-    if not hasattr(dag_module, "_run_task") or not hasattr(dag_module, "_run_inline_trigger"):
-        return handled  # pragma: no cover
-    running: list[Any] = []
-    original_run_task = dag_module._run_task
-    original_run_inline_trigger = dag_module._run_inline_trigger
-
-    def run_task(*, ti: Any, task: Any, run_triggerer: bool = False) -> Any:
-        running.append(ti)
-        try:
-            return original_run_task(ti=ti, task=task, run_triggerer=run_triggerer)
-        except _EndedByTrigger:
-            return None
-        finally:
-            running.pop()
-
-    def run_inline_trigger(trigger: Any, task_sdk_ti: Any) -> Any:
-        from airflow.models.taskinstance import TaskInstance
-        from airflow.models.trigger import handle_event_submit
-        from airflow.triggers.base import BaseTaskEndEvent
-        from airflow.utils.session import create_session
-        from sqlalchemy import select
-
-        event = original_run_inline_trigger(trigger, task_sdk_ti)
-        if not isinstance(event, BaseTaskEndEvent):
-            return event
-        with create_session() as session:
-            ti = session.scalar(select(TaskInstance).where(TaskInstance.id == running[-1].id))
-            handle_event_submit(event, task_instance=ti, session=session)
-        handled.append(event)
-        raise _EndedByTrigger
-
-    run_task.__wrapped__ = original_run_task  # type: ignore[attr-defined]
-    run_inline_trigger.__wrapped__ = original_run_inline_trigger  # type: ignore[attr-defined]
-    monkeypatch.setattr(dag_module, "_run_task", run_task)
-    monkeypatch.setattr(dag_module, "_run_inline_trigger", run_inline_trigger)
-    return handled
+    with ending_tasks_from_triggers() as handled:
+        yield handled
