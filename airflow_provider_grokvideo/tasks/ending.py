@@ -66,27 +66,59 @@ def wait_record(
 def task_end_spec(
     *,
     cost_estimate: Any,
-    own_estimate: bool,
+    record_estimate: Mapping[str, Any] | None,
     skip_on_failure: bool,
     page_links: Mapping[str, str],
     video_links: list[str],
+    task: Mapping[str, Any],
 ) -> dict[str, Any]:
     """What the trigger needs to end the task as its worker would (its ``task_end`` kwarg).
 
-    :param cost_estimate: the estimate carried into the result (``CostEstimate.to_dict()``).
-    :param own_estimate: whether the estimate is the task's own, kept in its record.
+    :param cost_estimate: the task's ``cost_estimate`` (an estimate, a ``grokvideo`` record
+        holding one, or their rendered text): only the estimate is kept (a record's prompt
+        would swell the kwargs), which gives the result the same cost.  Unreadable: none, as
+        the worker's ``with_estimate`` ignores it.
+    :param record_estimate: the task's own estimate, kept in its record (the one-task wait).
     :param skip_on_failure: a sensor's ``soft_fail`` / ``never_fail``: a failed generation or a
         timeout skips the task instead of failing it.
     :param page_links: XCom key -> the task's link to the "Grok videos" page.
     :param video_links: XCom keys of the links to the upstream's video URL.
+    :param task: the task instance the XComs are pushed for: ``dag_id``, ``task_id``,
+        ``run_id``, ``map_index``.
     """
+    from airflow_provider_grokvideo.pricing import read_estimate
+
+    try:
+        estimate = read_estimate(cost_estimate)
+    except ValueError:
+        estimate = None
     return {
-        "cost_estimate": dict(cost_estimate) if isinstance(cost_estimate, Mapping) else None,
-        "own_estimate": bool(own_estimate),
+        "cost_estimate": estimate.to_dict() if estimate is not None else None,
+        "record_estimate": dict(record_estimate) if record_estimate else None,
         "skip_on_failure": bool(skip_on_failure),
         "page_links": dict(page_links),
         "video_links": list(video_links),
+        "task": {name: task[name] for name in ("dag_id", "task_id", "run_id", "map_index")},
     }
+
+
+def push_xcoms(task: Mapping[str, Any], xcoms: Mapping[str, Any]) -> None:
+    """Push ``xcoms`` for ``task`` (``task_end_spec``'s) as its worker would: the values through
+    the XCom backend, the links straight to the database (Airflow's task runner does the same),
+    both through the Execution API.  Blocking: the trigger calls it in a thread.
+
+    Not in the task-end event itself: Airflow's handler stores an event's XComs JSON-encoded a
+    second time (a JSON string where a worker stores the object), which a mapped task's
+    downstream and the page's SQL would not read as the same value.
+    """
+    from airflow.sdk.execution_time.xcom import XCom
+
+    where = {name: task[name] for name in ("dag_id", "task_id", "run_id", "map_index")}
+    for key, value in xcoms.items():
+        if key.startswith("_link_"):
+            XCom._set_xcom_in_db(key=key, value=value, **where)
+        else:
+            XCom.set(key=key, value=value, **where)
 
 
 def task_end(
@@ -105,7 +137,7 @@ def task_end(
         return None  # the worker's execute_complete says what is wrong with it
     if status in FAILED_STATUSES and not isinstance(generation, Mapping):
         return None
-    own = spec.get("cost_estimate") if spec.get("own_estimate") else None
+    own = spec.get("record_estimate")
     message = str(payload.get("message") or "")
     xcoms: dict[str, Any] = {}
     record = wait_record(generation, status, message, own)

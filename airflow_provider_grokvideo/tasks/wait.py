@@ -330,6 +330,8 @@ class GenerationWaitMixin:
             return None
         if type(self).execute_complete is not GenerationWaitMixin.execute_complete:
             return None  # its own ending runs on a worker
+        if not _pushes_its_value_plainly(self, ti):
+            return None
         # Airflow's DAG processor runs the failure and retry callbacks of a task ended by its
         # trigger, but drops its success callback ("not a failure callback", 3.3) and a skip
         # sends none: a task with one of those resumes on a worker, where they run.
@@ -346,21 +348,28 @@ class GenerationWaitMixin:
 
         page_links: dict[str, str] = {}
         video_links: list[str] = []
+        dag_id, run_id = getattr(ti, "dag_id", None), getattr(ti, "run_id", None)
+        if not dag_id or not run_id:
+            return None
         for link in getattr(self, "operator_extra_links", ()):
             if type(link) is GrokVideoLink:
-                page_links[link.xcom_key] = configured_page_link(
-                    ti.dag_id, ti.run_id, generation_id
-                )
+                page_links[link.xcom_key] = configured_page_link(dag_id, run_id, generation_id)
             elif type(link) is GrokVideoUpstreamLink:
                 video_links.append(link.xcom_key)
             else:
                 return None  # a link of the user's: computed by a worker at the task's end
         return task_end_spec(
             cost_estimate=self.cost_estimate,
-            own_estimate=self._estimate_is_own,
+            record_estimate=self._own_estimate(),
             skip_on_failure=self._skips_on_failure,
             page_links=page_links,
             video_links=video_links,
+            task={
+                "dag_id": dag_id,
+                "task_id": ti.task_id,
+                "run_id": run_id,
+                "map_index": getattr(ti, "map_index", -1),
+            },
         )
 
     def _defer_to_trigger(self, generation_id: str, context: Context | None = None) -> None:
@@ -516,3 +525,16 @@ class GenerationWaitMixin:
             f"${cost} {data.get('cost_source')}" if cost is not None else "unknown",
         )
         return data
+
+
+def _pushes_its_value_plainly(task: Any, ti: Any) -> bool:
+    """Whether the worker would push the return value as one XCom with nothing else to do:
+    not with ``do_xcom_push=False`` or ``multiple_outputs``, nor for a task whose mapped
+    downstream expands over it (the worker records its length too)."""
+    if not getattr(task, "do_xcom_push", True) or getattr(task, "multiple_outputs", False):
+        return False
+    try:
+        mapped_dependant = next(task.iter_mapped_dependants(), None) is not None
+    except Exception:
+        return False
+    return bool(getattr(ti, "is_mapped", False)) or not mapped_dependant

@@ -251,17 +251,20 @@ class GrokVideoTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        yield self.event(await self.wait())
+        yield await self.event(await self.wait())
 
-    def event(self, payload: dict[str, Any]) -> TriggerEvent:
-        """The event for the final ``payload``: one that ends the task (``task_end``), else the
-        payload itself, for the task's ``execute_complete`` on a worker."""
+    async def event(self, payload: dict[str, Any]) -> TriggerEvent:
+        """The event for the final ``payload``: one that ends the task (``task_end``), its
+        XComs pushed first, else the payload itself, for ``execute_complete`` on a worker."""
         if self.task_end is None:
             return TriggerEvent(payload)
-        from airflow_provider_grokvideo.tasks.ending import task_end
+        from airflow_provider_grokvideo.tasks.ending import push_xcoms, task_end
 
         try:
             end = task_end(payload, self.task_end, self.conn_id)
+            if end is not None:
+                # Through the Execution API, as a worker: a blocking client, off the loop.
+                await asyncio.to_thread(push_xcoms, self.task_end["task"], end[1])
         except Exception:
             # Never lose an ending: the worker builds the same XComs from the payload.
             log.exception("cannot end the task of %s here; resuming it", self.generation_id)
@@ -269,18 +272,18 @@ class GrokVideoTrigger(BaseTrigger):
         if end is None:
             log.info("generation %s: resuming the task on a worker", self.generation_id)
             return TriggerEvent(payload)
-        state, xcoms = end
+        state = end[0]
         from airflow.triggers.base import TaskFailedEvent, TaskSkippedEvent, TaskSuccessEvent
 
         message = payload.get("message")
         if state == "success":
             log.info("%s; the task ends here, in the triggerer", message)
-            return TaskSuccessEvent(xcoms=xcoms)
+            return TaskSuccessEvent()
         # This log is the task's log (its triggerer part), where the UI shows it.
         log.error("%s; the task ends %s here, in the triggerer", message, state)
         if state == "skipped":
-            return TaskSkippedEvent(xcoms=xcoms)
-        return TaskFailedEvent(xcoms=xcoms)
+            return TaskSkippedEvent()
+        return TaskFailedEvent()
 
     async def wait(self) -> dict[str, Any]:
         """The loop of :meth:`run`: returns the one event payload."""
