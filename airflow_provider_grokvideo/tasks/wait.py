@@ -314,7 +314,8 @@ class GenerationWaitMixin:
         """How the trigger ends this task (``tasks.ending.task_end_spec``), or ``None`` to
         resume it on a worker: ``end_from_trigger=False``, an Airflow that cannot end a task
         from a trigger with its retries intact, a subclass with its own ``execute_complete``,
-        a callback that only a worker runs, or a link that only a worker can compute."""
+        a callback that only a worker runs, ``outlets`` (asset events), a value that a mapped
+        downstream expands over, or a link that only a worker can compute."""
         from airflow_provider_grokvideo.compat import AIRFLOW_VERSION, TRIGGER_CAN_END_TASKS
 
         ti = context.get("ti") if context is not None else None
@@ -332,6 +333,8 @@ class GenerationWaitMixin:
             return None  # its own ending runs on a worker
         if not _pushes_its_value_plainly(self, ti):
             return None
+        if getattr(self, "outlets", None):
+            return None  # a worker emits its asset events; Airflow's end-event handler does not
         # Airflow's DAG processor runs the failure and retry callbacks of a task ended by its
         # trigger, but drops its success callback ("not a failure callback", 3.3) and a skip
         # sends none: a task with one of those resumes on a worker, where they run.
