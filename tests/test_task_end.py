@@ -278,15 +278,30 @@ def test_a_task_with_a_success_callback_resumes_on_a_worker(
     assert noted(callbacks) == [("success", "generate", 1)]
 
 
-def test_end_from_trigger_false_resumes_on_a_worker(
-    emulator: Emulator, dag_test_ends_tasks_like_a_deployment: list[Any]
-) -> None:
+def test_what_only_a_worker_can_do_resumes_on_a_worker(emulator: Emulator) -> None:
+    from datetime import datetime
+
+    from airflow.sdk import DAG, Asset
+
     from airflow_provider_grokvideo.sensors.video import GrokVideoSensor
 
-    sensor = GrokVideoSensor(
-        task_id="wait", conn_id="grokvideo_xai_default", generation_id="x", end_from_trigger=False
-    )
-    assert sensor._task_end_spec("x", {"ti": None}) is None  # type: ignore[arg-type]
+    ti = SimpleNamespace(dag_id="d", run_id="r", task_id="wait", map_index=-1)
+    with DAG("d", schedule=None, start_date=datetime(2025, 1, 1)):
+        common = {"conn_id": "grokvideo_xai_default", "generation_id": "job-1"}
+        plain = GrokVideoSensor(task_id="wait", **common)
+        resumed = [
+            GrokVideoSensor(task_id="off", end_from_trigger=False, **common),
+            GrokVideoSensor(task_id="outlets", outlets=[Asset("videos")], **common),
+            GrokVideoSensor(task_id="success", on_success_callback=print, **common),
+            GrokVideoSensor(task_id="no_push", do_xcom_push=False, **common),
+        ]
+    spec = plain._task_end_spec("job-1", {"ti": ti})  # type: ignore[arg-type]
+    assert spec is not None
+    assert spec["task"] == {"dag_id": "d", "task_id": "wait", "run_id": "r", "map_index": -1}
+    assert spec["video_links"] == ["_link_GrokVideoUpstreamLink"]
+    assert "generation_id=job-1" in spec["page_links"]["_link_GrokVideoLink"]
+    for sensor in resumed:
+        assert sensor._task_end_spec("job-1", {"ti": ti}) is None, sensor.task_id  # type: ignore[arg-type]
 
 
 def test_dag_test_of_airflow_resumes_an_ended_task_which_reads_its_answer_once(
