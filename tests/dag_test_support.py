@@ -28,10 +28,15 @@ def ending_tasks_from_triggers() -> Iterator[list[Any]]:
     handled, in order.  The originals stay reachable as ``__wrapped__``."""
     import pytest
 
+    from airflow_provider_grokvideo.compat import TRIGGER_CAN_END_TASKS
+
     handled: list[Any] = []
     try:
         from airflow.sdk.definitions import dag as dag_module
     except ImportError:  # pragma: no cover  (an Airflow without the SDK's dag.test)
+        yield handled
+        return
+    if not TRIGGER_CAN_END_TASKS:  # no wait ends in its trigger: dag.test() as it is
         yield handled
         return
     if not hasattr(dag_module, "_run_task") or not hasattr(dag_module, "_run_inline_trigger"):
@@ -41,10 +46,10 @@ def ending_tasks_from_triggers() -> Iterator[list[Any]]:
     original_run_task = dag_module._run_task
     original_run_inline_trigger = dag_module._run_inline_trigger
 
-    def run_task(*, ti: Any, task: Any, run_triggerer: bool = False) -> Any:
-        running.append(ti)
+    def run_task(*args: Any, **kwargs: Any) -> Any:  # whatever this Airflow's signature is
+        running.append(kwargs["ti"] if "ti" in kwargs else args[0])
         try:
-            return original_run_task(ti=ti, task=task, run_triggerer=run_triggerer)
+            return original_run_task(*args, **kwargs)
         except _EndedByTrigger:
             return None
         finally:
