@@ -51,6 +51,7 @@ __all__ = [
     "AIRFLOW_VERSION",
     "AIRFLOW_V_3_3_PLUS",
     "NEVER_EXPIRE",
+    "TRIGGER_CAN_END_TASKS",
     "AirflowException",
     "AirflowFailException",
     "AirflowSensorTimeout",
@@ -74,6 +75,15 @@ def _version_tuple(version: str) -> tuple[int, int, int]:
 
 AIRFLOW_VERSION_TUPLE = _version_tuple(AIRFLOW_VERSION)
 AIRFLOW_V_3_3_PLUS = AIRFLOW_VERSION_TUPLE >= (3, 3, 0)
+#: Whether a trigger may end its task itself (``TaskSuccessEvent`` / ``TaskFailedEvent`` /
+#: ``TaskSkippedEvent``) with every guarantee of a worker's ending: the event's XComs pushed,
+#: the task's callbacks sent to the DAG processor, and a failure routed to ``up_for_retry``
+#: while the task has retries left.  Every Airflow 3 pushes the XComs and sends success and
+#: failure callbacks, but before 3.3.1 a failure event fails the task for good, its retries
+#: ignored and ``on_failure_callback`` run instead of ``on_retry_callback``
+#: (apache/airflow#69819, fixed in 3.3.1 by #71163; 3.1.8, 3.2.2 and 3.3.0 read).  Older
+#: versions resume the task on a worker, as before: nothing is lost, only the worker start.
+TRIGGER_CAN_END_TASKS = AIRFLOW_VERSION_TUPLE >= (3, 3, 1)
 
 # The convention of Airflow's own providers: an unsupported Airflow gets one clear sentence at
 # import, not an ImportError of some moved name deep inside a DAG file.

@@ -71,7 +71,9 @@ class FloorReport:
 
         async def run(trigger: Any) -> Any:
             async for event in original_run(trigger):
-                report._events.append(str(event.payload.get("status")))
+                payload = event.payload  # a task-end event's is the state's name (3.3.1+)
+                status = payload.get("status") if isinstance(payload, dict) else payload
+                report._events.append(str(status))
                 yield event
 
         DAG.test = test  # type: ignore[method-assign]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -82,3 +83,14 @@ def unlearned_pacers() -> Any:
     pacer._SYNC.clear()
     yield
     pacer._SYNC.clear()
+
+
+@pytest.fixture(autouse=True)
+def dag_test_ends_tasks_like_a_deployment() -> Iterator[list[Any]]:
+    """``dag.test()`` hands a trigger's task-end event to the scheduler's own handler, as the
+    triggerer does in a deployment (``dag_test_support.ending_tasks_from_triggers``).  Yields
+    the end events handled, in order."""
+    from dag_test_support import ending_tasks_from_triggers
+
+    with ending_tasks_from_triggers() as handled:
+        yield handled

@@ -471,10 +471,15 @@ def test_generate_and_wait_finishes_on_the_worker_when_the_job_has_already_ended
 def test_generate_and_wait_fails_a_failed_generation_without_retrying(
     dags: ModuleType, emulator: Emulator
 ) -> None:
+    from airflow_provider_grokvideo import compat
+
     run = dags.wait_dag.test(run_conf=conf(emulator, "a storm [emulator:fail]"))
     assert str(run.state) == "failed"
     [ti] = task_instances(run)
-    assert ti.try_number == 1  # retries=2, unused: the upstream's answer will not change
+    # retries=2, not all used: the upstream's answer will not change.  A failure that the
+    # trigger ends goes through Airflow's retry rule once (3.3.1+): the retry reads the same
+    # job's answer on the worker and fails for good, submitting nothing.
+    assert ti.try_number == (2 if compat.TRIGGER_CAN_END_TASKS else 1)
     assert jobs(emulator) == 1
 
 

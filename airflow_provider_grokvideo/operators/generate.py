@@ -66,6 +66,9 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
         :class:`~airflow_provider_grokvideo.sensors.video.GrokVideoSensor`.
     :param deferrable: with ``wait_for_completion``, wait in the triggerer (default) rather
         than polling from the worker.
+    :param end_from_trigger: with ``wait_for_completion`` and ``deferrable``, end the task in
+        the triggerer when the generation ends, as the sensor's (see
+        :class:`~airflow_provider_grokvideo.sensors.video.GrokVideoSensor`).
     :param poll_interval: as the sensor's (with ``wait_for_completion``).
     :param min_poll_interval: as the sensor's.
     :param max_poll_interval: as the sensor's.
@@ -137,6 +140,7 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
         max_cost_usd: float | str | Decimal | None = None,
         reference_image_urls: Sequence[str] | str | None = None,
         fallback_conn_ids: Sequence[str] | str | None = None,
+        end_from_trigger: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -156,6 +160,7 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
         self._grokvideo_hook = None
         self.max_cost_usd = max_cost_usd
         self.fallback_conn_ids = fallback_conn_ids
+        self.end_from_trigger = end_from_trigger
         self._primary_upstream: str | None = None
 
     def execute(self, context: Context) -> Any:

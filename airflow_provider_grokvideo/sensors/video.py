@@ -74,6 +74,10 @@ class GrokVideoSensor(GenerationWaitMixin, BaseSensorOperator):
     :param cost_estimate: the generate task's ``cost_estimate`` XCom (templated), used as the
         result's cost where the upstream bills none: ``"{{ ti.xcom_pull(task_ids='generate',
         key='cost_estimate', map_indexes=ti.map_index) }}"``, say.
+    :param end_from_trigger: in deferrable mode, end the task in the triggerer when the
+        generation ends (success with the same XComs, failure, or skip with ``soft_fail``),
+        without resuming it on a worker.  Default: where Airflow keeps a task's retries and
+        callbacks for it (3.3.1 and newer); ``False`` resumes it on a worker, as before.
 
     The XCom return value is the finished generation: ``status`` (``"succeeded"``),
     ``video_urls``, ``thumbnail_url``, ``expires_at`` (unix seconds when the URLs stop working)
@@ -102,6 +106,7 @@ class GrokVideoSensor(GenerationWaitMixin, BaseSensorOperator):
         timeout: float | timedelta = DEFAULT_TIMEOUT,
         deferrable: bool = True,
         cost_estimate: dict[str, Any] | str | None = None,
+        end_from_trigger: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poll_interval, timeout=timeout, **kwargs)
@@ -112,7 +117,13 @@ class GrokVideoSensor(GenerationWaitMixin, BaseSensorOperator):
         self._set_poll_settings(poll_interval, min_poll_interval, max_poll_interval)
         self.deferrable = deferrable
         self.cost_estimate = cost_estimate
+        self.end_from_trigger = end_from_trigger
         self._grokvideo_hook = None
+
+    @property
+    def _skips_on_failure(self) -> bool:  # type: ignore[override]
+        # As BaseSensorOperator.resume_execution does on a worker.
+        return bool(self.soft_fail or getattr(self, "never_fail", False))
 
     # -- deferrable mode ------------------------------------------------------------------
     def execute(self, context: Context) -> Any:
@@ -146,6 +157,10 @@ class GrokVideoSensor(GenerationWaitMixin, BaseSensorOperator):
         return PokeReturnValue(is_done=True, xcom_value=result)
 
     # -- helpers --------------------------------------------------------------------------
+    def _resumed_generation_id(self, context: Context) -> str:
+        self._check_generation_id(context)
+        return self.generation_id
+
     def _check_generation_id(self, context: Context) -> None:
         """Make ``generation_id`` the job id (from a record, its ``conn_id`` polled), and
         find the connection that made it (:meth:`_follow_record`)."""

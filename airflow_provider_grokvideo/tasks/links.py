@@ -78,6 +78,22 @@ def page_link(dag_id: str, run_id: str, generation_id: str | None, base_url: str
     return f"{base_url.rstrip('/')}{PAGE_PATH}?{urlencode(query)}"
 
 
+def configured_page_link(dag_id: str, run_id: str, generation_id: str | None) -> str:
+    """:func:`page_link` under this process's ``[api] base_url``: a worker's (at the task's
+    end, or at its deferral for a task that the triggerer ends)."""
+    from airflow_provider_grokvideo.compat import conf
+
+    base_url = conf.get("api", "base_url", fallback=DEFAULT_BASE_URL) or DEFAULT_BASE_URL
+    return page_link(dag_id, run_id, generation_id, base_url)
+
+
+def upstream_video_link(value: Any) -> str:
+    """The upstream's http(s) video URL in a task's return value, else ``""`` (the UI draws
+    only http(s) links)."""
+    link = video_link_from_xcom(value)
+    return link if urlsplit(link).scheme in ("http", "https") else ""
+
+
 def _generation_id(value: Any) -> str | None:
     if isinstance(value, Mapping) and value.get("generation_id"):
         return str(value["generation_id"])
@@ -106,7 +122,6 @@ class GrokVideoLink(BaseOperatorLink):
         # importing this module must not pay for.
         from airflow.sdk.execution_time import xcom
 
-        from airflow_provider_grokvideo.compat import conf
         from airflow_provider_grokvideo.tasks.catalog import XCOM_KEY
 
         if not _finished(ti_key):
@@ -121,8 +136,7 @@ class GrokVideoLink(BaseOperatorLink):
             generation_id = _generation_id(value)
             if generation_id is None and not video_link_from_xcom(value):
                 return ""
-        base_url = conf.get("api", "base_url", fallback=DEFAULT_BASE_URL) or DEFAULT_BASE_URL
-        return page_link(ti_key.dag_id, ti_key.run_id, generation_id, base_url)
+        return configured_page_link(ti_key.dag_id, ti_key.run_id, generation_id)
 
 
 class GrokVideoUpstreamLink(BaseOperatorLink):
@@ -138,5 +152,4 @@ class GrokVideoUpstreamLink(BaseOperatorLink):
         value = getattr(operator, "_grokvideo_result", None)  # the task that has just run
         if value is None:
             value = xcom.XCom.get_value(ti_key=ti_key, key=RETURN_VALUE_KEY)
-        link = video_link_from_xcom(value)
-        return link if urlsplit(link).scheme in ("http", "https") else ""
+        return upstream_video_link(value)

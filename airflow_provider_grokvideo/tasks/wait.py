@@ -7,8 +7,12 @@ operator's ``wait_for_completion`` mode.
   that fires seconds after its deferral meets Airflow's stale defer-exit race
   (apache/airflow#72716): the scheduler can take the deferring process's exit for the new try's
   and fail a finished wait.  Checking first keeps finished work off that path.
-- :meth:`GenerationWaitMixin.execute_complete` maps the trigger's event: only a succeeded
-  generation gets through; failed, cancelled and expired raise
+- Where Airflow allows it (``compat.TRIGGER_CAN_END_TASKS``) and ``end_from_trigger`` is not
+  False, the trigger ends the task itself when the generation ends, with the XComs this task's
+  worker would push (:mod:`airflow_provider_grokvideo.tasks.ending`): no second worker start.
+- :meth:`GenerationWaitMixin.execute_complete` maps the trigger's event (with
+  ``end_from_trigger=False``, on an older Airflow, or after an event the triggerer could not
+  decide): only a succeeded generation gets through; failed, cancelled and expired raise
   :class:`GrokVideoGenerationFailed` (no retries), a timeout is an ``AirflowSensorTimeout``,
   anything else an ``AirflowException``.
 - :meth:`GenerationWaitMixin._read_once` and :meth:`GenerationWaitMixin._outcome` are one
@@ -52,6 +56,9 @@ DEFAULT_TIMEOUT = 60 * 60.0
 #: net only: the trigger reports its own timeout first.
 DEFERRAL_GRACE_SECONDS = 120.0
 FAILED_STATUSES = ("failed", "cancelled", "expired")
+#: The payloads of Airflow's task-end events (``TaskSuccessEvent`` ...): a task resumed with one
+#: was ended by its trigger (see ``_resume_after_task_end``).
+TASK_END_STATES = ("success", "failed", "skipped")
 
 
 class GrokVideoGenerationFailed(AirflowFailException, GenerationFailed):
@@ -173,6 +180,11 @@ class GenerationWaitMixin:
     #: Whether ``cost_estimate`` is this task's own (the generate task waiting itself), to keep
     #: in its finished record; the sensor's is the generate task's, already in that task's.
     _estimate_is_own: bool = False
+    #: End the task in the triggerer when the generation ends (``None``: where Airflow can,
+    #: see ``compat.TRIGGER_CAN_END_TASKS``); ``False`` resumes it on a worker, as before.
+    end_from_trigger: bool | None = None
+    #: A failed generation or a timeout skips the task (a sensor's ``soft_fail``).
+    _skips_on_failure: bool = False
 
     def _own_estimate(self) -> dict[str, Any] | None:
         estimate = self.cost_estimate
@@ -298,13 +310,80 @@ class GenerationWaitMixin:
             self.log.info("generation %s had already ended: not deferring", generation_id)
         return result
 
-    def _defer_to_trigger(self, generation_id: str) -> None:
+    def _task_end_spec(self, generation_id: str, context: Context | None) -> dict[str, Any] | None:
+        """How the trigger ends this task (``tasks.ending.task_end_spec``), or ``None`` to
+        resume it on a worker: ``end_from_trigger=False``, an Airflow that cannot end a task
+        from a trigger with its retries intact, a subclass with its own ``execute_complete``,
+        a callback that only a worker runs, ``outlets`` (asset events), a value that a mapped
+        downstream expands over, or a link that only a worker can compute."""
+        from airflow_provider_grokvideo.compat import AIRFLOW_VERSION, TRIGGER_CAN_END_TASKS
+
+        ti = context.get("ti") if context is not None else None
+        if self.end_from_trigger is False or ti is None:
+            return None
+        if not TRIGGER_CAN_END_TASKS:
+            if self.end_from_trigger:
+                self.log.info(
+                    "end_from_trigger: Airflow %s ignores a failed task's retries when its "
+                    "trigger ends it (fixed in 3.3.1); the task resumes on a worker",
+                    AIRFLOW_VERSION,
+                )
+            return None
+        if type(self).execute_complete is not GenerationWaitMixin.execute_complete:
+            return None  # its own ending runs on a worker
+        if not _pushes_its_value_plainly(self, ti):
+            return None
+        if getattr(self, "outlets", None):
+            return None  # a worker emits its asset events; Airflow's end-event handler does not
+        # Airflow's DAG processor runs the failure and retry callbacks of a task ended by its
+        # trigger, but drops its success callback ("not a failure callback", 3.3) and a skip
+        # sends none: a task with one of those resumes on a worker, where they run.
+        if getattr(self, "on_success_callback", None) or (
+            self._skips_on_failure and getattr(self, "on_skipped_callback", None)
+        ):
+            return None
+        from airflow_provider_grokvideo.tasks.ending import task_end_spec
+        from airflow_provider_grokvideo.tasks.links import (
+            GrokVideoLink,
+            GrokVideoUpstreamLink,
+            configured_page_link,
+        )
+
+        page_links: dict[str, str] = {}
+        video_links: list[str] = []
+        dag_id, run_id = getattr(ti, "dag_id", None), getattr(ti, "run_id", None)
+        if not dag_id or not run_id:
+            return None
+        for link in getattr(self, "operator_extra_links", ()):
+            if type(link) is GrokVideoLink:
+                page_links[link.xcom_key] = configured_page_link(dag_id, run_id, generation_id)
+            elif type(link) is GrokVideoUpstreamLink:
+                video_links.append(link.xcom_key)
+            else:
+                return None  # a link of the user's: computed by a worker at the task's end
+        return task_end_spec(
+            cost_estimate=self.cost_estimate,
+            record_estimate=self._own_estimate(),
+            skip_on_failure=self._skips_on_failure,
+            page_links=page_links,
+            video_links=video_links,
+            task={
+                "dag_id": dag_id,
+                "task_id": ti.task_id,
+                "run_id": run_id,
+                "map_index": getattr(ti, "map_index", -1),
+            },
+        )
+
+    def _defer_to_trigger(self, generation_id: str, context: Context | None = None) -> None:
         from airflow_provider_grokvideo.triggers.video import GrokVideoTrigger
 
+        task_end = self._task_end_spec(generation_id, context)
         self.log.info(
-            "Waiting for generation %s through connection %s (in the triggerer)",
+            "Waiting for generation %s through connection %s (in the triggerer, which %s)",
             generation_id,
             self._wait_conn_id,
+            "ends the task" if task_end is not None else "resumes the task on a worker",
         )
         self.defer(
             trigger=GrokVideoTrigger(
@@ -315,6 +394,7 @@ class GenerationWaitMixin:
                 min_poll_interval=self.min_poll_interval,
                 max_poll_interval=self.max_poll_interval,
                 started_at=time.time(),
+                task_end=task_end,
             ),
             method_name="execute_complete",
             kwargs={"cost_estimate": self.cost_estimate} if self.cost_estimate else None,
@@ -329,7 +409,7 @@ class GenerationWaitMixin:
         result = self._finished_before_defer(generation_id, context)
         if result is not None:
             return result
-        self._defer_to_trigger(generation_id)
+        self._defer_to_trigger(generation_id, context)
         raise AssertionError("defer() returned")  # pragma: no cover  (defer always raises)
 
     def execute_complete(
@@ -342,6 +422,8 @@ class GenerationWaitMixin:
 
         ``cost_estimate`` comes back from the deferral (the one-task wait's estimate was made
         by the instance that deferred, not by this one)."""
+        if isinstance(event, str) and event in TASK_END_STATES:
+            return self._resume_after_task_end(event, context)
         event = event if isinstance(event, dict) else {}
         if isinstance(event.get("conn_id"), str):
             self._polled_conn_id = event["conn_id"]  # the connection the trigger polled
@@ -351,13 +433,14 @@ class GenerationWaitMixin:
         if cost_estimate is not None and self._estimate_is_own:
             self.cost_estimate = cost_estimate  # made by the instance that deferred
         from airflow_provider_grokvideo.tasks.catalog import record_generation
+        from airflow_provider_grokvideo.tasks.ending import recorded_status
 
         # For the "Grok videos" page, whatever the outcome.
         problem = None if status == "succeeded" else message
         record_generation(
             context,
             generation,
-            status=_recorded_status(status),
+            status=recorded_status(status),
             error=problem,
             cost_estimate=self._own_estimate(),
         )
@@ -374,6 +457,38 @@ class GenerationWaitMixin:
             raise AirflowSensorTimeout(f"Sensor has timed out: {message}")
         generation_id = event.get("generation_id") or getattr(self, "generation_id", "?")
         raise AirflowException(f"Waiting for generation {generation_id} failed: {message}")
+
+    def _resume_after_task_end(self, state: str, context: Context) -> dict[str, Any]:
+        """A task that its trigger ended, resumed with the event's payload (the state's name)
+        and without its XComs: what ``dag.test()`` of Airflow 3.1 to 3.3 does with a task-end
+        event.  Read the generation once and end here as the worker always did."""
+        generation_id = self._resumed_generation_id(context)
+        self.log.info(
+            "The trigger ended this task (%s) but it was resumed: reading generation %s once",
+            state,
+            generation_id,
+        )
+        generation = self._read_once(generation_id).generation
+        result = self._outcome(generation, context) if generation is not None else None
+        if result is not None:
+            return result
+        raise AirflowSensorTimeout(
+            f"Sensor has timed out: generation {generation_id} had not ended when its trigger "
+            f"ended the task ({state})"
+        )
+
+    def _resumed_generation_id(self, context: Context) -> str:
+        """The id this task waited for, after a resume: the generate task's own record (its
+        connection polled); the sensor overrides it with its ``generation_id``."""
+        from airflow_provider_grokvideo.tasks.catalog import XCOM_KEY
+
+        ti = context["ti"]
+        record = ti.xcom_pull(task_ids=ti.task_id, key=XCOM_KEY, map_indexes=ti.map_index)
+        if not isinstance(record, Mapping) or not record.get("generation_id"):
+            raise AirflowException("resumed without the record of the generation waited for")
+        generation_id = str(record["generation_id"])
+        self._poll_connection(record.get("conn_id"), generation_id, "its record")
+        return generation_id
 
     # -- waiting on the worker ------------------------------------------------------------
     def _poll_on_worker(self, generation_id: str, context: Context | None = None) -> dict[str, Any]:
@@ -398,10 +513,9 @@ class GenerationWaitMixin:
     def _succeeded(self, generation: dict[str, Any]) -> dict[str, Any]:
         """The task's return value for a succeeded generation: with its cost (billed, else the
         estimate), logged."""
-        from airflow_provider_grokvideo.tasks.costs import with_estimate
+        from airflow_provider_grokvideo.tasks.ending import wait_result
 
-        # Named in the result: after a failover it is not always the task's conn_id.
-        data = {**with_estimate(generation, self.cost_estimate), "conn_id": self._wait_conn_id}
+        data = wait_result(generation, self.cost_estimate, self._wait_conn_id)
         # The task's links are made from these at its end, without reading XCom back.
         self._grokvideo_generation_id = data.get("generation_id")
         self._grokvideo_result = data
@@ -416,6 +530,14 @@ class GenerationWaitMixin:
         return data
 
 
-def _recorded_status(event_status: Any) -> str | None:
-    """The page's status for a trigger event: its own, ``timeout``, or (error) none."""
-    return event_status if event_status in (*FAILED_STATUSES, "succeeded", "timeout") else None
+def _pushes_its_value_plainly(task: Any, ti: Any) -> bool:
+    """Whether the worker would push the return value as one XCom with nothing else to do:
+    not with ``do_xcom_push=False`` or ``multiple_outputs``, nor for a task whose mapped
+    downstream expands over it (the worker records its length too)."""
+    if not getattr(task, "do_xcom_push", True) or getattr(task, "multiple_outputs", False):
+        return False
+    try:
+        mapped_dependant = next(task.iter_mapped_dependants(), None) is not None
+    except Exception:
+        return False
+    return bool(getattr(ti, "is_mapped", False)) or not mapped_dependant

@@ -179,8 +179,19 @@ class GrokVideoTrigger(BaseTrigger):
         progress lines count the time waited from it, and its job durations start there, so
         that a trigger taken over by another triggerer goes on from where the wait is, not
         from the take-over (default: when this instance starts waiting).
+    :param task_end: how to end the task here rather than on a worker
+        (``tasks.ending.task_end_spec``: the cost estimate, the task's links; no secret), or
+        ``None`` (default) to resume the task on a worker with the event.
 
-    Fires exactly one event, then returns::
+    With ``task_end``, a generation that ended (or the deadline) ends the task from here:
+    ``TaskSuccessEvent`` with the XComs its worker would push (``tasks.ending``),
+    ``TaskFailedEvent`` (the upstream's code and message in this log, which is the task's), or
+    ``TaskSkippedEvent`` for a sensor with ``soft_fail``.  Anything else (an ``error`` event,
+    an answer it cannot read) resumes the task on a worker as without it.  Airflow submits an
+    event only to a task still deferred on this trigger: one that two triggerers both fire
+    ends the task once.
+
+    Otherwise it fires exactly one event, then returns::
 
         {"status": "succeeded" | "failed" | "cancelled" | "expired" | "timeout" | "error",
          "generation_id": "...", "generation": VideoGeneration.to_dict() or None,
@@ -210,6 +221,7 @@ class GrokVideoTrigger(BaseTrigger):
         min_poll_interval: float = DEFAULT_MIN_POLL_INTERVAL,
         max_poll_interval: float = DEFAULT_MAX_POLL_INTERVAL,
         started_at: float | None = None,
+        task_end: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.conn_id = conn_id
@@ -219,6 +231,7 @@ class GrokVideoTrigger(BaseTrigger):
         self.min_poll_interval = float(min_poll_interval)
         self.max_poll_interval = float(max_poll_interval)
         self.started_at = float(started_at) if started_at is not None else None
+        self.task_end = task_end
         #: Status reads made by this instance (for logs and the load benchmark).
         self.polls = 0
 
@@ -233,11 +246,44 @@ class GrokVideoTrigger(BaseTrigger):
                 "min_poll_interval": self.min_poll_interval,
                 "max_poll_interval": self.max_poll_interval,
                 **({"started_at": self.started_at} if self.started_at is not None else {}),
+                **({"task_end": self.task_end} if self.task_end is not None else {}),
             },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        yield TriggerEvent(await self.wait())
+        yield await self.event(await self.wait())
+
+    async def event(self, payload: dict[str, Any]) -> TriggerEvent:
+        """The event for the final ``payload``: one that ends the task (``task_end``), its
+        XComs pushed first, else the payload itself, for ``execute_complete`` on a worker."""
+        if self.task_end is None:
+            return TriggerEvent(payload)
+        from airflow_provider_grokvideo.tasks.ending import push_xcoms, task_end
+
+        try:
+            end = task_end(payload, self.task_end, self.conn_id)
+            if end is not None:
+                # Through the Execution API, as a worker: a blocking client, off the loop.
+                await asyncio.to_thread(push_xcoms, self.task_end["task"], end[1])
+        except Exception:
+            # Never lose an ending: the worker builds the same XComs from the payload.
+            log.exception("cannot end the task of %s here; resuming it", self.generation_id)
+            end = None
+        if end is None:
+            log.info("generation %s: resuming the task on a worker", self.generation_id)
+            return TriggerEvent(payload)
+        state = end[0]
+        from airflow.triggers.base import TaskFailedEvent, TaskSkippedEvent, TaskSuccessEvent
+
+        message = payload.get("message")
+        if state == "success":
+            log.info("%s; the task ends here, in the triggerer", message)
+            return TaskSuccessEvent()
+        # This log is the task's log (its triggerer part), where the UI shows it.
+        log.error("%s; the task ends %s here, in the triggerer", message, state)
+        if state == "skipped":
+            return TaskSkippedEvent()
+        return TaskFailedEvent()
 
     async def wait(self) -> dict[str, Any]:
         """The loop of :meth:`run`: returns the one event payload."""

@@ -83,6 +83,7 @@ with DAG(
         wait_for_completion=True,
         timeout=60,
         retries=2,
+        retry_delay=timedelta(0),
         **FAST_POLLS,
     )
 

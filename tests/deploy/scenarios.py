@@ -24,11 +24,15 @@ from typing import Any
 
 import httpx
 
+from airflow_provider_grokvideo import compat
 from deploy.airflow_deployment import Deployment, celery_settings, running_deployment, wait_for
 from deploy.postgres import PostgresServer
 from deploy.redis_server import RedisServer
 
 WAIT_TASK_PREFIXES = ("wait_", "generate_and_wait_")
+#: Whether the waits end in the triggerer: the deployment installs the same Airflow as this
+#: environment (the newest the provider's wheel resolves to, from the same pip cache).
+ENDS_IN_TRIGGERER: bool = compat.TRIGGER_CAN_END_TASKS
 #: The API server's access log line (Airflow's ``HttpAccessLogMiddleware``: structlog's
 #: ``key=value`` pairs, in any order).
 _ACCESS = re.compile(r"^(?P<at>\S+).*request finished.*$", re.MULTILINE)
@@ -104,32 +108,58 @@ class ExecutionApiCalls:
         return most
 
 
+def _api_server_logs(deployment: Deployment) -> Iterator[str]:
+    for service in deployment.all_services():
+        if service.name.startswith("api-server"):
+            yield service.log_file.read_text(errors="replace")
+
+
+def _execution_api_lines(deployment: Deployment) -> Iterator[tuple[str, dict[str, str]]]:
+    """The leading timestamp and the ``key=value`` pairs of every Execution API access line of
+    the API servers' logs."""
+    for text in _api_server_logs(deployment):
+        for match in _ACCESS.finditer(text):
+            pairs = dict(_PAIR.findall(match.group(0)))
+            if pairs.get("path", "").startswith("/execution/"):
+                yield match.group("at"), pairs
+
+
 def execution_api_calls(deployment: Deployment) -> ExecutionApiCalls:
     """Every Execution API call in the API server's log (:class:`ExecutionApiCalls`)."""
     from datetime import datetime
 
     calls = ExecutionApiCalls()
-    kinds, durations = calls.kinds, calls.durations
-    for service in deployment.all_services():
-        if not service.name.startswith("api-server"):
-            continue
-        text = service.log_file.read_text(errors="replace")
-        calls.pool_exhausted += text.count(_POOL_EXHAUSTED)
-        for match in _ACCESS.finditer(text):
-            pairs = dict(_PAIR.findall(match.group(0)))
-            path = pairs.get("path", "")
-            if not path.startswith("/execution/"):
-                continue
-            parts = [p for p in path.split("/")[2:] if p and not _ID.match(p)]
-            kind = parts[0] if parts else "?"
-            if kind == "task-instances" and len(parts) > 1:
-                kind = f"task-instances/{parts[-1]}"
-            kinds[f"{pairs.get('method', '?')} {kind}"] += 1
-            durations.append(int(pairs.get("duration_us") or 0))
-            with contextlib.suppress(ValueError):  # a line without a leading timestamp
-                end = datetime.fromisoformat(match.group("at").replace("Z", "+00:00"))
-                calls.spans.append((end.timestamp() - durations[-1] / 1e6, end.timestamp()))
+    calls.pool_exhausted = sum(text.count(_POOL_EXHAUSTED) for text in _api_server_logs(deployment))
+    for at, pairs in _execution_api_lines(deployment):
+        parts = [p for p in pairs["path"].split("/")[2:] if p and not _ID.match(p)]
+        kind = parts[0] if parts else "?"
+        if kind == "task-instances" and len(parts) > 1:
+            kind = f"task-instances/{parts[-1]}"
+        calls.kinds[f"{pairs.get('method', '?')} {kind}"] += 1
+        calls.durations.append(int(pairs.get("duration_us") or 0))
+        with contextlib.suppress(ValueError):  # a line without a leading timestamp
+            end = datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp()
+            calls.spans.append((end - calls.durations[-1] / 1e6, end))
     return calls
+
+
+def task_starts(deployment: Deployment, tis: list[dict[str, Any]]) -> Counter[int]:
+    """How many task instances of ``tis`` a worker started how many times: the Execution API's
+    ``PATCH task-instances/<id>/run``, sent by a try's start and by every resume after a
+    deferral.  A wait that its trigger ended was started once."""
+    ids = {str(ti["id"]) for ti in tis}
+    starts: Counter[str] = Counter(dict.fromkeys(ids, 0))
+    for _, pairs in _execution_api_lines(deployment):
+        parts = pairs["path"].strip("/").split("/")
+        if len(parts) == 4 and parts[1:4:2] == ["task-instances", "run"] and parts[2] in ids:
+            starts[parts[2]] += 1
+    return Counter(starts.values())
+
+
+def describe_starts(starts: Counter[int], videos: int) -> str:
+    total = sum(times * n for times, n in starts.items())
+    spread = ", ".join(f"{n} started {times}x" for times, n in sorted(starts.items()))
+    return f"task starts per video {total / videos:.2f} ({spread})"
 
 
 def describe_calls(calls: ExecutionApiCalls, videos: int) -> str:
@@ -271,6 +301,9 @@ class DistributedRun:
     report: dict[str, Any] = field(default_factory=dict)
     writes: str = ""
     calls: str = ""
+    #: How many waits a worker started how many times (1: ended by its trigger).
+    wait_starts: Counter[int] = field(default_factory=Counter)
+    starts: str = ""
 
     @property
     def share_429(self) -> float:
@@ -415,6 +448,10 @@ def run_distributed(
     result.jobs_without_task = result.jobs - int(recorded[0][0])
     result.writes = metadata_writes(deployment, dag, run_id, videos)
     result.calls = describe_calls(execution_api_calls(deployment), videos)
+    result.wait_starts = task_starts(deployment, waits)
+    result.starts = f"{describe_starts(task_starts(deployment, tis), videos)}; waits: " + (
+        describe_starts(result.wait_starts, videos)
+    )
     return result
 
 

@@ -40,10 +40,13 @@ from deploy.conftest import say
 from deploy.processes import gone
 from deploy.redis_server import RedisServer
 from deploy.scenarios import (
+    ENDS_IN_TRIGGERER,
     HeldBudget,
     describe_calls,
+    describe_starts,
     execution_api_calls,
     metadata_writes,
+    task_starts,
     wait_deferred,
 )
 
@@ -236,14 +239,19 @@ def test_a_batch_survives_its_triggerer_killed(
         + ")",
     )
     writes = metadata_writes(deployment, BATCH_DAG, run_id, VIDEOS)
+    wait_starts = task_starts(deployment, waits)
     say(
         request,
-        f"deploy: per video: {writes}; {describe_calls(execution_api_calls(deployment), VIDEOS)}",
+        f"deploy: per video: {writes}; {describe_calls(execution_api_calls(deployment), VIDEOS)}"
+        f"; {describe_starts(task_starts(deployment, tis), VIDEOS)}; waits: "
+        f"{describe_starts(wait_starts, VIDEOS)}",
     )
     assert not failed_waits, [(ti["task_id"], ti["map_index"], ti["state"]) for ti in failed_waits]
     assert state == "success"
     assert len(waits) == VIDEOS
     assert deferred_at_kill >= half
+    if ENDS_IN_TRIGGERER:  # one start per wait: its trigger ended it, no worker resumed it
+        assert wait_starts == {1: VIDEOS}, wait_starts
     assert jobs == VIDEOS and stats["jobs_total"] == VIDEOS, "not exactly one job per video"
     assert report["videos"] == report["generation_ids"] == report["succeeded"] == VIDEOS
 

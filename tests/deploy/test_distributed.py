@@ -25,7 +25,12 @@ from deploy.airflow_deployment import Deployment
 from deploy.conftest import reporter, say
 from deploy.postgres import PostgresServer
 from deploy.redis_server import RedisServer
-from deploy.scenarios import LIMITED_UPSTREAM, distributed_deployment, run_distributed
+from deploy.scenarios import (
+    ENDS_IN_TRIGGERER,
+    LIMITED_UPSTREAM,
+    distributed_deployment,
+    run_distributed,
+)
 
 pytestmark = pytest.mark.deploy
 
@@ -57,13 +62,15 @@ def test_a_batch_survives_a_triggerer_and_a_worker_killed_under_celery(
 ) -> None:
     run = run_distributed(celery_deployment, VIDEOS, JOB_SECONDS, lambda text: say(request, text))
     say(request, f"deploy: distributed figures: {run.figures()}")
-    say(request, f"deploy: distributed per video: {run.writes}; {run.calls}")
+    say(request, f"deploy: distributed per video: {run.writes}; {run.calls}; {run.starts}")
     assert not run.failed_waits, run.failed_waits
     assert run.state == "success", run.not_succeeded
     assert run.jobs == VIDEOS and run.jobs_total == VIDEOS, "not exactly one job per video"
     assert run.report == {"videos": VIDEOS, "generation_ids": VIDEOS, "succeeded": VIDEOS}
     assert run.deferred_at_triggerer_kill >= VIDEOS // 2
     assert run.deferred_at_worker_kill == VIDEOS
+    if ENDS_IN_TRIGGERER:  # one start per wait: its trigger ended it, no worker resumed it
+        assert run.wait_starts == {1: VIDEOS}, run.wait_starts
     assert run.share_429 <= 0.01, (
         f"{run.limited_429} of {run.limited_requests} requests to {LIMITED_UPSTREAM} refused "
         "with 429"

@@ -1,0 +1,155 @@
+"""How a finished wait ends its task: the XComs it leaves, built in one place for the worker
+(``execute_complete``) and the triggerer (a task-end event).
+
+A wait that the triggerer sees finish can end its task there (Airflow's ``TaskSuccessEvent``,
+``TaskFailedEvent``, ``TaskSkippedEvent``): no worker start just to return what the trigger
+already holds.  Nothing downstream may tell the two endings apart, so both build their XComs
+here:
+
+- the return value: the finished generation with its cost and the connection polled
+  (:func:`wait_result`);
+- the ``grokvideo`` record read by the "Grok videos" page
+  (:func:`~airflow_provider_grokvideo.tasks.catalog.generation_record`);
+- the task's extra links (``_link_<class name>``), which a worker computes at the task's end:
+  the page link is made at the deferral (it needs the DAG run and the ``[api] base_url`` of the
+  worker's configuration, not the trigger's), the upstream's video URL from the result.
+
+The deferring task describes the ending in a small, secret-free mapping (the trigger's
+``task_end`` kwarg, :func:`task_end_spec`); :func:`task_end` turns the trigger's final payload
+into the task's state and XComs, or ``None`` for anything it cannot decide (an error, an
+unexpected payload), which resumes the task on a worker as before.
+
+Pure: no Airflow import at module level (operators import it when their task runs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from airflow_provider_grokvideo.tasks.catalog import XCOM_KEY, generation_record
+from airflow_provider_grokvideo.tasks.wait import FAILED_STATUSES
+
+#: The trigger's events a task-end event can stand for; ``error`` always resumes on a worker.
+ENDED_STATUSES = ("succeeded", *FAILED_STATUSES, "timeout")
+RETURN_VALUE_KEY = "return_value"
+
+
+def wait_result(generation: Mapping[str, Any], cost_estimate: Any, conn_id: str) -> dict[str, Any]:
+    """The return value of a wait whose generation succeeded: its cost (billed, else the
+    estimate, see ``tasks.costs.with_estimate``) and the connection polled (after a failover,
+    not always the task's ``conn_id``)."""
+    from airflow_provider_grokvideo.tasks.costs import with_estimate
+
+    return {**with_estimate(dict(generation), cost_estimate), "conn_id": conn_id}
+
+
+def recorded_status(event_status: Any) -> str | None:
+    """The page's status for a trigger event: its own, ``timeout``, or (error) none."""
+    return event_status if event_status in ENDED_STATUSES else None
+
+
+def wait_record(
+    generation: Any, event_status: Any, message: str | None, own_estimate: Any
+) -> dict[str, Any] | None:
+    """The ``grokvideo`` record of a wait's end (``None`` without a generation to record)."""
+    if not isinstance(generation, Mapping) or not generation.get("generation_id"):
+        return None
+    return generation_record(
+        generation,
+        status=recorded_status(event_status),
+        error=None if event_status == "succeeded" else message,
+        cost_estimate=dict(own_estimate) if isinstance(own_estimate, Mapping) else None,
+    )
+
+
+def task_end_spec(
+    *,
+    cost_estimate: Any,
+    record_estimate: Mapping[str, Any] | None,
+    skip_on_failure: bool,
+    page_links: Mapping[str, str],
+    video_links: list[str],
+    task: Mapping[str, Any],
+) -> dict[str, Any]:
+    """What the trigger needs to end the task as its worker would (its ``task_end`` kwarg).
+
+    :param cost_estimate: the task's ``cost_estimate`` (an estimate, a ``grokvideo`` record
+        holding one, or their rendered text): only the estimate is kept (a record's prompt
+        would swell the kwargs), which gives the result the same cost.  Unreadable: none, as
+        the worker's ``with_estimate`` ignores it.
+    :param record_estimate: the task's own estimate, kept in its record (the one-task wait).
+    :param skip_on_failure: a sensor's ``soft_fail`` / ``never_fail``: a failed generation or a
+        timeout skips the task instead of failing it.
+    :param page_links: XCom key -> the task's link to the "Grok videos" page.
+    :param video_links: XCom keys of the links to the upstream's video URL.
+    :param task: the task instance the XComs are pushed for: ``dag_id``, ``task_id``,
+        ``run_id``, ``map_index``.
+    """
+    from airflow_provider_grokvideo.pricing import read_estimate
+
+    try:
+        estimate = read_estimate(cost_estimate)
+    except ValueError:
+        estimate = None
+    return {
+        "cost_estimate": estimate.to_dict() if estimate is not None else None,
+        "record_estimate": dict(record_estimate) if record_estimate else None,
+        "skip_on_failure": bool(skip_on_failure),
+        "page_links": dict(page_links),
+        "video_links": list(video_links),
+        "task": {name: task[name] for name in ("dag_id", "task_id", "run_id", "map_index")},
+    }
+
+
+def push_xcoms(task: Mapping[str, Any], xcoms: Mapping[str, Any]) -> None:
+    """Push ``xcoms`` for ``task`` (``task_end_spec``'s) as its worker would: the values through
+    the XCom backend, the links straight to the database (Airflow's task runner does the same),
+    both through the Execution API.  Blocking: the trigger calls it in a thread.
+
+    Not in the task-end event itself: Airflow's handler stores an event's XComs JSON-encoded a
+    second time (a JSON string where a worker stores the object), which a mapped task's
+    downstream and the page's SQL would not read as the same value.
+    """
+    from airflow.sdk.execution_time.xcom import XCom
+
+    where = {name: task[name] for name in ("dag_id", "task_id", "run_id", "map_index")}
+    for key, value in xcoms.items():
+        if key.startswith("_link_"):
+            XCom._set_xcom_in_db(key=key, value=value, **where)
+        else:
+            XCom.set(key=key, value=value, **where)
+
+
+def task_end(
+    payload: Mapping[str, Any], spec: Mapping[str, Any], conn_id: str
+) -> tuple[str, dict[str, Any]] | None:
+    """The task's end (``"success"``, ``"failed"`` or ``"skipped"``) and its XComs for the
+    trigger's final ``payload``, or ``None`` when a worker must decide (resume as before)."""
+    from airflow_provider_grokvideo.tasks.links import upstream_video_link
+
+    status = payload.get("status")
+    generation = payload.get("generation")
+    if status not in ENDED_STATUSES:
+        return None
+    succeeded = isinstance(generation, Mapping) and generation.get("status") == "succeeded"
+    if status == "succeeded" and not succeeded:
+        return None  # the worker's execute_complete says what is wrong with it
+    if status in FAILED_STATUSES and not isinstance(generation, Mapping):
+        return None
+    own = spec.get("record_estimate")
+    message = str(payload.get("message") or "")
+    xcoms: dict[str, Any] = {}
+    record = wait_record(generation, status, message, own)
+    if record is not None:
+        xcoms[XCOM_KEY] = record
+    # A worker computes the links of a task that did not succeed too: empty.
+    links = {key: "" for key in (*spec.get("page_links", {}), *spec.get("video_links", []))}
+    if status != "succeeded":
+        state = "skipped" if spec.get("skip_on_failure") else "failed"
+        return state, {**xcoms, **links}
+    assert isinstance(generation, Mapping)
+    result = wait_result(generation, spec.get("cost_estimate"), conn_id)
+    links.update(spec.get("page_links", {}))
+    links.update(dict.fromkeys(spec.get("video_links", []), upstream_video_link(result)))
+    return "success", {RETURN_VALUE_KEY: result, **xcoms, **links}

@@ -1,0 +1,352 @@
+"""A finished wait ends in the triggerer (``TaskSuccessEvent`` / ``TaskFailedEvent`` /
+``TaskSkippedEvent``), for real: ``dag.test()`` runs the trigger and hands its event to the
+scheduler's own ``handle_event_submit`` (``tests/conftest.py``), as the triggerer does in a
+deployment; the emulator answers.  The XComs, retries and callbacks are those of a task that
+its worker ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+import pytest
+from dag_bundles import dag_module
+
+from airflow_provider_grokvideo import compat
+from airflow_provider_grokvideo.emulator import Emulator
+from airflow_provider_grokvideo.triggers.video import GrokVideoTrigger
+
+pytestmark = [
+    pytest.mark.usefixtures("airflow_db"),
+    pytest.mark.skipif(
+        not compat.TRIGGER_CAN_END_TASKS, reason="this Airflow resumes ended waits on a worker"
+    ),
+]
+DAG_FILE = "grokvideo_task_ends"
+SLOW = "[emulator:seconds=2]"  # long enough to defer: the check before deferring sees it run
+
+
+@pytest.fixture(scope="module")
+def dags() -> Iterator[ModuleType]:
+    with dag_module(DAG_FILE, "grokvideo-task-end-tests") as module:
+        yield module
+
+
+@pytest.fixture
+def callbacks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The file the test DAGs' callbacks write to (one JSON line per callback run)."""
+    path = tmp_path / "callbacks.jsonl"
+    monkeypatch.setenv("GROKVIDEO_TEST_CALLBACKS", str(path))
+    return path
+
+
+@pytest.fixture
+def trigger_events(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every event the wait's trigger fired in this test (the payload or the task-end event)."""
+    events: list[Any] = []
+    original = GrokVideoTrigger.event
+
+    async def event(self: GrokVideoTrigger, payload: dict[str, Any]) -> Any:
+        fired = await original(self, payload)
+        events.append(fired)
+        return fired
+
+    monkeypatch.setattr(GrokVideoTrigger, "event", event)
+    return events
+
+
+def run_conf(prompt: str) -> dict[str, Any]:
+    return {"conn_id": "grokvideo_xai_default", "prompt": prompt}
+
+
+def task_xcoms(run: Any, task_id: str) -> dict[str, Any]:
+    """Every XCom the task left, by key."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        query = XComModel.get_many(run_id=run.run_id, dag_ids=run.dag_id, task_ids=task_id)
+        return {row.key: XComModel.deserialize_value(row) for row in session.scalars(query)}
+
+
+def stored_values(run: Any, task_id: str) -> list[Any]:
+    """The raw stored values of the task's return value and record."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        query = XComModel.get_many(run_id=run.run_id, dag_ids=run.dag_id, task_ids=task_id)
+        rows = session.scalars(query).all()
+        return [row.value for row in rows if row.key in ("return_value", "grokvideo")]
+
+
+def comparable(value: Any, generation_id: str, run_id: str) -> Any:
+    """``value`` with what differs between two runs of the same DAG replaced: the job's id, the
+    DAG run's id and the times."""
+    text = json.dumps(value, sort_keys=True)
+    text = text.replace(generation_id, "<id>").replace(run_id, "<run>")
+    text = re.sub(r"run_id=[^&\"]+", "run_id=<run>", text)
+    data = json.loads(text)
+
+    def scrub(item: Any) -> Any:
+        if isinstance(item, dict):
+            return {
+                key: "<time>" if re.search(r"_at(_utc)?$", key) else scrub(sub)
+                for key, sub in item.items()
+            }
+        if isinstance(item, list):
+            return [scrub(sub) for sub in item]
+        return item
+
+    return scrub(data)
+
+
+def states(run: Any) -> dict[str, str]:
+    return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+
+
+def jobs(emulator: Emulator) -> int:
+    return int(emulator.stats()["upstreams"]["xai"]["submissions"])
+
+
+def run_db_callbacks(run: Any, dag: Any) -> list[str]:
+    """Run the task callbacks the run's task-end events sent to the DAG processor, as it does
+    (its own ``_execute_task_callbacks``); returns their types."""
+    from airflow.dag_processing.processor import _execute_task_callbacks
+    from airflow.models.db_callback_request import DbCallbackRequest
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+    from structlog import get_logger
+
+    bag = SimpleNamespace(dags={dag.dag_id: dag})  # what the processor parsed: the DAG file
+    kinds = []
+    with create_session() as session:
+        for row in session.scalars(select(DbCallbackRequest)).all():
+            request = row.get_callback_request()
+            if getattr(request, "ti", None) is None or request.ti.run_id != run.run_id:
+                continue
+            kinds.append(str(request.task_callback_type))
+            _execute_task_callbacks(bag, request, get_logger())
+            session.delete(row)
+    return kinds
+
+
+def noted(path: Path) -> list[tuple[str, str, int]]:
+    if not path.exists():
+        return []
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    return [(line["callback"], line["task_id"], line["try_number"]) for line in lines]
+
+
+# -- success: the same XComs as a worker's ending -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("dag_name", "task_id"), [("wait_dag", "generate"), ("sensor_dag", "wait")]
+)
+def test_a_succeeded_wait_ends_in_the_triggerer_with_a_workers_xcoms(
+    dags: ModuleType,
+    emulator: Emulator,
+    dag_test_ends_tasks_like_a_deployment: list[Any],
+    monkeypatch: pytest.MonkeyPatch,
+    dag_name: str,
+    task_id: str,
+) -> None:
+    from airflow.triggers.base import TaskSuccessEvent
+
+    dag = getattr(dags, dag_name)
+    ended = dag_test_ends_tasks_like_a_deployment
+    seen: dict[bool, Any] = {}
+    for in_triggerer in (False, True):
+        with monkeypatch.context() as patch:
+            patch.setattr(compat, "TRIGGER_CAN_END_TASKS", in_triggerer)
+            run = dag.test(run_conf=run_conf(f"a heron {SLOW}"))
+        assert str(run.state) == "success", states(run)
+        xcoms = task_xcoms(run, task_id)
+        generation_id = xcoms["grokvideo"]["generation_id"]
+        seen[in_triggerer] = comparable(xcoms, generation_id, run.run_id)
+        assert [type(event) for event in ended] == [TaskSuccessEvent] * in_triggerer
+        # Stored as a worker stores them (JSON objects, which the page's SQL reads), not as
+        # JSON text (what Airflow's handler makes of an event's own XComs).
+        assert all(isinstance(value, dict) for value in stored_values(run, task_id)), run
+    # The generate task's record keeps its estimate, as a worker's resume does in a deployment
+    # (dag.test() resumes with the event alone, without the deferral's kwargs that carry it).
+    if task_id == "generate":
+        assert seen[True]["grokvideo"].pop("cost_estimate")["cost_source"] == "estimated"
+    # The return value, the "grokvideo" record, every link: as the worker left them.
+    assert seen[True] == seen[False]
+    assert {"return_value", "grokvideo", "_link_GrokVideoLink"} <= set(seen[True])
+    assert seen[True]["return_value"]["status"] == "succeeded"
+    assert seen[True]["return_value"]["cost_source"] == "billed"
+    assert seen[True]["return_value"]["conn_id"] == "grokvideo_xai_default"
+    assert "generation_id=<id>" in seen[True]["_link_GrokVideoLink"]
+    assert jobs(emulator) == 2
+
+
+def test_the_generate_tasks_estimate_reaches_the_result_and_record_from_the_triggerer(
+    dags: ModuleType,
+    emulator: Emulator,
+    dag_test_ends_tasks_like_a_deployment: list[Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A connection with its own prices and an upstream that bills nothing: the estimate is the
+    # result's cost, and the record keeps it (the trigger's kwargs carry it).
+    conn = json.loads(emulator.airflow_connection("xcompute"))
+    conn["extra"] = {"prices": {"grok-imagine-1.0-video-apimart": {"480p": 0.011, "720p": 0.02}}}
+    monkeypatch.setenv("AIRFLOW_CONN_GROKVIDEO_PRICED", json.dumps(conn))
+    run = dags.wait_dag.test(run_conf={"conn_id": "grokvideo_priced", "prompt": f"a kite {SLOW}"})
+    assert str(run.state) == "success", states(run)
+    assert len(dag_test_ends_tasks_like_a_deployment) == 1
+    xcoms = task_xcoms(run, "generate")
+    video, record = xcoms["return_value"], xcoms["grokvideo"]
+    assert video["cost_source"] == "estimated" and video["conn_id"] == "grokvideo_priced"
+    assert record["status"] == "succeeded"
+    assert record["cost_estimate"]["cost_usd"] == video["cost_usd"]
+
+
+# -- failure: from the triggerer, retried on the same id, callbacks run ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("dag_name", "task_id"), [("wait_dag", "generate"), ("sensor_dag", "wait")]
+)
+def test_a_failed_generation_fails_from_the_triggerer_and_the_retry_polls_the_same_id(
+    dags: ModuleType,
+    emulator: Emulator,
+    dag_test_ends_tasks_like_a_deployment: list[Any],
+    trigger_events: list[Any],
+    callbacks: Path,
+    capfd: pytest.CaptureFixture[str],
+    dag_name: str,
+    task_id: str,
+) -> None:
+    from airflow.triggers.base import TaskFailedEvent
+
+    run = getattr(dags, dag_name).test(run_conf=run_conf(f"a storm {SLOW} [emulator:fail]"))
+    assert str(run.state) == "failed"
+    [ti] = [ti for ti in run.get_task_instances() if ti.task_id == task_id]
+    # Try 1 ended in the triggerer and went up for retry; try 2 read the same job's answer
+    # once on the worker and failed for good (the answer will not change), submitting nothing.
+    assert ti.try_number == 2 and str(ti.state) == "failed"
+    assert [type(event) for event in dag_test_ends_tasks_like_a_deployment] == [TaskFailedEvent]
+    assert len(trigger_events) == 1
+    record = task_xcoms(run, task_id)["grokvideo"]
+    assert record["status"] == "failed" and record["error"]
+    assert jobs(emulator) == 1
+    # The upstream's code and message, in the trigger's log lines (the task's log in the UI).
+    out, err = capfd.readouterr()
+    assert re.search(
+        rf"generation {record['generation_id']} failed.*: .*the task ends failed here", out + err
+    )
+    # The retry callback went to the DAG processor; the final failure ran on the worker.
+    assert run_db_callbacks(run, getattr(dags, dag_name)) == ["up_for_retry"]
+    assert noted(callbacks) == [("failure", task_id, 2), ("retry", task_id, 1)]
+
+
+def test_a_timeout_with_soft_fail_skips_from_the_triggerer(
+    dags: ModuleType, emulator: Emulator, dag_test_ends_tasks_like_a_deployment: list[Any]
+) -> None:
+    from airflow.triggers.base import TaskSkippedEvent
+
+    run = dags.soft_fail_dag.test(run_conf=run_conf("a glacier [emulator:seconds=30]"))
+    assert states(run) == {"generate": "success", "wait": "skipped"}
+    assert [type(event) for event in dag_test_ends_tasks_like_a_deployment] == [TaskSkippedEvent]
+    xcoms = task_xcoms(run, "wait")
+    assert xcoms["grokvideo"]["status"] == "timeout"
+    assert "return_value" not in xcoms
+    assert xcoms["_link_GrokVideoLink"] == xcoms["_link_GrokVideoUpstreamLink"] == ""
+
+
+# -- what resumes on a worker, as before --------------------------------------------------------
+
+
+def test_a_task_with_a_success_callback_resumes_on_a_worker(
+    dags: ModuleType,
+    emulator: Emulator,
+    dag_test_ends_tasks_like_a_deployment: list[Any],
+    callbacks: Path,
+) -> None:
+    run = dags.success_callback_dag.test(run_conf=run_conf(f"a lantern {SLOW}"))
+    assert str(run.state) == "success"
+    assert dag_test_ends_tasks_like_a_deployment == []  # the DAG processor would drop it
+    assert noted(callbacks) == [("success", "generate", 1)]
+
+
+def test_what_only_a_worker_can_do_resumes_on_a_worker(emulator: Emulator) -> None:
+    from datetime import datetime
+
+    from airflow.sdk import DAG, Asset
+
+    from airflow_provider_grokvideo.sensors.video import GrokVideoSensor
+
+    ti = SimpleNamespace(dag_id="d", run_id="r", task_id="wait", map_index=-1)
+    with DAG("d", schedule=None, start_date=datetime(2025, 1, 1)):
+        common = {"conn_id": "grokvideo_xai_default", "generation_id": "job-1"}
+        plain = GrokVideoSensor(task_id="wait", **common)
+        resumed = [
+            GrokVideoSensor(task_id="off", end_from_trigger=False, **common),
+            GrokVideoSensor(task_id="outlets", outlets=[Asset("videos")], **common),
+            GrokVideoSensor(task_id="success", on_success_callback=print, **common),
+            GrokVideoSensor(task_id="no_push", do_xcom_push=False, **common),
+        ]
+    spec = plain._task_end_spec("job-1", {"ti": ti})  # type: ignore[arg-type]
+    assert spec is not None
+    assert spec["task"] == {"dag_id": "d", "task_id": "wait", "run_id": "r", "map_index": -1}
+    assert spec["video_links"] == ["_link_GrokVideoUpstreamLink"]
+    assert "generation_id=job-1" in spec["page_links"]["_link_GrokVideoLink"]
+    for sensor in resumed:
+        assert sensor._task_end_spec("job-1", {"ti": ti}) is None, sensor.task_id  # type: ignore[arg-type]
+
+
+def test_dag_test_of_airflow_resumes_an_ended_task_which_reads_its_answer_once(
+    dags: ModuleType,
+    emulator: Emulator,
+    dag_test_ends_tasks_like_a_deployment: list[Any],
+    trigger_events: list[Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from airflow.sdk.definitions import dag as dag_module
+    from airflow.triggers.base import TaskSuccessEvent
+
+    # Airflow's own dag.test(): the task is run again with event="success".
+    for name in ("_run_task", "_run_inline_trigger"):
+        monkeypatch.setattr(dag_module, name, getattr(dag_module, name).__wrapped__)
+    for dag, task_id in ((dags.wait_dag, "generate"), (dags.sensor_dag, "wait")):
+        run = dag.test(run_conf=run_conf(f"a comet {SLOW}"))
+        assert str(run.state) == "success", states(run)
+        assert task_xcoms(run, task_id)["return_value"]["status"] == "succeeded"
+    assert [type(event) for event in trigger_events] == [TaskSuccessEvent] * 2
+    assert jobs(emulator) == 2
+
+
+# -- the trigger's kwargs and events ------------------------------------------------------------
+
+
+def test_the_trigger_kwargs_stay_small_and_an_error_resumes_on_a_worker() -> None:
+    from airflow.triggers.base import BaseTaskEndEvent
+
+    from airflow_provider_grokvideo.tasks.ending import task_end_spec
+
+    spec = task_end_spec(
+        cost_estimate={"cost_ticks": 1, "cost_usd": "0.1", "cost_source": "estimated"},
+        record_estimate={"cost_ticks": 1, "cost_usd": "0.1", "cost_source": "estimated"},
+        skip_on_failure=False,
+        page_links={"_link_GrokVideoLink": "http://localhost:8080/grokvideo/?dag_id=d"},
+        video_links=[],
+        task={"dag_id": "d", "task_id": "t", "run_id": "r", "map_index": -1},
+    )
+    trigger = GrokVideoTrigger("conn", "job-1", deadline=1e10, task_end=spec)
+    classpath, kwargs = trigger.serialize()
+    assert GrokVideoTrigger(**kwargs).serialize() == (classpath, kwargs)
+    assert len(json.dumps(kwargs)) < 1000
+    payload = trigger._payload("error", None, "HTTP 401")
+    event = asyncio.run(trigger.event(payload))
+    assert not isinstance(event, BaseTaskEndEvent) and event.payload == payload
+    odd = {**trigger._payload("succeeded", None, "no generation"), "generation": None}
+    assert not isinstance(asyncio.run(trigger.event(odd)), BaseTaskEndEvent)
