@@ -106,7 +106,7 @@ API_SERVER_THREADS = 40
 
 def api_server_pool_settings(parallelism: int) -> dict[str, str]:
     """The API server's database pool, sized for the task processes that call its Execution
-    API at once (README "Running in production").
+    API at once (docs/production.md "Running in production").
 
     Every running task process makes its Execution API calls one at a time, so up to
     ``parallelism`` calls (and the triggerers' and the UI's) want a connection together.
@@ -130,7 +130,7 @@ def celery_settings(
 ) -> dict[str, str]:
     """The CeleryExecutor on Redis, as a team with more cores runs it, with each reason.
 
-    What users should copy is in README "Running in production"."""
+    What users should copy is in docs/production.md "Running in production"."""
     return {
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
         "AIRFLOW__CELERY__BROKER_URL": broker_url,

@@ -222,7 +222,7 @@ DISTRIBUTED_DAG = "grokvideo_deploy_distributed"
 #: The upstream limited in the emulator and paced on its connection (xAI publishes 1 request
 #: per second per video model; the test uses more, to finish in CI's time).
 LIMITED_UPSTREAM = "xai"
-#: Slots of each upstream's submit pool (README: a pool per connection).
+#: Slots of each upstream's submit pool (docs/guide.md: a pool per connection).
 POOL_SLOTS = 8
 
 

@@ -3,7 +3,7 @@ generate + ``GrokVideoSensor``, half as one generate task that waits itself, no 
 any wait, and a ``report`` that counts what came back.
 
 * ``grokvideo_deploy_batch``: no retries anywhere (the LocalExecutor and SQLite scenarios);
-* ``grokvideo_deploy_distributed``: as the README advises for a CeleryExecutor deployment,
+* ``grokvideo_deploy_distributed``: as docs/production.md advises for a CeleryExecutor deployment,
   each generate task through its upstream's pool (``grokvideo_<upstream>``, created by the
   test) and with ``retries`` (safe: the durable submit); the waits still without retries.
 
