@@ -423,25 +423,14 @@ class EmulatorApp:
                 await send_reply(send, api.rate_limited(RateLimits.retry_after(wait)))
                 return
         fault = self.faults.take(api.name, endpoint) if self.faults else None
-        if fault is not None:
-            ustats.faults += 1
-            if fault.fault == "slow":
-                await asyncio.sleep(fault.delay)
-            elif fault.fault not in _FAULTS_AFTER_PROCESSING:
-                await self._fault_reply(fault, scope, send, api, receive)
-                return
+        if await self._fault_before(fault, ustats, scope, send, api, receive):
+            return
         auth, host, _ = request_headers(scope)
         if endpoint == SUBMIT:
             reply = await self._submit(api, ustats, auth, receive, job_id, scope)
         else:
             reply = self._status(api, ustats, auth, job_id, self._links_for(scope, host))
-        if fault is not None and fault.fault == "lost-answer":
-            await self.connections.drop(scope)
-            return
-        if fault is not None and fault.fault == "late-answer":
-            # The job exists (and would be billed) while the client still waits for its id.
-            await asyncio.sleep(fault.delay)
-        await send_reply(send, reply)
+        await self._reply_after(fault, scope, send, reply)
 
     async def _batch(
         self,
@@ -460,15 +449,38 @@ class EmulatorApp:
             return
         # Faults as on the other endpoints ("batch"): a lost answer of an add has added.
         fault = self.faults.take(api.name, "batch") if self.faults else None
-        if fault is not None:
-            ustats.faults += 1
-            if fault.fault == "slow":
-                await asyncio.sleep(fault.delay)
-            elif fault.fault not in _FAULTS_AFTER_PROCESSING:
-                await self._fault_reply(fault, scope, send, api)
-                return
+        if await self._fault_before(fault, ustats, scope, send, api):
+            return
         links = self._links_for(scope, host)
         reply = self.batches.handle(scope["method"], path, scope["query_string"], raw, links)
+        await self._reply_after(fault, scope, send, reply)
+
+    async def _fault_before(
+        self,
+        fault: Fault | None,
+        ustats: UpstreamStats,
+        scope: Scope,
+        send: Send,
+        api: UpstreamAPI,
+        receive: Receive | None = None,
+    ) -> bool:
+        """Play the part of ``fault`` that comes before the request is processed: a delay, or
+        the fault's own answer instead of the real one (then ``True``: nothing else to do)."""
+        if fault is None:
+            return False
+        ustats.faults += 1
+        if fault.fault == "slow":
+            await asyncio.sleep(fault.delay)
+        elif fault.fault not in _FAULTS_AFTER_PROCESSING:
+            await self._fault_reply(fault, scope, send, api, receive)
+            return True
+        return False
+
+    async def _reply_after(
+        self, fault: Fault | None, scope: Scope, send: Send, reply: Reply
+    ) -> None:
+        """Send ``reply``, unless ``fault`` loses it (the connection dropped) or delays it: the
+        request was processed either way, so a job made (and billed) is there."""
         if fault is not None and fault.fault == "lost-answer":
             await self.connections.drop(scope)
             return
