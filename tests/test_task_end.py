@@ -350,3 +350,39 @@ def test_the_trigger_kwargs_stay_small_and_an_error_resumes_on_a_worker() -> Non
     assert not isinstance(event, BaseTaskEndEvent) and event.payload == payload
     odd = {**trigger._payload("succeeded", None, "no generation"), "generation": None}
     assert not isinstance(asyncio.run(trigger.event(odd)), BaseTaskEndEvent)
+
+
+async def test_a_triggerer_sends_every_xcom_of_an_ending_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In a triggerer, the ending's XComs go to its supervisor together (one pass of its loop
+    serves them all), each as a worker's push would carry it: the values through the XCom
+    backend, the links as they are.  A recording channel stands in for the supervisor's,
+    which only a running triggerer has (the deployment test runs it)."""
+    from airflow.sdk.execution_time import task_runner
+
+    from airflow_provider_grokvideo.tasks.ending import push_xcoms
+
+    sent: list[Any] = []
+    in_flight: list[int] = []
+
+    class Channel:
+        async def asend(self, msg: Any) -> None:
+            sent.append(msg)
+            in_flight.append(len(sent))
+            await asyncio.sleep(0.01)  # the supervisor's answer comes later
+            in_flight.append(-len(sent))
+
+    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", Channel(), raising=False)
+    task = {"dag_id": "d", "task_id": "t", "run_id": "r", "map_index": 3}
+    result = {"generation_id": "g1", "status": "succeeded", "cost_usd": "0.5"}
+    await push_xcoms(
+        task, {"return_value": result, "grokvideo": {"generation_id": "g1"}, "_link_L": "http://x"}
+    )
+    assert [(m.key, m.map_index, m.task_id) for m in sent] == [
+        ("return_value", 3, "t"),
+        ("grokvideo", 3, "t"),
+        ("_link_L", 3, "t"),
+    ]
+    assert in_flight[:3] == [1, 2, 3]  # all three sent before the first answer
+    assert sent[0].value == result and sent[2].value == "http://x"

@@ -93,6 +93,7 @@ class GrokVideoDownloadOperator(BaseOperator):
         from airflow.sdk import ObjectStoragePath
 
         generation = parse_generation(self.generation)
+        self._grokvideo_generation_id = generation.generation_id  # the link, without a read
         destination = ObjectStoragePath(self.destination)
         names = video_file_names(
             self.file_name or DEFAULT_FILE_NAME,

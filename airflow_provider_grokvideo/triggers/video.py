@@ -263,8 +263,7 @@ class GrokVideoTrigger(BaseTrigger):
         try:
             end = task_end(payload, self.task_end, self.conn_id)
             if end is not None:
-                # Through the Execution API, as a worker: a blocking client, off the loop.
-                await asyncio.to_thread(push_xcoms, self.task_end["task"], end[1])
+                await push_xcoms(self.task_end["task"], end[1])
         except Exception:
             # Never lose an ending: the worker builds the same XComs from the payload.
             log.exception("cannot end the task of %s here; resuming it", self.generation_id)

@@ -8,8 +8,9 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import psutil
@@ -111,3 +112,44 @@ class Service:
             return ""
         text = self.log_file.read_text(errors="replace").splitlines()
         return "\n".join(text[-lines:])
+
+
+class CpuMeter:
+    """CPU seconds (user + system) spent by a set of services' process trees, killed ones
+    included: sampled every ``interval`` seconds in a thread, each process's last reading
+    kept.  Each process counts its own time only (a parent's reaped children are read while
+    they run, never twice), so a process loses what it spent after its last sample: the
+    figure is a floor, short by at most ``interval`` per task process."""
+
+    def __init__(self, services: Callable[[], Iterable[Service]], interval: float = 0.5) -> None:
+        self._services = services
+        self._interval = interval
+        self._seen: dict[tuple[int, float], float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cpu-meter", daemon=True)
+
+    def start(self) -> CpuMeter:
+        self._thread.start()
+        return self
+
+    def stop(self) -> float:
+        """Stop sampling; the CPU seconds counted."""
+        self._stop.set()
+        self._thread.join(timeout=30)
+        self.sample()
+        return self.seconds
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.sample()
+
+    def sample(self) -> None:
+        for service in list(self._services()):
+            for proc in service.tree():
+                with contextlib.suppress(psutil.Error):
+                    times = proc.cpu_times()
+                    self._seen[(proc.pid, proc.create_time())] = times.user + times.system
+
+    @property
+    def seconds(self) -> float:
+        return sum(self._seen.values())

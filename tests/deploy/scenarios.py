@@ -27,6 +27,7 @@ import httpx
 from airflow_provider_grokvideo import compat
 from deploy.airflow_deployment import Deployment, celery_settings, running_deployment, wait_for
 from deploy.postgres import PostgresServer
+from deploy.processes import CpuMeter
 from deploy.redis_server import RedisServer
 
 WAIT_TASK_PREFIXES = ("wait_", "generate_and_wait_")
@@ -300,6 +301,8 @@ class DistributedRun:
     worst_end_to_success: float = math.nan
     #: Where a job's end to its task's success goes (p50/p95 of noticing it, then Airflow's part).
     end_to_success: str = ""
+    #: CPU seconds of every Airflow process from the trigger to the run's end (a floor).
+    cpu_seconds: float = math.nan
     report: dict[str, Any] = field(default_factory=dict)
     writes: str = ""
     calls: str = ""
@@ -325,6 +328,8 @@ class DistributedRun:
             f"requests ({100 * self.share_429:.2f} %); job end to task success p95 "
             f"{self.p95_end_to_success:.1f} s (worst {self.worst_end_to_success:.1f} s; "
             f"{self.end_to_success}); "
+            f"Airflow's CPU {self.cpu_seconds:.0f} s ({self.cpu_seconds / self.videos:.2f} s "
+            "per video); "
             f"worker killed {self.worker_kill} (jobs then {self.jobs_at_worker_kill}); "
             f"failed tasks {len(self.failures)}"
             + "".join(
@@ -360,6 +365,7 @@ def run_distributed(
     low, high = job_seconds
     started = time.monotonic()
     deployment.hold_jobs(url)
+    cpu = CpuMeter(lambda: [*deployment.services.values(), *deployment.stopped]).start()
     run_id = deployment.trigger(
         DISTRIBUTED_DAG, {"videos": videos, "min_seconds": low, "max_seconds": high}
     )
@@ -419,6 +425,7 @@ def run_distributed(
 
     result.state = deployment.wait_for_run(dag, run_id, 3600)
     result.seconds = time.monotonic() - started
+    result.cpu_seconds = cpu.stop()
     tis = deployment.task_instances(dag, run_id)
     waits = [ti for ti in tis if ti["task_id"].startswith(WAIT_TASK_PREFIXES)]
     result.failed_waits = [
