@@ -24,6 +24,7 @@ so that moving them hides nothing. Prints the figures; asserts nothing.
 
 from __future__ import annotations
 
+import contextvars
 import importlib.util
 import os
 import re
@@ -58,8 +59,30 @@ def configure(home: Path) -> None:
     )
 
 
+#: Set while a trigger pushes the XComs of the task it ends (``tasks.ending.push_xcoms``):
+#: its calls are the triggerer's (its supervisor's in-process API server in a deployment).
+_TRIGGERER: contextvars.ContextVar[bool] = contextvars.ContextVar("triggerer", default=False)
+
+
+def count_triggerer_pushes() -> None:
+    """Mark the calls made while a trigger pushes an ending's XComs as the triggerer's."""
+    from airflow_provider_grokvideo.tasks import ending
+
+    original = ending.push_xcoms
+
+    async def push_xcoms(task: Any, xcoms: Any) -> None:
+        token = _TRIGGERER.set(True)
+        try:
+            await original(task, xcoms)
+        finally:
+            _TRIGGERER.reset(token)
+
+    ending.push_xcoms = push_xcoms  # type: ignore[assignment]
+
+
 def count_calls() -> Counter[str]:
-    """Count every Execution API call of the Task SDK's client from now on, by kind."""
+    """Count every Execution API call of the Task SDK's client from now on, by kind (those of
+    the triggerer prefixed ``triggerer:``)."""
     from airflow.sdk.api import client
 
     calls: Counter[str] = Counter()
@@ -70,7 +93,7 @@ def count_calls() -> Counter[str]:
             kind = parts[0] if parts else "?"
             if kind == "task-instances" and len(parts) > 1:
                 kind = f"task-instances/{parts[-1]}"
-            calls[f"{method} {kind}"] += 1
+            calls[f"{'triggerer:' if _TRIGGERER.get() else ''}{method} {kind}"] += 1
             return function(self, method, url, *args, **kwargs)
 
         return request
@@ -99,6 +122,7 @@ def main() -> None:
 
     db.resetdb()
     calls = count_calls()
+    count_triggerer_pushes()
     with Emulator(job_seconds=2) as emulator:
         os.environ["AIRFLOW_CONN_GROKVIDEO_XAI_DEFAULT"] = emulator.airflow_connection("xai")
         for dag_id in DAGS:
@@ -128,15 +152,17 @@ def main() -> None:
                     f"  {task_id}: XCom rows {sum(keys.values())} ({', '.join(sorted(keys))}), "
                     f"state store rows {state_rows.get(task_id, 0)}"
                 )
-            total = sum(calls.values())
-            top = ", ".join(f"{kind} {n}" for kind, n in calls.most_common())
-            print(f"  Execution API calls of the run's tasks: {total} ({top})")
-            # The triggerer's writes of a task it ended: one XCom row per key, the task
-            # instance's state (one row updated); no callback request without a callback.
-            xcom_rows = sum(len(event.xcoms or {}) for event in ended)
+            tasks = Counter({k: n for k, n in calls.items() if not k.startswith("triggerer:")})
+            triggerer = Counter(
+                {k.removeprefix("triggerer:"): n for k, n in calls.items() if k not in tasks}
+            )
+            for who, counted in (("the run's tasks", tasks), ("the triggerer", triggerer)):
+                top = ", ".join(f"{kind} {n}" for kind, n in counted.most_common())
+                print(f"  Execution API calls of {who}: {sum(counted.values())} ({top})")
             print(
-                f"  written by the triggerer (tasks it ended: {len(ended)}): XCom rows "
-                f"{xcom_rows}, task instance updates {len(ended)}; Execution API calls 0"
+                f"  in all: {sum(calls.values())}; the triggerer also wrote the state of the "
+                f"{len(ended)} task(s) it ended (one task instance row each, and a callback "
+                "request for a task with a callback)"
             )
 
 

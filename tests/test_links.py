@@ -120,6 +120,20 @@ def test_link_of_a_task_stopping_without_success_asks_no_xcom(state: str) -> Non
     assert link == "https://cdn.example/f/video/a.mp4"
 
 
+def test_a_deferring_wait_links_its_page_at_once_without_reading_an_xcom() -> None:
+    """At the deferral the worker pushes the page link (the page shows the running video), so
+    that the trigger ending the task has one XCom less to write; the upstream URL stays empty."""
+    deferring = mock.Mock(dag_id="d", task_id="wait", run_id="r", map_index=-1, state="deferred")
+    waiting = BaseOperator(task_id="wait")
+    waiting._grokvideo_generation_id = "task_01"  # type: ignore[attr-defined]
+    with mock.patch.object(xcom.XCom, "get_value") as get_value:
+        page = GrokVideoLink().get_link(waiting, ti_key=deferring)
+        upstream = GrokVideoUpstreamLink().get_link(waiting, ti_key=deferring)
+    get_value.assert_not_called()
+    assert page.endswith("/grokvideo/?dag_id=d&run_id=r&generation_id=task_01")
+    assert upstream == ""
+
+
 def test_get_link_without_xcom_is_empty() -> None:
     with mock.patch.object(xcom.XCom, "get_value", return_value=None):
         assert GrokVideoLink().get_link(BaseOperator(task_id="t"), ti_key=_ti_key("t")) == ""

@@ -11,8 +11,9 @@ here:
 - the ``grokvideo`` record read by the "Grok videos" page
   (:func:`~airflow_provider_grokvideo.tasks.catalog.generation_record`);
 - the task's extra links (``_link_<class name>``), which a worker computes at the task's end:
-  the page link is made at the deferral (it needs the DAG run and the ``[api] base_url`` of the
-  worker's configuration, not the trigger's), the upstream's video URL from the result.
+  the page link is pushed by the worker at the deferral (it needs the DAG run and the
+  ``[api] base_url`` of the worker's configuration, not the trigger's; emptied here if the
+  generation fails, as a worker would), the upstream's video URL from the result.
 
 The deferring task describes the ending in a small, secret-free mapping (the trigger's
 ``task_end`` kwarg, :func:`task_end_spec`); :func:`task_end` turns the trigger's final payload
@@ -184,6 +185,7 @@ def task_end(
         return state, {**xcoms, **links}
     assert isinstance(generation, Mapping)
     result = wait_result(generation, spec.get("cost_estimate"), conn_id)
-    links.update(spec.get("page_links", {}))
-    links.update(dict.fromkeys(spec.get("video_links", []), upstream_video_link(result)))
+    # The page links were pushed at the deferral (``tasks.links.GrokVideoLink``): the video
+    # links alone are new, one XCom less for the triggerer's one writer.
+    links = dict.fromkeys(spec.get("video_links", []), upstream_video_link(result))
     return "success", {RETURN_VALUE_KEY: result, **xcoms, **links}

@@ -112,6 +112,12 @@ def _finished(ti_key: TaskInstanceKey) -> bool:
     return state is None or state == TaskInstanceState.SUCCESS
 
 
+def _deferred(ti_key: TaskInstanceKey) -> bool:
+    from airflow.utils.state import TaskInstanceState
+
+    return getattr(ti_key, "state", None) == TaskInstanceState.DEFERRED
+
+
 class GrokVideoLink(BaseOperatorLink):
     """The task's video on the "Grok videos" page (an http(s) link the UI draws)."""
 
@@ -124,10 +130,14 @@ class GrokVideoLink(BaseOperatorLink):
 
         from airflow_provider_grokvideo.tasks.catalog import XCOM_KEY
 
-        if not _finished(ti_key):
-            return ""
         # The task that has just run knows its id: no call to the API server to read it back.
         generation_id = getattr(operator, "_grokvideo_generation_id", None)
+        if _deferred(ti_key) and generation_id is not None:
+            # Waiting: the page already shows the generation (running, then its end), and the
+            # trigger that ends the task has one XCom less to write.
+            return configured_page_link(ti_key.dag_id, ti_key.run_id, generation_id)
+        if not _finished(ti_key):
+            return ""
         if generation_id is None:
             generation_id = _generation_id(xcom.XCom.get_value(ti_key=ti_key, key=XCOM_KEY))
         if generation_id is None:

@@ -385,11 +385,17 @@ class GenerationWaitMixin:
             self._wait_conn_id,
             "ends the task" if task_end is not None else "resumes the task on a worker",
         )
-        # Airflow pushes every extra link's XCom as a worker stops, at a deferral too, where
-        # ours are empty (no video yet) and are pushed again at the end (by the trigger or the
-        # resumed worker): two Execution API calls per wait for nothing.  This copy of the
-        # operator (``prepare_for_execution``'s, gone with the process) has none to push.
-        self.operator_extra_links = ()
+        # Airflow pushes every extra link's XCom as a worker stops, at a deferral too.  The
+        # page link is known now (pushed here, by the worker, the trigger has one XCom less to
+        # write at the end); the upstream's video URL is not (no video yet: it would be an
+        # empty XCom pushed for nothing).  This copy of the operator (``prepare_for_execution``'s,
+        # gone with the process) keeps the links worth pushing.
+        from airflow_provider_grokvideo.tasks.links import GrokVideoLink
+
+        self._grokvideo_generation_id = generation_id
+        self.operator_extra_links = tuple(
+            link for link in self.operator_extra_links if type(link) is GrokVideoLink
+        )
         self.defer(
             trigger=GrokVideoTrigger(
                 conn_id=self._wait_conn_id,
