@@ -21,6 +21,7 @@ from airflow_provider_grokvideo.triggers.video import (
     GrokVideoTrigger,
     next_poll_delay,
     on_wake_grid,
+    rate_anchor,
 )
 
 SPACING = {"poll_interval": 20.0, "min_poll_interval": 5.0, "max_poll_interval": 120.0}
@@ -62,6 +63,23 @@ def test_polls_often_near_the_end_and_rarely_early() -> None:
 def test_progress_seen_once_probes_soon_to_measure_the_rate() -> None:
     assert delay(progress=40, polls=0) == 5.0
     assert delay(progress=40, first_progress=(1000.0, 40), polls=1) == pytest.approx(7.5)
+
+
+def test_the_rate_is_measured_from_where_a_stalled_job_stood() -> None:
+    anchor, previous = None, None
+    readings = [(1000.0, 0), (1005.0, None), (1010.0, 10), (1020.0, 20)]
+    for now, progress in readings:
+        anchor, previous = rate_anchor(anchor, previous, now, progress), progress
+    assert anchor == (1010.0, 10)  # the first answer with a progress, while it moves
+    # It stands at 20 % from 1020 to 1320 s (a queue upstream), then runs again.
+    for now, progress in ((1120.0, 20), (1320.0, 20), (1330.0, 30)):
+        anchor, previous = rate_anchor(anchor, previous, now, progress), progress
+    assert anchor == (1320.0, 20)
+    # 1 %/s since the stall: the next read at half the remaining 69 s (from the first answer,
+    # 20 % in 320 s would put it at max_poll_interval, long after the video is done).
+    after = delay(now=1330.0, progress=30, first_progress=anchor)
+    assert after == pytest.approx(PROGRESS_FRACTION * 69 / 1.0)
+    assert delay(now=1330.0, progress=30, first_progress=(1010.0, 10)) == 120.0
 
 
 def test_upstream_estimate_without_progress() -> None:

@@ -163,6 +163,27 @@ def next_poll_delay(
     return max(0.0, min(delay, deadline - now))
 
 
+def rate_anchor(
+    anchor: tuple[float, int] | None, previous: int | None, now: float, progress: int | None
+) -> tuple[float, int] | None:
+    """The ``(time, progress)`` a job's progress rate is measured from (``next_poll_delay``'s
+    ``first_progress``), after an answer reading ``progress`` at ``now`` where the answer
+    before read ``previous``.  Pure.
+
+    The first answer with a progress above 0; moved to the latest answer whose progress has not
+    moved since the one before: a job that stood still (a queue or a pause upstream, a hold in
+    the emulator) is then timed from where it stood, not from before the stall, which would
+    make it look slower than it runs and stretch its last polls to ``max_poll_interval``.  A
+    slow job whose whole-number progress did not move between two reads looks faster by as
+    much: a few polls more near its end, never its video seen later.
+    """
+    if not progress:
+        return anchor
+    if anchor is None or progress == previous:
+        return (now, progress)
+    return anchor
+
+
 class GrokVideoTrigger(BaseTrigger):
     """Wait, without a worker, until a Grok video generation ends.
 
@@ -304,6 +325,7 @@ class GrokVideoTrigger(BaseTrigger):
             upstream = hook.dialect.name
             weather: RetryPolicy | None = None  # made on the first error only
             first_progress: tuple[float, int] | None = None
+            last_progress: int | None = None
             last: VideoGeneration | None = None
             last_problem: str | None = None
             errors_in_a_row = 0
@@ -367,8 +389,10 @@ class GrokVideoTrigger(BaseTrigger):
                 last_running_at = now
                 if now >= self.deadline:
                     return self._timeout(generation, last_problem)
-                if first_progress is None and generation.progress:
-                    first_progress = (now, generation.progress)
+                first_progress = rate_anchor(
+                    first_progress, last_progress, now, generation.progress
+                )
+                last_progress = generation.progress
                 delay = next_poll_delay(
                     now=now,
                     deadline=self.deadline,
