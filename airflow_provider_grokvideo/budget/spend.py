@@ -155,3 +155,67 @@ def budget_for(hook: GrokVideoHook, clock: Callable[[], float] = time.time) -> S
         log_per_process(hook.conn_id)
         store = ProcessStore(ledger_name(hook.conn_id))
     return SpendBudget(limits, store, clock)
+
+
+@dataclass
+class Reservation:
+    """One paid request's money, held in its connection's ledger from before the POST."""
+
+    budget: SpendBudget
+    ident: str
+    ticks: int
+
+    def release(self, log: Any) -> None:
+        """The request surely created no job: its money is free again."""
+        try:
+            self.budget.release(self.ident)
+        except GrokVideoError as exc:  # held until its lifetime ends: counted, never lost
+            log.warning("could not release the budget reservation %s: %s", self.ident, exc)
+
+    def created(self, generation_id: str, log: Any) -> None:
+        """The job exists: count it at its estimate until its bill is known."""
+        try:
+            self.budget.settle(self.ident, self.ticks, alias=generation_alias(generation_id))
+        except GrokVideoError as exc:  # held until its lifetime ends, then counted
+            log.warning("could not settle the budget reservation %s: %s", self.ident, exc)
+
+
+def reserve_submit(
+    hook: GrokVideoHook, ticks: int | None, ident: str, what: str, log: Any
+) -> Reservation | None:
+    """Reserve a paid request's estimate on its connection's budget (``None``: the connection
+    has none).  Raises :class:`BudgetExceeded` (nothing sent) when it does not fit, and
+    ``SpendStoreDown`` when the shared ledger cannot be read."""
+    budget = budget_for(hook)
+    if budget is None:
+        return None
+    fresh = budget.reserve(ident, ticks, what)
+    assert ticks is not None  # reserve() refuses a request without a price
+    spends = ", ".join(
+        f"{s.period.name}: {format_usd(ticks_to_usd(s.spent_ticks))} spent, "
+        f"{format_usd(ticks_to_usd(s.reserved_ticks))} reserved of "
+        f"{format_usd(ticks_to_usd(s.period.limit_ticks))}"
+        for s in budget.status()
+    )
+    log.info(
+        "%s %s on the spend budget of connection %s (%s; %s)",
+        "Reserved" if fresh else "Still holding the earlier try's reservation of",
+        format_usd(ticks_to_usd(ticks)),
+        hook.conn_id,
+        spends,
+        "shared by every process" if budget.store.shared else "held in this process only",
+    )
+    return Reservation(budget, ident, ticks)
+
+
+def settle_billed(hook: GrokVideoHook, generation_id: str, ticks: int | None, log: Any) -> None:
+    """The upstream billed ``ticks`` for the generation: correct its count (best effort: the
+    video is made, a ledger that cannot be read keeps the estimate)."""
+    if ticks is None:
+        return
+    try:
+        budget = budget_for(hook)
+        if budget is not None:
+            budget.settle(generation_alias(generation_id), ticks)
+    except Exception as exc:  # the video is made: never fail its wait over the ledger
+        log.warning("could not settle generation %s on its budget: %s", generation_id, exc)

@@ -521,6 +521,11 @@ class GenerationWaitMixin:
         self._grokvideo_result = data
         urls = data.get("video_urls") or []
         cost = data.get("cost_usd")
+        if data.get("cost_source") == "billed":  # the spend budget counts the bill, not the guess
+            from airflow_provider_grokvideo.budget.spend import settle_billed
+
+            generation_id = str(data.get("generation_id"))
+            settle_billed(self._hook, generation_id, data.get("cost_ticks"), self.log)
         self.log.info(
             "generation %s succeeded: %s (cost: %s)",
             data.get("generation_id"),
