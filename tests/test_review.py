@@ -7,11 +7,11 @@ from __future__ import annotations
 import importlib.util
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from api_support import api, bearer  # noqa: F401  (the fixture)
 
 from airflow_provider_grokvideo.emulator import Emulator
 from airflow_provider_grokvideo.tasks.review import (
@@ -82,38 +82,14 @@ def test_a_downloads_uris_are_matched_to_their_generation_and_keep_their_shape()
 # -- the example, end to end -----------------------------------------------------------------
 
 
-@pytest.fixture
-def api() -> Iterator[Any]:
-    """Airflow's own API app (the one ``airflow api-server`` serves), as the reviewer's
-    browser talks to it."""
-    from airflow.api_fastapi.app import create_app, purge_cached_app
-    from fastapi.testclient import TestClient
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "reviewer:admin")
-        patch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "False")
-        purge_cached_app()
-        with TestClient(create_app(), base_url="http://airflow.test") as client:
-            yield client
-        purge_cached_app()
-
-
-def bearer() -> dict[str, str]:
-    from airflow.api_fastapi.app import get_auth_manager
-    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
-
-    user = SimpleAuthManagerUser(username="reviewer", role="admin")
-    return {"Authorization": f"Bearer {get_auth_manager().generate_jwt(user)}"}
-
-
-def answer_when_asked(api: Any, pick: int, seen: dict[str, Any]) -> threading.Thread:
+def answer_when_asked(client: Any, pick: int, seen: dict[str, Any]) -> threading.Thread:
     """The reviewer: waits for the review's form (the HITL API lists it), reads it, picks
     candidate ``pick`` with a note, and answers (``PATCH .../hitlDetails``)."""
 
     def reviewer() -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            listed = api.get("/api/v2/dags/~/dagRuns/~/hitlDetails", headers=bearer()).json()
+            listed = client.get("/api/v2/dags/~/dagRuns/~/hitlDetails", headers=bearer()).json()
             waiting = [d for d in listed.get("hitl_details", []) if not d.get("response_received")]
             if waiting:
                 detail = waiting[0]
@@ -124,7 +100,7 @@ def answer_when_asked(api: Any, pick: int, seen: dict[str, Any]) -> threading.Th
                     f"/api/v2/dags/{ti['dag_id']}/dagRuns/{ti['dag_run_id']}/taskInstances/"
                     f"{ti['task_id']}/{ti['map_index']}/hitlDetails"
                 )
-                reply = api.patch(
+                reply = client.patch(
                     path,
                     headers=bearer(),
                     json={"chosen_options": [chosen], "params_input": {"note": "the warm one"}},
@@ -140,7 +116,10 @@ def answer_when_asked(api: Any, pick: int, seen: dict[str, Any]) -> threading.Th
 
 @pytest.mark.usefixtures("airflow_db")
 def test_the_example_extends_and_stores_only_the_approved_variant(
-    emulator: Emulator, api: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    emulator: Emulator,
+    api: Any,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     for name, value in FAST_POLLS.items():
         monkeypatch.setenv(name, value)
@@ -168,3 +147,24 @@ def test_the_example_extends_and_stores_only_the_approved_variant(
     approved = seen["detail"]["options"][1]
     assert seen["reply"][1]["chosen_options"] == [approved]
     assert seen["reply"][1]["responded_by"]["name"] == "reviewer"
+    # The page says which was approved, by whom and when; the others were rejected.
+    cards = page_cards(api, run.run_id)
+    reviewed = [body for body in cards.values() if "review-" in body]
+    assert len(reviewed) == 4
+    assert sum("approved by reviewer" in body for body in reviewed) == 1
+    assert sum(">rejected by reviewer" in body for body in reviewed) == 3
+    approved_card = next(body for body in reviewed if "approved by reviewer" in body)
+    assert "cool blue hour" in approved_card and "UTC</time>" in approved_card
+
+
+def page_cards(client: Any, run_id: str) -> dict[str, str]:
+    import html
+    import re
+
+    page = client.get("/grokvideo/", params={"run_id": run_id}, headers=bearer()).text
+    found = re.findall(
+        r'<article class="card[^"]*" id="[^"]*" data-generation-id="([^"]+)"(.*?)</article>',
+        page,
+        re.S,
+    )
+    return {gid: html.unescape(body) for gid, body in found}
