@@ -54,8 +54,8 @@ def test_a_waits_outputs_become_candidates_with_prompt_cost_and_player_link() ->
     shape, found = candidates_from(WAITED, RECORDS, link)
     assert shape == "many"
     assert [c.label for c in found] == [
-        "1. a lantern, warm (6 s, $0.3)",
-        "2. a lantern, cool (6 s, $0.3)",
+        "1. a lantern, warm (6 s, $0.30)",
+        "2. a lantern, cool (6 s, $0.30)",
     ]
     assert found[1].cost_source == "estimated" and found[0].cost_source == "billed"
     text = found[0].markdown()

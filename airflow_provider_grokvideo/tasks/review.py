@@ -41,7 +41,7 @@ class Candidate:
         if len(prompt) > LABEL_PROMPT_CHARS:
             prompt = prompt[: LABEL_PROMPT_CHARS - 1].rstrip() + "…"
         facts = [f"{_number(self.duration)} s" if self.duration is not None else None]
-        facts.append(f"${self.cost_usd}" if self.cost_usd is not None else None)
+        facts.append(_usd(self.cost_usd) if self.cost_usd is not None else None)
         shown = ", ".join(fact for fact in facts if fact)
         return f"{self.number}. {prompt}" + (f" ({shown})" if shown else "")
 
@@ -56,12 +56,22 @@ class Candidate:
         if self.duration is not None:
             facts.append(f"{_number(self.duration)} s")
         if self.cost_usd is not None:
-            facts.append(f"${self.cost_usd} ({self.cost_source or 'cost'})")
+            facts.append(f"{_usd(self.cost_usd)} ({self.cost_source or 'cost'})")
         if facts:
             lines.append(" · ".join(facts))
         if self.link:
             lines.append(f"[▶ Play it on the Grok videos page]({self.link})")
         return "\n\n".join(lines)
+
+
+def _usd(amount: str) -> str:
+    """``$0.30``: at least cents (``pricing.format_usd``); the text as given if unreadable."""
+    from airflow_provider_grokvideo.pricing import as_usd, format_usd
+
+    try:
+        return format_usd(as_usd(amount))
+    except ValueError:
+        return f"${amount}"
 
 
 def _number(value: float) -> str:

@@ -122,8 +122,11 @@ def test_the_reviewer_approves_one_variant_in_airflows_form(tmp_path: Path) -> N
                 assert href.startswith(f"{base}/grokvideo/?dag_id={DAG_ID}")
                 assert "generation_id=" in href
                 page.screenshot(path=str(SHOTS / "10-review-form.png"), full_page=True)
-                # The reviewer picks the second variant and answers.
-                page.get_by_text(options[1], exact=False).last.click()
+                # The reviewer picks the second variant (the form's select shows the default,
+                # "None of them") and answers.
+                page.get_by_role("combobox").last.click()
+                page.get_by_role("option", name=options[1]).click()
+                page.screenshot(path=str(SHOTS / "10-review-form-chosen.png"), full_page=True)
                 page.get_by_role("button", name="Respond").first.click()
                 runner.wait(timeout=240)
                 # The link plays the candidate on the page, which now says who approved it.
