@@ -143,6 +143,7 @@ def generation_alias(generation_id: str) -> str:
 def budget_for(hook: GrokVideoHook, clock: Callable[[], float] = time.time) -> SpendBudget | None:
     """The spend budget of the hook's connection (``None``: it sets none).  In the Redis of
     the connection's ``redis_conn_id`` extra when it names one, else in this process."""
+    hook.settings  # noqa: B018  (loads the connection once, for the hook and for this)
     conn = hook._connection or hook.get_connection(hook.conn_id)
     limits = BudgetLimits.from_extra(hook.conn_id, conn.extra_dejson or {})
     if not limits.any:

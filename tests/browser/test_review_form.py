@@ -17,6 +17,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -135,7 +136,7 @@ def test_the_reviewer_approves_one_variant_in_airflows_form(tmp_path: Path) -> N
                 focus = page.locator("article.card.focus").inner_text()
                 assert "approved by admin" in focus
                 page.screenshot(path=str(SHOTS / "11-review-player.png"), full_page=True)
-                page.goto(f"{base}/grokvideo/?run_id={run_id}")
+                page.goto(f"{base}/grokvideo/?{urlencode({'run_id': run_id})}")
                 page.locator("article.card").first.wait_for()
                 page.screenshot(path=str(SHOTS / "12-reviewed-page.png"), full_page=True)
                 assert page.locator(".review-rejected").count() == 3
