@@ -79,6 +79,16 @@ def test_a_downloads_uris_are_matched_to_their_generation_and_keep_their_shape()
     assert shape == "many" and [c.generation_id for c in found] == ["g2", None]
 
 
+def test_the_review_operator_refuses_what_it_cannot_ask() -> None:
+    from airflow_provider_grokvideo.operators.review import GrokVideoReviewOperator
+
+    with pytest.raises(ValueError, match='approve must be "any" or "one"'):
+        GrokVideoReviewOperator(task_id="review", generations=[], approve="all")  # type: ignore[arg-type]
+    review = GrokVideoReviewOperator(task_id="review", generations=[], approve="one")
+    assert review.multiple is False and review.options == ["None of them"]
+    assert GrokVideoReviewOperator._as_value('[{"generation_id": "g"}]') == [{"generation_id": "g"}]
+
+
 # -- the example, end to end -----------------------------------------------------------------
 
 
