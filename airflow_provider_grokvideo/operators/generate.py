@@ -404,11 +404,14 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
         from airflow_provider_grokvideo.budget.spend import reserve_submit
         from airflow_provider_grokvideo.tasks.submit_record import idempotency_key, prompt_start
 
-        if ti is None:
+        names = [getattr(ti, name, None) for name in ("dag_id", "run_id", "task_id")]
+        if not all(names):  # no task instance to name it by (a test's bare execute)
             ident = f"submit:{uuid.uuid4().hex}"
         else:
+            dag_id, run_id, task_id = (str(name) for name in names)
+            map_index = getattr(ti, "map_index", None)
             ident = "submit:" + idempotency_key(
-                ti.dag_id, ti.run_id, ti.task_id, ti.map_index, candidate.fingerprint
+                dag_id, run_id, task_id, map_index, candidate.fingerprint
             )
             if self._resubmitting:
                 ident += f":try{getattr(ti, 'try_number', 0)}"
