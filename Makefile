@@ -17,9 +17,12 @@ lint: install
 	$(VENV)/bin/ruff check .
 
 # The shared request budget's tests start a real redis-server (installed here when missing).
+# Four pytest processes (pytest-xdist), each with its own Airflow home, database and emulator:
+# the tests wait on jobs and loops far more than they compute, so four share two cores well.
+PYTEST_WORKERS ?= 4
 test: install lint
 	$(PY) scripts/ensure_redis.py
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(PYTEST_WORKERS)
 
 # Separate Airflow processes on PostgreSQL (LocalExecutor; CeleryExecutor on Redis with two
 # workers and two triggerers; SQLite for newcomers), killed workers and triggerers, the browser.

@@ -59,12 +59,28 @@ def connect(
 
 
 @pytest.fixture
-def trigger_record(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[Any]]:
-    """What every trigger run in this test was built with and fired."""
+def trigger_record(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, list[Any]]:
+    """What every trigger run in this test was built with and fired.
+
+    The test's emulators hold every job until the first trigger runs: a job that a busy
+    machine lets finish before the wait is deferred would be answered by the check before
+    deferring, and the trigger this test looks at would never run."""
+    held = [
+        request.getfixturevalue(name)
+        for name in ("emulator", "leak_emulator")
+        if name in request.fixturenames
+    ]
+    for emulator in held:
+        emulator.hold()
+        request.addfinalizer(emulator.release)  # a failure must not stall the next test
     record: dict[str, list[Any]] = {"kwargs": [], "events": []}
     original = GrokVideoTrigger.wait
 
     async def wait(self: GrokVideoTrigger) -> dict[str, Any]:
+        for emulator in held:
+            emulator.release()
         record["kwargs"].append(self.serialize()[1])
         payload = await original(self)
         record["events"].append(payload)

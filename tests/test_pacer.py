@@ -340,6 +340,10 @@ async def test_async_waits_of_one_connection_share_the_budget(emulator: Emulator
 
 async def test_async_learned_budget_keeps_429s_few(emulator: Emulator) -> None:
     """No configured budget: the first 429 slows every wait, Retry-After pauses them all."""
+    # The jobs are held until the triggers have read their status 60 times (several
+    # seconds at the learned pace): on a busy machine, jobs that end while the first burst is
+    # being refused would leave too few reads to show what was learned.
+    emulator.hold()
     ids = await asyncio.to_thread(_submit_many, emulator, "xcompute", 30)
     emulator.set_rate_limits({"xcompute": 8})
     triggers = [
@@ -353,7 +357,11 @@ async def test_async_learned_budget_keeps_429s_few(emulator: Emulator) -> None:
         )
         for generation_id in ids
     ]
-    results = await asyncio.gather(*(_events(trigger) for trigger in triggers))
+    waits = asyncio.gather(*(_events(trigger) for trigger in triggers))
+    while (await asyncio.to_thread(emulator.stats))["upstreams"]["xcompute"]["status_reads"] < 60:
+        await asyncio.sleep(0.2)
+    await asyncio.to_thread(emulator.release)
+    results = await waits
     assert all([e["status"] for e in events] == ["succeeded"] for events in results)
     stats = emulator.stats()["upstreams"]["xcompute"]
     refused = stats["rate_limited_status"]

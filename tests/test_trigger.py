@@ -324,10 +324,17 @@ async def test_weather_until_the_deadline_is_a_timeout(emulator: Emulator) -> No
 
 
 async def test_many_triggers_share_one_pooled_client(emulator: Emulator) -> None:
+    # The jobs are held until every trigger has polled twice: a busy machine's slow submits
+    # must not let the jobs finish before the triggers poll them.
+    emulator.hold()
     ids = await asyncio.to_thread(lambda: [submit("xcompute") for _ in range(30)])
     opened_before = emulator.stats()["connections_opened"]
     triggers = [trigger_for("xcompute", generation_id) for generation_id in ids]
-    results = await asyncio.gather(*(events_of(trigger) for trigger in triggers))
+    waits = asyncio.gather(*(events_of(trigger) for trigger in triggers))
+    while sum(trigger.polls for trigger in triggers) < 2 * len(ids):
+        await asyncio.sleep(0.05)
+    await asyncio.to_thread(emulator.release)
+    results = await waits
     assert all([e["status"] for e in events] == ["succeeded"] for events in results)
     polls = sum(trigger.polls for trigger in triggers)
     opened = emulator.stats()["connections_opened"] - opened_before

@@ -337,6 +337,7 @@ class EmulatorApp:
             "progress": job.progress(now),
             "created": job.created,
             "ends": job.ends,
+            "seen_ended": job.seen_ended,
             "seconds": job.seconds,
             "markers": job.scenario.markers,
             "model": job.model,
@@ -606,7 +607,10 @@ class EmulatorApp:
         if job is None or job.upstream != api.name:
             ustats.not_found += 1
             return api.not_found(job_id)
-        return api.status(job, self.clock(), links)
+        now = self.clock()
+        if job.seen_ended is None and job.finished(now):
+            job.seen_ended = now  # how long a client took to notice the end (deployment figures)
+        return api.status(job, now, links)
 
     # ------------------------------------------------------------------------ CDN
 

@@ -76,6 +76,7 @@ class Job:
     cost_ticks: int | None = None  # the billed cost (reported back by xAI)
     paused: float = 0.0  # seconds its clock stood still in holds released since
     hold: Hold | None = None  # the store's hold (set by JobStore.add)
+    seen_ended: float | None = None  # unix time of the first status read that found it ended
 
     @property
     def ends(self) -> float:

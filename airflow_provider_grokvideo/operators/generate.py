@@ -182,7 +182,9 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
         from airflow_provider_grokvideo.tasks.submit_record import decide, unknown_submit_message
 
         ledger = self._ledger(context)
-        record = ledger.read() if ledger is not None else None
+        # A first try has no earlier try whose record it could carry on (a retry, or a user's
+        # clear, runs as the next try): one Execution API call per video saved.
+        record = ledger.read() if ledger is not None and _try_number(context) > 1 else None
         if record is not None and record.generation_id:
             return self._reattach(context, get_video_hook(record.conn_id), record, ledger)
 
@@ -478,6 +480,15 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
 
 def _after(passed: list[str]) -> str:
     return f" (failed over before: {'; '.join(passed)})" if passed else ""
+
+
+def _try_number(context: Context) -> int:
+    """The running try's number; ``2`` where the context does not say (a bare ``execute``),
+    so that the durable record is read whenever it is not sure to be absent."""
+    try:
+        return int(getattr(context.get("ti"), "try_number", None) or 2)
+    except (TypeError, ValueError):
+        return 2
 
 
 def _blank_to_none(value: Any) -> Any:

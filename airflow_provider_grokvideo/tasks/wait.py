@@ -402,6 +402,11 @@ class GenerationWaitMixin:
             self._wait_conn_id,
             "ends the task" if task_end is not None else "resumes the task on a worker",
         )
+        # Airflow pushes every extra link's XCom as a worker stops, at a deferral too, where
+        # ours are empty (no video yet) and are pushed again at the end (by the trigger or the
+        # resumed worker): two Execution API calls per wait for nothing.  This copy of the
+        # operator (``prepare_for_execution``'s, gone with the process) has none to push.
+        self.operator_extra_links = ()
         self.defer(
             trigger=GrokVideoTrigger(
                 conn_id=self._wait_conn_id,

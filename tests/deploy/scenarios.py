@@ -298,6 +298,8 @@ class DistributedRun:
     limited_429: int = 0
     p95_end_to_success: float = math.nan
     worst_end_to_success: float = math.nan
+    #: Where a job's end to its task's success goes (p50/p95 of noticing it, then Airflow's part).
+    end_to_success: str = ""
     report: dict[str, Any] = field(default_factory=dict)
     writes: str = ""
     calls: str = ""
@@ -321,7 +323,8 @@ class DistributedRun:
             + ", ".join(f"{k} {v}" for k, v in self.jobs_by_upstream.items())
             + f"); {LIMITED_UPSTREAM} 429s {self.limited_429} of {self.limited_requests} "
             f"requests ({100 * self.share_429:.2f} %); job end to task success p95 "
-            f"{self.p95_end_to_success:.1f} s (worst {self.worst_end_to_success:.1f} s); "
+            f"{self.p95_end_to_success:.1f} s (worst {self.worst_end_to_success:.1f} s; "
+            f"{self.end_to_success}); "
             f"worker killed {self.worker_kill} (jobs then {self.jobs_at_worker_kill}); "
             f"failed tasks {len(self.failures)}"
             + "".join(
@@ -436,9 +439,11 @@ def run_distributed(
     limited = stats["upstreams"][LIMITED_UPSTREAM]
     result.limited_requests = limited["requests"]
     result.limited_429 = limited["rate_limited_submit"] + limited["rate_limited_status"]
-    result.p95_end_to_success, result.worst_end_to_success = _end_to_success(
-        deployment, dag, run_id, waits
-    )
+    (
+        result.p95_end_to_success,
+        result.worst_end_to_success,
+        result.end_to_success,
+    ) = _end_to_success(deployment, dag, run_id, waits)
     if result.state == "success":
         result.report = deployment.xcom(dag, run_id, "report")
     recorded = deployment.sql(
@@ -486,8 +491,10 @@ def failure_reason(deployment: Deployment, dag_id: str, run_id: str, ti: dict[st
 
 def _end_to_success(
     deployment: Deployment, dag_id: str, run_id: str, waits: list[dict[str, Any]]
-) -> tuple[float, float]:
-    """p95 and worst seconds from a job's end (the emulator's clock) to its wait's success."""
+) -> tuple[float, float, str]:
+    """p95 and worst seconds from a job's end (the emulator's clock) to its wait's success, and
+    where they go: p50/p95 from the end to the first status read that saw it (polling), and
+    from there to the task's success (the trigger's event, the XComs, Airflow's state)."""
     from datetime import datetime
 
     rows = deployment.sql(
@@ -496,7 +503,7 @@ def _end_to_success(
         "AND (task_id LIKE 'wait_%' OR task_id LIKE 'generate_and_wait_%')"
     )
     ids = {(task, int(index)): gid for task, index, gid in rows}
-    delays = []
+    delays, noticed, airflow = [], [], []
     with httpx.Client(base_url=deployment.emulator_url, timeout=30) as emulator:
         for ti in waits:
             gid = ids.get((ti["task_id"], ti["map_index"]))
@@ -505,6 +512,14 @@ def _end_to_success(
             job = emulator.get(f"/_emulator/jobs/{gid}").json()
             ended = datetime.fromisoformat(ti["end_date"].replace("Z", "+00:00")).timestamp()
             delays.append(ended - float(job["ends"]))
+            if job.get("seen_ended") is not None:
+                noticed.append(float(job["seen_ended"]) - float(job["ends"]))
+                airflow.append(ended - float(job["seen_ended"]))
     if not delays:
-        return math.nan, math.nan
-    return percentile(delays, 95), max(delays)
+        return math.nan, math.nan, ""
+    split = "; ".join(
+        f"{name} p50 {percentile(values, 50):.1f} s, p95 {percentile(values, 95):.1f} s"
+        for name, values in (("noticed", noticed), ("then success", airflow))
+        if values
+    )
+    return percentile(delays, 95), max(delays), f"p50 {percentile(delays, 50):.1f} s; {split}"

@@ -94,3 +94,26 @@ def test_the_python_api_holds_and_releases(emu: Emulator, api: Api) -> None:
     emu.hold()
     emu.reset()
     assert emu.stats()["held"] is False
+
+
+def test_the_first_status_read_after_the_end_is_recorded() -> None:
+    """``seen_ended``: when a client first learned that a job had ended (the deployment
+    figures split a wait's end into noticing it and Airflow's part)."""
+    now = [1_800_000_000.0]
+    with Emulator(job_seconds=10.0) as emulator:
+        emulator.app.clock = lambda: now[0]
+        headers = {"Authorization": "Bearer emulator-key"}
+        with httpx.Client(base_url=emulator.base_url("xai"), headers=headers) as client:
+            job_id = client.post("/v1/videos/generations", json={"prompt": "a kite"}).json()[
+                "request_id"
+            ]
+            info = f"{emulator.url}/_emulator/jobs/{job_id}"
+            client.get(f"/v1/videos/{job_id}")
+            assert httpx.get(info).json()["seen_ended"] is None  # still running
+            now[0] += 12.0
+            assert httpx.get(info).json()["seen_ended"] is None  # ended, nobody asked yet
+            client.get(f"/v1/videos/{job_id}")
+            now[0] += 5.0
+            client.get(f"/v1/videos/{job_id}")
+            job = httpx.get(info).json()
+    assert job["seen_ended"] == 1_800_000_012.0 and job["ends"] == 1_800_000_010.0
