@@ -61,6 +61,26 @@ _CONN_FIELDS: dict[str, Any] = {
         " each process paces the key alone.",
         "schema": {"type": ["string", "null"]},
     },
+    # Read by budget/periods.py (BudgetLimits.from_extra).
+    "budget_usd_per_day": {
+        "label": "Spend budget per day (US dollars)",
+        "description": "At most this much is spent through this connection per calendar day:"
+        " each paid request's estimate is reserved before it is sent, and one that does not fit"
+        " is refused unsent. Shared by every process through the Redis connection above, else"
+        " per process. Empty: no daily budget.",
+        "schema": {"type": ["number", "string", "null"]},
+    },
+    "budget_usd_per_month": {
+        "label": "Spend budget per month (US dollars)",
+        "description": "As the daily budget, per calendar month. Empty: no monthly budget.",
+        "schema": {"type": ["number", "string", "null"]},
+    },
+    "budget_timezone": {
+        "label": "Spend budget time zone",
+        "description": "Where the budget's days and months start (an IANA name such as"
+        " Europe/Paris). Empty: UTC.",
+        "schema": {"type": ["string", "null"]},
+    },
 }
 
 # Only APIMart documents an Idempotency-Key (hooks/base.py GrokVideoHook.idempotent).
@@ -179,6 +199,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_grokvideo.operators.extend",
                     "airflow_provider_grokvideo.operators.download",
                     "airflow_provider_grokvideo.operators.batch",
+                    "airflow_provider_grokvideo.operators.review",
                 ],
             }
         ],

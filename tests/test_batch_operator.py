@@ -374,3 +374,29 @@ def test_a_video_lost_to_the_url_expiry_is_reported_not_silent(
     early, late = pushed["return_value"]
     assert (early["status"], early["error_code"], early["uris"]) == ("expired", "url_expired", [])
     assert late["status"] == "succeeded" and len(late["uris"]) == 1
+
+
+def test_a_batch_reserves_its_estimate_and_settles_to_its_bill(
+    dags: ModuleType, emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three videos at batch prices ($0.15 each): refused unsent by a $0.40 budget (this
+    process's: no redis_conn_id), made within a $1 one and counted at what xAI billed."""
+    from airflow_provider_grokvideo.budget.periods import BudgetLimits
+    from airflow_provider_grokvideo.budget.spend import SpendBudget
+    from airflow_provider_grokvideo.budget.stores import ProcessStore, ledger_name
+
+    ProcessStore.forget_all()
+    conn = json.loads(emulator.airflow_connection("xai"))
+    requests = [{"prompt": f"spot {i} [emulator:seconds=0.5]", "duration": 6} for i in range(3)]
+    conf = {"requests": requests, "destination": tmp_path.as_uri()}
+    for budget, state in (("0.40", "failed"), ("1", "success")):
+        conn["extra"] = {"budget_usd_per_day": budget}
+        monkeypatch.setenv("AIRFLOW_CONN_GROKVIDEO_XAI_DEFAULT", json.dumps(conn))
+        run = dags.grokvideo_test_batch.test(run_conf=conf)
+        assert str(run.state) == state
+        if state == "failed":
+            assert batch_stats(emulator)["creates"] == 0  # refused before anything was sent
+    limits = BudgetLimits.from_extra("grokvideo_xai_default", {"budget_usd_per_day": 1})
+    ledger = ProcessStore(ledger_name("grokvideo_xai_default"))
+    [day] = SpendBudget(limits, ledger).status()
+    assert (day.spent_ticks, day.reserved_ticks) == (4_500_000_000, 0)

@@ -83,6 +83,9 @@ def test_connection_form_shows_only_what_matters():
             "prices",
             "requests_per_second",
             "redis_conn_id",
+            "budget_usd_per_day",
+            "budget_usd_per_month",
+            "budget_timezone",
             *keyed,
         }
 

@@ -280,6 +280,7 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
     @cached_property
     def settings(self) -> ConnectionSettings:
         conn = self._connection or self.get_connection(self.conn_id)
+        self._connection = conn  # read once: the spend budget reads its extras too
         settings = ConnectionSettings.from_connection(conn, self.default_base_url)
         if not settings.api_key:
             raise GrokVideoError(

@@ -42,6 +42,7 @@ from airflow_provider_grokvideo.dialects.xai_batch import DEFAULT_BATCH_POLL_INT
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_provider_grokvideo.budget.spend import Reservation
     from airflow_provider_grokvideo.dialects.xai_batch import Batch, BatchRequest, BatchResult
     from airflow_provider_grokvideo.hooks.xai import XAIVideoHook
 
@@ -120,8 +121,8 @@ class GrokVideoBatchOperator(BaseOperator):
         requests = _as_requests(self.requests)
         ids = request_ids(context, len(requests))
         built = hook.build_batch_requests(requests, ids)
-        self._check_cost(hook, built)
-
+        estimate_ticks = self._check_cost(hook, built)
+        held = self._reserve(hook, context, estimate_ticks, len(built))  # refused: nothing sent
         store = self._store(context)
         record: dict[str, Any] | None = store.get(RECORD_KEY) if store is not None else None
         name = batch_name(self.batch_name, context)
@@ -152,16 +153,24 @@ class GrokVideoBatchOperator(BaseOperator):
                 store.set(RECORD_KEY, record)
         batch_id = record["batch_id"]
         self._batch_id = batch_id
-        held = hook.batch_request_ids(batch_id)
-        missing = [b for b in built if b.batch_request_id not in held]
+        there = hook.batch_request_ids(batch_id)
+        missing = [b for b in built if b.batch_request_id not in there]
         if missing:
-            calls = hook.add_batch_requests(batch_id, missing)
+            try:
+                calls = hook.add_batch_requests(batch_id, missing)
+            except Exception as exc:
+                from airflow_provider_grokvideo.hooks.base import may_have_created_a_job
+
+                # Nothing of the batch is paid for yet: the money is free again.
+                if held is not None and not there and not may_have_created_a_job(exc):
+                    held.release(self.log)
+                raise
             self.log.info(
                 "added %d request(s) to batch %s in %d call(s)%s",
                 len(missing),
                 batch_id,
                 calls,
-                f" ({len(held)} already there)" if held else "",
+                f" ({len(there)} already there)" if there else "",
             )
         return self._collect(context, hook, record)
 
@@ -306,6 +315,7 @@ class GrokVideoBatchOperator(BaseOperator):
         billed = sum(e["cost_ticks"] or 0 for e in results)
         from airflow_provider_grokvideo.pricing import format_usd, ticks_to_usd
 
+        self._settle(context, hook, billed if any(e["cost_ticks"] for e in results) else None)
         self._record_for_the_page(context, record["batch_id"], results, len(failed), billed)
 
         self.log.info(
@@ -377,7 +387,42 @@ class GrokVideoBatchOperator(BaseOperator):
         except Exception as exc:
             self.log.error("could not cancel batch %s (%s): %s", batch_id, why, exc)
 
-    def _check_cost(self, hook: XAIVideoHook, built: list[BatchRequest]) -> None:
+    def _reserve(
+        self, hook: XAIVideoHook, context: Context, ticks: int | None, count: int
+    ) -> Reservation | None:
+        """Reserve the batch's estimate on the connection's spend budget, named by the task
+        instance (a retry that re-attaches finds its reservation)."""
+        from airflow_provider_grokvideo.budget.spend import BudgetExceeded, reserve_submit
+
+        what = f"the xAI batch of {count} video(s)"
+        try:
+            return reserve_submit(hook, ticks, f"batch:{_instance_key(context)}", what, self.log)
+        except BudgetExceeded as exc:
+            raise AirflowFailException(str(exc)) from exc
+
+    def _settle(self, context: Context, hook: XAIVideoHook, billed: int | None) -> None:
+        """The batch is over: its count becomes what xAI billed (without a bill, its
+        reservation is counted at the estimate)."""
+        from airflow_provider_grokvideo.budget.spend import budget_for
+
+        try:
+            budget = budget_for(hook)
+            if budget is None:
+                return
+            ident = f"batch:{_instance_key(context)}"
+            if billed is None:
+                requests = _as_requests(self.requests)
+                built = hook.build_batch_requests(requests, request_ids(context, len(requests)))
+                billed = sum(
+                    e.cost_ticks for e in map(hook.estimate_batch_cost, built) if e is not None
+                )
+            budget.settle(ident, billed)
+        except Exception as exc:  # the videos are stored: never fail the batch over the ledger
+            self.log.warning("could not settle the batch on its spend budget: %s", exc)
+
+    def _check_cost(self, hook: XAIVideoHook, built: list[BatchRequest]) -> int | None:
+        """Log the batch's estimate and refuse it over ``max_cost_usd``; the estimate in ticks
+        (``None`` when a request has no price)."""
         from airflow_provider_grokvideo.pricing import (
             CostCapError,
             check_cost_cap,
@@ -393,9 +438,10 @@ class GrokVideoBatchOperator(BaseOperator):
             len(built),
             format_usd(ticks_to_usd(total)),
         )
+        known = None if any(e is None for e in estimates) else total
         cap = parse_cap(self.max_cost_usd)
         if cap is None:
-            return
+            return known
         for b, estimate in zip(built, estimates, strict=True):
             if estimate is None:  # refused with the reason and the fix
                 check_cost_cap(None, cap, upstream="xai", model=str(b.request.model))
@@ -405,6 +451,7 @@ class GrokVideoBatchOperator(BaseOperator):
                 f"{len(built)} video(s) at batch prices, exceeds max_cost_usd="
                 f"{format_usd(cap)}; nothing was submitted"
             )
+        return known
 
     def _annotate_assets(self, context: Context, batch_id: str, results: list[dict]) -> None:
         from airflow.sdk import Asset

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
     from airflow.sdk import Context
 
+    from airflow_provider_grokvideo.budget.spend import Reservation
     from airflow_provider_grokvideo.hooks.base import GrokVideoHook
     from airflow_provider_grokvideo.tasks.submit_record import SubmitLedger, SubmitRecord
     from airflow_provider_grokvideo.tasks.upstream_call import Candidate, UpstreamCall
@@ -162,6 +163,7 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
         self.fallback_conn_ids = fallback_conn_ids
         self.end_from_trigger = end_from_trigger
         self._primary_upstream: str | None = None
+        self._resubmitting = False
 
     def execute(self, context: Context) -> Any:
         # Its XCom record (the id, the request, the estimate) is pushed in there, at once:
@@ -209,6 +211,7 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
                     map_index=getattr(ti, "map_index", None),
                 )
             )
+        self._resubmitting = decision == "resubmit"
         if decision == "resubmit" and record is not None:
             self.log.warning(
                 "resubmit_unknown is set: submitting again although try %s's submit of %s may "
@@ -313,6 +316,7 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
     ) -> str:
         """Submit to the first candidate; go to the next only after an outcome that surely
         created no job (``tasks.failover.no_job_reason``), never after one that may have."""
+        from airflow_provider_grokvideo.budget.spend import BudgetExceeded
         from airflow_provider_grokvideo.tasks.catalog import record_submission
         from airflow_provider_grokvideo.tasks.failover import no_job_reason
         from airflow_provider_grokvideo.tasks.submit_record import (
@@ -351,6 +355,14 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
                 marker,
                 job_may_exist=replay_key is not None,
             )
+            try:  # the money first (see budget/spend.py): refused here, nothing is sent
+                held = self._reserve(candidate, ti)
+            except BudgetExceeded as exc:
+                if number == len(candidates):
+                    raise AirflowFailException(f"{exc}{_after(passed)}") from exc
+                passed.append(f"{candidate.conn_id} ({hook.dialect.name}): over its budget")
+                self.log.warning("%s; failing over to %s", exc, candidates[number].conn_id)
+                continue
             if candidate.estimate is not None:
                 self.cost_estimate = candidate.estimate.to_dict()  # the one-task wait's result
             try:
@@ -358,6 +370,8 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
                     candidate.upstream.call, idempotency_key=key, journal=journal
                 )
             except Exception as exc:
+                if held is not None and not journal.job_may_exist:
+                    held.release(self.log)
                 reason = None if journal.job_may_exist else no_job_reason(exc, hook.dialect)
                 if reason is not None and number < len(candidates):
                     passed.append(f"{candidate.conn_id} ({hook.dialect.name}): {reason}")
@@ -371,6 +385,8 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
                     continue
                 raise self._submit_error(exc, passed) from exc
             self._polled_conn_id = candidate.conn_id  # the connection that made it: waited on
+            if held is not None:
+                held.created(generation_id, self.log)
             self.log.info(
                 "Submitted generation %s through connection %s%s",
                 generation_id,
@@ -380,6 +396,31 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
             record_submission(context, self, hook, generation_id)  # for the "Grok videos" page
             return generation_id
         raise AssertionError("unreachable: the last candidate returns or raises")
+
+    def _reserve(self, candidate: Candidate, ti: Any) -> Reservation | None:
+        """Reserve the candidate's estimate on its connection's spend budget, named by this
+        task instance's request (a retry finds its own reservation; a deliberate resubmit
+        is a second job, so a second reservation)."""
+        import uuid
+
+        from airflow_provider_grokvideo.budget.spend import reserve_submit
+        from airflow_provider_grokvideo.tasks.submit_record import idempotency_key, prompt_start
+
+        names = [getattr(ti, name, None) for name in ("dag_id", "run_id", "task_id")]
+        if not all(names):  # no task instance to name it by (a test's bare execute)
+            ident = f"submit:{uuid.uuid4().hex}"
+        else:
+            dag_id, run_id, task_id = (str(name) for name in names)
+            map_index = getattr(ti, "map_index", None)
+            ident = "submit:" + idempotency_key(
+                dag_id, run_id, task_id, map_index, candidate.fingerprint
+            )
+            if self._resubmitting:
+                ident += f":try{getattr(ti, 'try_number', 0)}"
+        estimate = candidate.estimate
+        what = f"the video {prompt_start(str(self.prompt))!r}"
+        ticks = estimate.cost_ticks if estimate is not None else None
+        return reserve_submit(candidate.hook, ticks, ident, what, self.log)
 
     def _submit_error(self, error: BaseException, passed: list[str]) -> BaseException:
         """What the task raises for a submit that failed on its last candidate: the error
@@ -435,6 +476,10 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
         if store is None:
             return None
         return SubmitLedger(store)
+
+
+def _after(passed: list[str]) -> str:
+    return f" (failed over before: {'; '.join(passed)})" if passed else ""
 
 
 def _try_number(context: Context) -> int:

@@ -61,6 +61,21 @@ def _may_read_dag(user: Any, dag_id: str) -> bool:
     )
 
 
+def _spends(user: Any) -> list[Any]:
+    """Each budgeted connection's spend, for a user who may read connections (else none)."""
+    from airflow.api_fastapi.app import get_auth_manager
+
+    try:
+        if not get_auth_manager().is_authorized_connection(method="GET", user=user):
+            return []
+        from airflow_provider_grokvideo.plugins.spending import connection_spends
+
+        return connection_spends()
+    except Exception as exc:  # the page of videos never fails over the budget's figures
+        log.warning("the spend budgets could not be read: %s", exc)
+        return []
+
+
 def _ui_base(request: Request) -> str:
     """Airflow's UI root as seen by the browser (the app is mounted below it)."""
     root = request.scope.get("root_path", "")
@@ -117,10 +132,13 @@ def create_app() -> FastAPI:
             )
         except ValueError as exc:
             raise HTTPException(status_code=400, detail=str(exc)) from exc
+        from airflow_provider_grokvideo.plugins.reviews import review_states
+
         readable = _readable_dags(user)
         with create_session(scoped=False) as session:
             found = list_generations(session, filters, readable_dags=readable)
             dag_ids = dag_ids_with_generations(session, readable_dags=readable)
+            reviews = review_states(session, {(g.dag_id, g.run_id) for g in found.generations})
         base = request.scope.get("root_path", "") or URL_PREFIX
         html = render_page(
             found,
@@ -128,6 +146,8 @@ def create_app() -> FastAPI:
             dag_ids=dag_ids,
             ui_base=_ui_base(request),
             roots=configured_roots(),
+            reviews=reviews,
+            spends=_spends(user),
         )
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 

@@ -28,9 +28,11 @@ from airflow_provider_grokvideo.plugins.storage_roots import (
 from airflow_provider_grokvideo.tasks.catalog import STATUS_RANKS
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from airflow_provider_grokvideo.plugins.generations import Generation, Page, TaskRef
+    from airflow_provider_grokvideo.plugins.reviews import Review
+    from airflow_provider_grokvideo.plugins.spending import ConnectionSpend
 
 #: The page's Jinja2 template, beside this module.
 TEMPLATE = Path(__file__).with_name("templates") / "grok_videos.html"
@@ -56,8 +58,12 @@ def render_page(
     ui_base: str = "",
     now: float | None = None,
     roots: Sequence[Place] = (),
+    reviews: Mapping[tuple[str, str, str], Review] | None = None,
+    spends: Sequence[ConnectionSpend] = (),
 ) -> str:
-    """The page's HTML; stored copies are shown only from ``roots`` (the API server's)."""
+    """The page's HTML; stored copies are shown only from ``roots`` (the API server's).
+    ``reviews``: each generation's review state; ``spends``: each budget's figures."""
+    reviews = reviews or {}
     now = time.time() if now is None else now
     filters = page.filters
     query = {
@@ -81,9 +87,15 @@ def render_page(
         dag_ids=dag_ids,
         statuses=list(STATUS_RANKS),
         cards=[
-            _card(g, base=base, ui_base=ui_base, now=now, focus=filters.generation_id, roots=roots)
+            {
+                **_card(
+                    g, base=base, ui_base=ui_base, now=now, focus=filters.generation_id, roots=roots
+                ),
+                "review": reviews.get((g.dag_id, g.run_id, g.generation_id)),
+            }
             for g in page.generations
         ],
+        spends=spends,
         serving=bool(roots),
         setting=f"[{SECTION}] {OPTION}",
         env_var=ENV_VAR,

@@ -156,8 +156,10 @@ def generation_record(
     status: str | None = None,
     error: str | None = None,
     cost_estimate: Mapping[str, Any] | None = None,
+    prompt: str | None = None,
 ) -> dict[str, Any]:
     """What the sensor (or a waiting generate task) learned: a ``VideoGeneration.to_dict()``.
+    ``prompt``: the start of a one-task wait's own prompt (its record replaces the submit's).
 
     ``status`` overrides the generation's own (``"timeout"`` when the wait gave up).  The
     upstream's URLs are not kept (they may be signed): only the video's host, and whether
@@ -182,6 +184,7 @@ def generation_record(
         # The one-task wait's record replaces its submit record (one XCom key per task): it
         # keeps the estimate made before submitting.
         cost_estimate=dict(cost_estimate) if cost_estimate else None,
+        prompt=prompt,
     )
 
 
@@ -261,6 +264,7 @@ def record_generation(
     status: str | None = None,
     error: str | None = None,
     cost_estimate: Mapping[str, Any] | None = None,
+    prompt: str | None = None,
 ) -> None:
     """The waiting task's record: the upstream's last answer (``VideoGeneration.to_dict()``);
     ``cost_estimate``: the generate task's own estimate, when that task waits itself."""
@@ -268,7 +272,7 @@ def record_generation(
         return
     try:
         record = generation_record(
-            generation, status=status, error=error, cost_estimate=cost_estimate
+            generation, status=status, error=error, cost_estimate=cost_estimate, prompt=prompt
         )
     except Exception as exc:
         log.warning("could not record generation %s: %s", generation.get("generation_id"), exc)

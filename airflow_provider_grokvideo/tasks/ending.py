@@ -51,7 +51,11 @@ def recorded_status(event_status: Any) -> str | None:
 
 
 def wait_record(
-    generation: Any, event_status: Any, message: str | None, own_estimate: Any
+    generation: Any,
+    event_status: Any,
+    message: str | None,
+    own_estimate: Any,
+    prompt: str | None = None,
 ) -> dict[str, Any] | None:
     """The ``grokvideo`` record of a wait's end (``None`` without a generation to record)."""
     if not isinstance(generation, Mapping) or not generation.get("generation_id"):
@@ -61,6 +65,7 @@ def wait_record(
         status=recorded_status(event_status),
         error=None if event_status == "succeeded" else message,
         cost_estimate=dict(own_estimate) if isinstance(own_estimate, Mapping) else None,
+        prompt=prompt,
     )
 
 
@@ -72,6 +77,7 @@ def task_end_spec(
     page_links: Mapping[str, str],
     video_links: list[str],
     task: Mapping[str, Any],
+    record_prompt: str | None = None,
 ) -> dict[str, Any]:
     """What the trigger needs to end the task as its worker would (its ``task_end`` kwarg).
 
@@ -84,6 +90,8 @@ def task_end_spec(
         timeout skips the task instead of failing it.
     :param page_links: XCom key -> the task's link to the "Grok videos" page.
     :param video_links: XCom keys of the links to the upstream's video URL.
+    :param record_prompt: the start of the task's own prompt, kept in its record (the
+        one-task wait; at most ``tasks.wait.RECORD_PROMPT_CHARS``).
     :param task: the task instance the XComs are pushed for: ``dag_id``, ``task_id``,
         ``run_id``, ``map_index``.
     """
@@ -96,6 +104,7 @@ def task_end_spec(
     return {
         "cost_estimate": estimate.to_dict() if estimate is not None else None,
         "record_estimate": dict(record_estimate) if record_estimate else None,
+        "record_prompt": record_prompt,
         "skip_on_failure": bool(skip_on_failure),
         "page_links": dict(page_links),
         "video_links": list(video_links),
@@ -175,7 +184,7 @@ def task_end(
     own = spec.get("record_estimate")
     message = str(payload.get("message") or "")
     xcoms: dict[str, Any] = {}
-    record = wait_record(generation, status, message, own)
+    record = wait_record(generation, status, message, own, spec.get("record_prompt"))
     if record is not None:
         xcoms[XCOM_KEY] = record
     # A worker computes the links of a task that did not succeed too: empty.

@@ -56,6 +56,8 @@ DEFAULT_TIMEOUT = 60 * 60.0
 #: net only: the trigger reports its own timeout first.
 DEFERRAL_GRACE_SECONDS = 120.0
 FAILED_STATUSES = ("failed", "cancelled", "expired")
+#: How much of a one-task wait's prompt its record keeps (the trigger's kwargs carry it).
+RECORD_PROMPT_CHARS = 300
 #: The payloads of Airflow's task-end events (``TaskSuccessEvent`` ...): a task resumed with one
 #: was ended by its trigger (see ``_resume_after_task_end``).
 TASK_END_STATES = ("success", "failed", "skipped")
@@ -190,6 +192,15 @@ class GenerationWaitMixin:
         estimate = self.cost_estimate
         return dict(estimate) if self._estimate_is_own and isinstance(estimate, dict) else None
 
+    def _own_prompt(self) -> str | None:
+        """The start of the one-task wait's own prompt, for its record (which replaces the
+        submit's): what the page and a review show of the video."""
+        prompt = getattr(self, "prompt", None)
+        if not self._estimate_is_own or not isinstance(prompt, str):
+            return None
+        # The trigger's kwargs carry it: a few hundred characters at most.
+        return prompt if len(prompt) <= RECORD_PROMPT_CHARS else prompt[:RECORD_PROMPT_CHARS] + "…"
+
     def _set_poll_settings(
         self,
         poll_interval: float | timedelta,
@@ -285,7 +296,12 @@ class GenerationWaitMixin:
         if generation.is_terminal and context is not None:
             from airflow_provider_grokvideo.tasks.catalog import record_generation
 
-            record_generation(context, generation.to_dict(), cost_estimate=self._own_estimate())
+            record_generation(
+                context,
+                generation.to_dict(),
+                cost_estimate=self._own_estimate(),
+                prompt=self._own_prompt(),
+            )
         if generation.status == "succeeded":
             return self._succeeded(generation.to_dict())
         if generation.is_terminal:
@@ -364,6 +380,7 @@ class GenerationWaitMixin:
         return task_end_spec(
             cost_estimate=self.cost_estimate,
             record_estimate=self._own_estimate(),
+            record_prompt=self._own_prompt(),
             skip_on_failure=self._skips_on_failure,
             page_links=page_links,
             video_links=video_links,
@@ -454,6 +471,7 @@ class GenerationWaitMixin:
             status=recorded_status(status),
             error=problem,
             cost_estimate=self._own_estimate(),
+            prompt=self._own_prompt(),
         )
         succeeded = isinstance(generation, dict) and generation.get("status") == "succeeded"
         if status == "succeeded" and succeeded:
@@ -532,6 +550,11 @@ class GenerationWaitMixin:
         self._grokvideo_result = data
         urls = data.get("video_urls") or []
         cost = data.get("cost_usd")
+        if data.get("cost_source") == "billed":  # the spend budget counts the bill, not the guess
+            from airflow_provider_grokvideo.budget.spend import settle_billed
+
+            generation_id = str(data.get("generation_id"))
+            settle_billed(self._hook, generation_id, data.get("cost_ticks"), self.log)
         self.log.info(
             "generation %s succeeded: %s (cost: %s)",
             data.get("generation_id"),

@@ -75,3 +75,61 @@ def test_a_batch_survives_a_triggerer_and_a_worker_killed_under_celery(
         f"{run.limited_429} of {run.limited_requests} requests to {LIMITED_UPSTREAM} refused "
         "with 429"
     )
+
+
+#: The spend scenario: this many $0.25 submits against a budget of BUDGET_USD (a fifth of them).
+SPEND_VIDEOS = int(os.environ.get("GROKVIDEO_DEPLOY_SPEND_VIDEOS", "40"))
+BUDGET_USD = SPEND_VIDEOS * 0.25 / 5
+
+
+def test_two_workers_never_spend_past_the_connections_budget(
+    celery_deployment: Deployment, request: pytest.FixtureRequest
+) -> None:
+    """A mapped batch larger than its connection's daily budget, run by both Celery workers at
+    once: the ledger in Redis never passes the budget, exactly the videos that fit are made, and
+    every refused one says why in its task's log."""
+    import json
+
+    from airflow_provider_grokvideo.emulator import DEFAULT_API_KEY
+
+    deployment = celery_deployment
+    dag_id, conn_id = "grokvideo_deploy_spend_budget", "grokvideo_spend_xai"
+    deployment.create_connection(
+        conn_id,
+        "grokvideo_xai",
+        host=deployment.emulator_url.rstrip("/") + "/xai",
+        password=DEFAULT_API_KEY,
+        extra={"budget_usd_per_day": str(BUDGET_USD), "redis_conn_id": "grokvideo_redis"},
+    )
+    deployment.wait_for_dags(dag_id)
+    stats = deployment.emulator_stats(deployment.emulator_url)
+    before = int(stats["upstreams"]["xai"]["submissions"])
+    run_id = deployment.trigger(dag_id, {"videos": SPEND_VIDEOS})
+    deployment.wait_for_run(dag_id, run_id, 900)
+    tis = [t for t in deployment.task_instances(dag_id, run_id) if t["task_id"] == "generate"]
+    made = [t for t in tis if t["state"] == "success"]
+    refused = [t for t in tis if t["state"] == "failed"]
+    stats = deployment.emulator_stats(deployment.emulator_url)
+    jobs = int(stats["upstreams"]["xai"]["submissions"]) - before
+    fits = int(BUDGET_USD / 0.25)
+    hosts = {t.get("hostname") for t in made + refused}
+    say(
+        request,
+        f"deploy: spend budget ${BUDGET_USD:.2f}/day: {len(made)} videos made, {len(refused)} "
+        f"refused unsent, {jobs} upstream jobs, spent ${len(made) * 0.25:.2f}; "
+        f"workers {sorted(h for h in hosts if h)}",
+    )
+    assert len(made) == fits == jobs, (len(made), fits, jobs)
+    assert len(refused) == SPEND_VIDEOS - fits
+    for ti in refused:
+        log = deployment.task_log_of(dag_id, run_id, "generate", 1, ti["map_index"])
+        assert f"budget_usd_per_day of ${BUDGET_USD:.2f}" in log and "nothing was sent" in log
+    import redis as redis_py
+
+    from airflow_provider_grokvideo.budget.stores import ledger_name
+
+    port = json.loads(deployment.env["AIRFLOW_CONN_GROKVIDEO_REDIS"])["port"]
+    fields = redis_py.Redis(port=port, db=1, decode_responses=True).hgetall(ledger_name(conn_id))
+    spent = sum(int(v) for k, v in fields.items() if k.startswith("spent:day:"))
+    reserved = [k for k in fields if k.startswith("r:")]
+    assert spent == fits * 2_500_000_000 and not reserved, fields
