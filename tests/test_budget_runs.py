@@ -47,6 +47,14 @@ def connections(
     shared = {"redis_conn_id": "budget_redis"}
     budgeted(emulator, monkeypatch, "budget_small", budget_usd_per_day="0.30", **shared)
     budgeted(emulator, monkeypatch, "budget_spent", budget_usd_per_day="0.10", **shared)
+    budgeted(
+        emulator,
+        monkeypatch,
+        "budget_priced",
+        budget_usd_per_day="1.00",
+        prices={"grok-imagine-video": {"480p": 0.10}},
+        **shared,
+    )
     return redis_server
 
 
@@ -99,3 +107,19 @@ def test_a_failover_candidate_is_checked_against_its_own_budget(
     assert '<td class="spent">$0.25</td>' in rows["budget_small"]
     assert '<td class="budget">$0.30</td>' in rows["budget_small"]
     assert '<td class="spent">$0.00</td>' in rows["budget_spent"]
+
+
+def test_the_bill_is_counted_where_the_wait_ends(
+    dags, connections, emulator, dag_test_ends_tasks_like_a_deployment
+) -> None:
+    """A wait that the triggerer ends settles the reservation to what xAI billed, as a
+    worker's ending does: $0.25 billed counts, not the $0.50 estimate."""
+    from airflow_provider_grokvideo import compat
+
+    run = dags.billed.test()
+    assert set(states(run).values()) == {"success"}, states(run)
+    [day] = ledger(connections, "budget_priced", "1.00").status()
+    assert (day.spent_ticks, day.reserved_ticks) == (usd_to_ticks("0.25"), 0)
+    # Ended by its trigger where Airflow can (no second start on a worker), else resumed.
+    ended = dag_test_ends_tasks_like_a_deployment
+    assert len(ended) == (1 if compat.TRIGGER_CAN_END_TASKS else 0)

@@ -279,12 +279,13 @@ class GrokVideoTrigger(BaseTrigger):
         XComs pushed first, else the payload itself, for ``execute_complete`` on a worker."""
         if self.task_end is None:
             return TriggerEvent(payload)
-        from airflow_provider_grokvideo.tasks.ending import push_xcoms, task_end
+        from airflow_provider_grokvideo.tasks.ending import RETURN_VALUE_KEY, push_xcoms, task_end
 
         try:
             end = task_end(payload, self.task_end, self.conn_id)
             if end is not None:
                 await push_xcoms(self.task_end["task"], end[1])
+                await self._settle_billed(end[1].get(RETURN_VALUE_KEY))
         except Exception:
             # Never lose an ending: the worker builds the same XComs from the payload.
             log.exception("cannot end the task of %s here; resuming it", self.generation_id)
@@ -304,6 +305,22 @@ class GrokVideoTrigger(BaseTrigger):
         if state == "skipped":
             return TaskSkippedEvent()
         return TaskFailedEvent()
+
+    async def _settle_billed(self, result: Any) -> None:
+        """Count the bill of a video this trigger saw succeed on its connection's spend budget,
+        as the worker's ending does (``budget.spend.settle_billed``).  Only a budget shared in
+        Redis: one held per process lives in the worker that reserved it, not here."""
+        if not isinstance(result, dict) or result.get("cost_source") != "billed":
+            return
+        from airflow_provider_grokvideo.budget.spend import settle_billed
+
+        try:
+            hook = await _shared_hook(self.conn_id)
+            if hook.budget_store is not None:
+                generation_id, ticks = str(result.get("generation_id")), result.get("cost_ticks")
+                await asyncio.to_thread(settle_billed, hook, generation_id, ticks, log)
+        except Exception as exc:  # the video is made: its ending never waits on the ledger
+            log.warning("could not settle %s on its spend budget: %s", self.generation_id, exc)
 
     async def wait(self) -> dict[str, Any]:
         """The loop of :meth:`run`: returns the one event payload."""

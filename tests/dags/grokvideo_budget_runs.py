@@ -27,3 +27,19 @@ with DAG(dag_id="grokvideo_test_budget_failover", schedule=None, start_date=STAR
         duration=5,
         resolution="480p",
     )
+
+with DAG(dag_id="grokvideo_test_budget_billed", schedule=None, start_date=START) as billed:
+    # Estimated at the connection's own price ($0.10/s: $0.50), billed by xAI at $0.25; the
+    # wait ends in the triggerer (Airflow 3.3.1+), which counts the bill.
+    GrokVideoGenerateOperator(
+        task_id="generate_and_wait",
+        conn_id="budget_priced",
+        prompt="a kite at dusk [emulator:seconds=2]",
+        duration=5,
+        resolution="480p",
+        wait_for_completion=True,
+        deferrable=True,
+        poll_interval=0.3,
+        min_poll_interval=0.1,
+        max_poll_interval=0.5,
+    )
