@@ -290,7 +290,7 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
                 self._primary_upstream = hook.dialect.name
             try:
                 upstream = self._upstream_call(hook)
-                estimate = estimate_before_submit(self, hook, context, upstream)
+                estimate = estimate_before_submit(self.max_cost_usd, hook, upstream, self.log)
             except (InvalidVideoRequest, AirflowFailException) as exc:
                 if len(conn_ids) == 1 and isinstance(exc, AirflowFailException):
                     raise

@@ -24,7 +24,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from airflow_provider_grokvideo.plugins.grok_videos import URL_PREFIX
+from airflow_provider_grokvideo.plugins import URL_PREFIX
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
-#: Where the API server mounts the app.
-URL_PREFIX = "/grokvideo"
+from airflow_provider_grokvideo.plugins import URL_PREFIX
+
 #: The page's route inside Airflow's UI (``/plugin/<this>``).
 UI_ROUTE = "grok-videos"
 PLUGIN_NAME = "grokvideo"

@@ -15,13 +15,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_grokvideo.plugins.storage_roots import CHUNK_SIZE
+
 if TYPE_CHECKING:
     from starlette.responses import Response
 
     from airflow_provider_grokvideo.plugins.storage_roots import StoredObject
-
-#: Bytes read from storage and sent at a time.
-CHUNK_SIZE = 256 * 1024
 #: Longest slice answered to an open-ended range (``bytes=START-``): players ask again.  Keeps
 #: one request from holding a worker thread for a whole large file.
 MAX_OPEN_RANGE = 8 * 1024 * 1024

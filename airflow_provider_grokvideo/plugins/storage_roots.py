@@ -37,6 +37,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
+#: Bytes read from storage and sent at a time (a range read asks the store for no more).
+CHUNK_SIZE = 256 * 1024
+
 log = logging.getLogger(__name__)
 
 #: The API server's setting: ``[grokvideo] page_storage_roots``.
@@ -284,8 +287,6 @@ def _open_local(place: Place, roots: Sequence[Place]) -> tuple[Any, int]:
 
 def _open_object(place: Place) -> tuple[Any, int]:
     from airflow.sdk import ObjectStoragePath
-
-    from airflow_provider_grokvideo.plugins.ranges import CHUNK_SIZE
 
     path = ObjectStoragePath(place.uri())
     try:

@@ -26,30 +26,27 @@ from airflow_provider_grokvideo.pricing import (
 )
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
-
     from airflow_provider_grokvideo.hooks.base import GrokVideoHook
-    from airflow_provider_grokvideo.operators.generate import GrokVideoGenerateOperator
     from airflow_provider_grokvideo.tasks.upstream_call import UpstreamCall
 
 
 def estimate_before_submit(
-    operator: GrokVideoGenerateOperator,
+    max_cost_usd: Any,
     hook: GrokVideoHook,
-    context: Context,
     upstream: UpstreamCall,
+    log: logging.Logger | Any,
 ) -> CostEstimate | None:
-    """Estimate the operator's video, log it and refuse it over ``max_cost_usd``; the caller
-    keeps the estimate (in its XCom record).  Sends nothing to the upstream.  ``upstream`` is
-    what the operator submits (a generation, an edit or an extension), with its estimate.
+    """Estimate a task's video, log it and refuse it over ``max_cost_usd`` (the operator's
+    argument, as rendered); the caller keeps the estimate (in its XCom record).  Sends nothing
+    to the upstream.  ``upstream`` is what the task submits (a generation, an edit or an
+    extension), with its estimate.
 
     Raises :class:`~airflow.sdk.exceptions.AirflowFailException` (no retries: retrying cannot
     change the estimate) for a video over the cap, a cap that cannot be checked (no price
     known), a bad cap, bad input or a bad ``prices`` extra.
     """
-    log = operator.log
     try:
-        cap = parse_cap(operator.max_cost_usd)
+        cap = parse_cap(max_cost_usd)
         model = upstream.model
         estimate = upstream.estimate()
         model = estimate.model if estimate else model or hook.settings.model

@@ -29,13 +29,15 @@ from urllib.parse import urlencode, urlsplit
 
 from airflow.sdk import BaseOperatorLink
 
+from airflow_provider_grokvideo.plugins import URL_PREFIX
+
 if TYPE_CHECKING:
     from airflow.sdk import BaseOperator
     from airflow.sdk.types import TaskInstanceKey
 
 RETURN_VALUE_KEY = "return_value"
-#: The page's place under the API server (``plugins/grok_videos.py``'s ``URL_PREFIX``).
-PAGE_PATH = "/grokvideo/"
+#: The page's place under the API server.
+PAGE_PATH = f"{URL_PREFIX}/"
 #: Airflow's own fallback for ``[api] base_url`` in the links it makes (``TaskInstance.log_url``).
 DEFAULT_BASE_URL = "http://localhost:8080/"
 
