@@ -51,7 +51,8 @@ if TYPE_CHECKING:
     from airflow_provider_grokvideo.hooks.pacer import AsyncPacer, SyncPacer
     from airflow_provider_grokvideo.hooks.shared_budget import StoreSettings
 
-DEFAULT_TIMEOUT = 30.0
+#: Seconds each HTTP request to an upstream may take (the connection extra `timeout`).
+DEFAULT_REQUEST_TIMEOUT = 30.0
 USER_AGENT = "airflow-provider-grokvideo"
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class ConnectionSettings:
     base_url: str
     api_key: str = field(repr=False)
     model: str | None = None
-    timeout: float = DEFAULT_TIMEOUT
+    timeout: float = DEFAULT_REQUEST_TIMEOUT
     relax_limits: bool = False
     #: The extra ``prices`` as given (read by ``pricing.read_price_overrides``).
     prices: Any = None
@@ -83,7 +84,7 @@ class ConnectionSettings:
             base_url=_base_url(conn, default_base_url),
             api_key=conn.password or "",
             model=extra.get("model") or None,
-            timeout=float(extra.get("timeout") or DEFAULT_TIMEOUT),
+            timeout=float(extra.get("timeout") or DEFAULT_REQUEST_TIMEOUT),
             relax_limits=_as_bool(extra.get("relax_limits", False)),
             prices=extra.get(PRICES_EXTRA),
             requests_per_second=_requests_per_second(conn, extra.get("requests_per_second")),

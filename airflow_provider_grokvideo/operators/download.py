@@ -17,8 +17,8 @@ from airflow.sdk import BaseOperator
 from airflow_provider_grokvideo.tasks.links import GrokVideoLink
 from airflow_provider_grokvideo.transfers.video_download import (
     DEFAULT_CHUNK_SIZE,
+    DEFAULT_DOWNLOAD_TIMEOUT,
     DEFAULT_FILE_NAME,
-    DEFAULT_TIMEOUT,
     FileKind,
     StoredFile,
     check_download_url,
@@ -76,7 +76,7 @@ class GrokVideoDownloadOperator(BaseOperator):
         file_name: str = DEFAULT_FILE_NAME,
         include_thumbnail: bool = False,
         overwrite: bool = False,
-        timeout: float = DEFAULT_TIMEOUT,
+        timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
         chunk_size: int | None = DEFAULT_CHUNK_SIZE,
         **kwargs: Any,
     ) -> None:

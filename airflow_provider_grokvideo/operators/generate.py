@@ -25,7 +25,7 @@ from airflow_provider_grokvideo.tasks.wait import (
     DEFAULT_MAX_POLL_INTERVAL,
     DEFAULT_MIN_POLL_INTERVAL,
     DEFAULT_POLL_INTERVAL,
-    DEFAULT_TIMEOUT,
+    DEFAULT_WAIT_TIMEOUT,
     GenerationWaitMixin,
     seconds,
 )
@@ -136,7 +136,7 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
         poll_interval: float | timedelta = DEFAULT_POLL_INTERVAL,
         min_poll_interval: float | timedelta = DEFAULT_MIN_POLL_INTERVAL,
         max_poll_interval: float | timedelta = DEFAULT_MAX_POLL_INTERVAL,
-        timeout: float | timedelta = DEFAULT_TIMEOUT,
+        timeout: float | timedelta = DEFAULT_WAIT_TIMEOUT,
         resubmit_unknown: bool | str = False,
         max_cost_usd: float | str | Decimal | None = None,
         reference_image_urls: Sequence[str] | str | None = None,

@@ -51,7 +51,8 @@ if TYPE_CHECKING:
 DEFAULT_POLL_INTERVAL = 20.0
 DEFAULT_MIN_POLL_INTERVAL = 5.0
 DEFAULT_MAX_POLL_INTERVAL = 120.0
-DEFAULT_TIMEOUT = 60 * 60.0
+#: Seconds a wait gives a generation before it times out (the `timeout` argument).
+DEFAULT_WAIT_TIMEOUT = 60 * 60.0
 #: Airflow's own deferral timeout is set this much after the trigger's deadline, as a safety
 #: net only: the trigger reports its own timeout first.
 DEFERRAL_GRACE_SECONDS = 120.0

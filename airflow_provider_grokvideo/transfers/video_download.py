@@ -49,7 +49,7 @@ FileKind = Literal["video", "thumbnail"]
 DEFAULT_CHUNK_SIZE: int | None = None
 #: Seconds: connecting and each network read / write.  There is no limit on the whole download,
 #: only on silence.
-DEFAULT_TIMEOUT = 60.0
+DEFAULT_DOWNLOAD_TIMEOUT = 60.0
 DEFAULT_CONNECT_TIMEOUT = 15.0
 DEFAULT_FILE_NAME = "{generation_id}.mp4"
 #: A CDN answers these for a signed URL past its life (S3 / GCS say 403, others 404 or 410).
@@ -384,7 +384,7 @@ def make_download_client(
     ``Content-Length`` check compares like with like.
     """
     if timeout is None:
-        timeout = DEFAULT_TIMEOUT
+        timeout = DEFAULT_DOWNLOAD_TIMEOUT
     if not isinstance(timeout, httpx.Timeout):
         timeout = httpx.Timeout(timeout, connect=min(float(timeout), DEFAULT_CONNECT_TIMEOUT))
     return httpx.Client(
