@@ -44,9 +44,9 @@ def media_options(
     return MediaOptions(
         reference_audios=tuple(_audio_refs(reference_audios)),
         generate_audio=_as_flag(generate_audio),
-        storage_options=dict(storage_options) if isinstance(storage_options, Mapping) else (
-            None if storage_options in (None, "", "None") else storage_options
-        ),
+        storage_options=dict(storage_options)
+        if isinstance(storage_options, Mapping)
+        else (None if storage_options in (None, "", "None") else storage_options),
         keyframes=tuple(_keyframes(keyframes)),
         upload_url=None if upload_url in (None, "", "None") else upload_url,
     )

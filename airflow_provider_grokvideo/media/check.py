@@ -85,9 +85,7 @@ def compare(info: MediaInfo, expected: Expected) -> dict[str, Any]:
     elif width and height:
         ratio = _ratio(expected.aspect_ratio)
         if ratio is not None and abs(width / height - ratio) / ratio > ASPECT_TOLERANCE:
-            mismatches.append(
-                f"aspect ratio: {width}x{height} is not {expected.aspect_ratio}"
-            )
+            mismatches.append(f"aspect ratio: {width}x{height} is not {expected.aspect_ratio}")
         short = _short_side(expected.resolution)
         if short is not None and abs(min(width, height) - short) > SIZE_TOLERANCE:
             mismatches.append(f"resolution: {width}x{height} is not {expected.resolution}")
