@@ -24,12 +24,15 @@ def presigned_upload_url(deliver_to: str, timeout: float) -> str:
     return bucket_for(destination).presign_put(int(timeout) + URL_MARGIN_SECONDS)
 
 
-def expected_of(operator: GrokVideoGenerateOperator, hook_defaults: Any = None) -> Any:
+def expected_of(operator: GrokVideoGenerateOperator, reported: Any = None) -> Any:
     """What the task asked for, as the delivery check compares it (``media.check.Expected``):
     the upstream's documented defaults fill what the request left out."""
     from airflow_provider_grokvideo.dialects.xai import DIALECT as XAI
     from airflow_provider_grokvideo.media.check import Expected, expected_audio
 
+    if getattr(operator, "operation", None) in ("edit", "extend"):
+        # The output follows its source: only what xAI says it made is known (its length).
+        return Expected(duration=_value(reported))
     duration = _value(operator.duration)
     limits = XAI.model_limits(_value(operator.model))
     if duration is None and limits is not None:
@@ -55,7 +58,11 @@ def finish_delivery(
     destination = Destination.parse(operator.deliver_to)
     try:
         delivery = settle(
-            destination, bucket_for(destination), result, expected_of(operator), logger=operator.log
+            destination,
+            bucket_for(destination),
+            result,
+            expected_of(operator, result.get("duration")),
+            logger=operator.log,
         )
     except DeliveryFailed as exc:
         raise AirflowFailException(str(exc)) from None
