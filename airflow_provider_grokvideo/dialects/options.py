@@ -47,7 +47,7 @@ def media_options(
         storage_options=dict(storage_options)
         if isinstance(storage_options, Mapping)
         else (None if storage_options in (None, "", "None") else storage_options),
-        keyframes=tuple(_keyframes(keyframes)),
+        keyframes=tuple(keyframe_pairs(keyframes)),
         upload_url=None if upload_url in (None, "", "None") else upload_url,
     )
 
@@ -199,7 +199,7 @@ def _audio_refs(value: Any) -> list[Any]:
     return out
 
 
-def _keyframes(value: Any) -> list[Any]:
+def keyframe_pairs(value: Any) -> list[Any]:
     """xAI's ``[{"image": {"url"}|url, "timestamp_s": t}]`` (or ``(image, t)`` pairs)."""
     if value in (None, "", "None"):
         return []

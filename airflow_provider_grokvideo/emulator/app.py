@@ -35,7 +35,7 @@ from airflow_provider_grokvideo.emulator.faults import (
     FaultQueue,
     make_fault,
 )
-from airflow_provider_grokvideo.emulator.files import FILES_PATH, XaiFiles
+from airflow_provider_grokvideo.emulator.files import APIMART_UPLOADS_PATH, FILES_PATH, XaiFiles
 from airflow_provider_grokvideo.emulator.idempotency import (
     KEY_HEADER,
     REPLAYED_HEADER,
@@ -413,8 +413,12 @@ class EmulatorApp:
                 await read_body(receive)  # a reply before the body is read could reset
                 await send_reply(send, outage_reply(api, kind))
                 return
-        if api.name == "xai" and path.startswith(FILES_PATH):
+        if api.name == "xai" and path == FILES_PATH:
             await self.files.handle(api, scope, receive, send, self._authorized)
+            return
+        if api.name == "xcompute" and path == APIMART_UPLOADS_PATH:
+            base = self._links_for(scope, request_headers(scope)[1]).base
+            await self.files.handle(api, scope, receive, send, self._authorized, base)
             return
         if api.name == "xai" and path.startswith(BATCH_PREFIX):
             # xAI's Batch API: outside every rate limit (xAI's guide); faults of "batch".

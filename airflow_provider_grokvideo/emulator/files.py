@@ -1,7 +1,11 @@
-"""xAI's Files API, as far as video inputs need it: ``POST /v1/files`` (multipart ``file``, at
-most 50 MB, an optional ``expires_after`` in seconds before it) answers the file's id, which a
-request then names as ``{"file_id": …}`` (``image``, ``video``, ``reference_images``,
-``keyframes``).  Uploaded files are kept in memory, the newest :data:`MAX_FILES`.
+"""Uploads of inputs, kept in memory (the newest :data:`MAX_FILES`):
+
+- xAI's Files API, as far as video inputs need it: ``POST /v1/files`` (multipart ``file``, at
+  most 50 MB, an optional ``expires_after`` in seconds before it) answers the file's id, which
+  a request then names as ``{"file_id": …}`` (``image``, ``video``, ``reference_images``,
+  ``keyframes``);
+- APIMart's ``POST /v1/uploads/images`` (xcompute's prefix): multipart ``file``, answered with
+  a URL valid 72 hours (UPSTREAMS.md, "APIMart: media URLs last 72 hours").
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from typing import Any
 from airflow_provider_grokvideo.emulator.wire import Receive, Scope, Send, json_reply, send_reply
 
 FILES_PATH = "/v1/files"
+APIMART_UPLOADS_PATH = "/v1/uploads/images"
+APIMART_URL_SECONDS = 72 * 3600
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_FILES = 64
 EXPIRES_AFTER = (3600, 2_592_000)
@@ -65,14 +71,16 @@ class XaiFiles:
         receive: Receive,
         send: Send,
         authorized: Callable[[bytes | None], bool],
+        image_base: str | None = None,
     ) -> None:
+        """Answer an upload; ``image_base`` (the CDN's base URL) makes it APIMart's."""
         from starlette.requests import Request
 
         request = Request(scope, receive)
         if not authorized(request.headers.get("authorization", "").encode("latin-1") or None):
             await send_reply(send, api.unauthorized())
             return
-        if scope["method"] != "POST" or scope["path"].rstrip("/").endswith("/files") is False:
+        if scope["method"] != "POST":
             await send_reply(send, api.bad_request([f"{scope['method']} is not allowed here"]))
             return
         try:
@@ -106,6 +114,13 @@ class XaiFiles:
         while len(self._files) > MAX_FILES:
             self._files.popitem(last=False)
         self.uploads += 1
+        if image_base is not None:
+            url = f"{image_base}/cdn/uploads/{stored.file_id}"
+            expires = now + APIMART_URL_SECONDS
+            await send_reply(
+                send, json_reply(200, {"code": 200, "data": {"url": url, "expires_at": expires}})
+            )
+            return
         await send_reply(
             send,
             json_reply(

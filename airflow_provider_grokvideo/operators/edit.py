@@ -93,6 +93,13 @@ class GrokVideoEditOperator(GrokVideoGenerateOperator):
         dialect = hook.dialect
         if not dialect.offers(self.operation):
             dialect.refuse_feature(self.operation)  # before reading any stored copy
+        from airflow_provider_grokvideo.hooks.uploads import is_local_input
+
+        if dialect.file_inputs and is_local_input(self.video_url):
+            # A stored copy goes to xAI's Files, not into the body as base64.
+            (ref,) = self._uploaded(hook, [self.video_url], "video_url")
+            length = _blank_to_none(self.source_duration)
+            return {"video_url": ref, "model": self._model_for(hook), "source_duration": length}
         url, length = read_source(
             self.video_url, _blank_to_none(self.source_duration), upstream=dialect.name
         )

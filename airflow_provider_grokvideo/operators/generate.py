@@ -489,17 +489,19 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
             "duration": _blank_to_none(self.duration),
             "aspect_ratio": _blank_to_none(self.aspect_ratio),
             "resolution": _blank_to_none(self.resolution),
-            "image_urls": _as_urls(self.image_urls),
+            "image_urls": self._uploaded(hook, _as_urls(self.image_urls), "image_urls"),
             "model": self._model_for(hook),
         }
-        references = _as_urls(self.reference_image_urls)
+        references = self._uploaded(
+            hook, _as_urls(self.reference_image_urls), "reference_image_urls"
+        )
         if references:  # only then: a hook without the argument still submits generations
             request["reference_image_urls"] = references
         options = {
             "reference_audios": _blank_to_none(self.reference_audios),
             "generate_audio": _blank_to_none(self.generate_audio),
             "storage_options": _blank_to_none(self.storage_options),
-            "keyframes": _blank_to_none(self.keyframes),
+            "keyframes": self._keyframes(hook),
             "upload_url": self._upload_url(hook),
         }
         options = {name: value for name, value in options.items() if value is not None}
@@ -508,6 +510,35 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
             estimate=lambda: hook.estimate_cost(self.prompt, **request),
             model=request["model"],
         )
+
+    def _uploaded(self, hook: GrokVideoHook, values: list[str] | None, field: str) -> Any:
+        """``values`` with each local file (a path, an ``ObjectStoragePath``) uploaded to the
+        upstream and replaced by its reference (``hooks.uploads``); once per task."""
+        from airflow_provider_grokvideo.hooks.uploads import is_local_input, upload_input
+
+        if not values or not any(is_local_input(value) for value in values):
+            return values
+        cache: dict[tuple[str, str], str] = self.__dict__.setdefault("_uploads", {})
+        out = []
+        for value in values:
+            if is_local_input(value):
+                key = (str(hook.conn_id), str(value))
+                if key not in cache:
+                    kind = "video" if field == "video_url" else "image"
+                    cache[key] = upload_input(hook, value, field=field, kind=kind)
+                value = cache[key]
+            out.append(value)
+        return out
+
+    def _keyframes(self, hook: GrokVideoHook) -> Any:
+        """``keyframes`` as ``(image, timestamp_s)`` pairs, local images uploaded."""
+        from airflow_provider_grokvideo.dialects.options import keyframe_pairs
+
+        pairs = keyframe_pairs(_blank_to_none(self.keyframes))
+        if not pairs:
+            return None
+        images = self._uploaded(hook, [image for image, _ in pairs], "keyframes[].image")
+        return [(image, moment) for image, (_, moment) in zip(images, pairs, strict=True)]
 
     def _upload_url(self, hook: GrokVideoHook) -> str | None:
         """With ``deliver_to``: a PUT URL presigned for that object (once per task), refused
