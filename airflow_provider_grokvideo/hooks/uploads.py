@@ -72,6 +72,10 @@ def upload_input(
             "(xAI's Files take images and videos; APIMart's host takes images)",
         )
     name, data = _read(source, dialect.name, field)
+    if kind == "video" and data[4:8] != b"ftyp":
+        raise InvalidVideoRequest(
+            dialect.name, field, str(source), "an MP4 video (this stored file is not one)"
+        )
     client = hook.get_conn()
     if dialect.file_inputs:
         response = client.post(
@@ -119,7 +123,10 @@ def _read(source: Any, upstream: str, field: str) -> tuple[str, bytes]:
         raise
     except Exception as exc:
         raise InvalidVideoRequest(
-            upstream, field, str(source), f"a readable file ({type(exc).__name__}: {exc})"
+            upstream,
+            field,
+            str(source),
+            f"a readable file (reading it failed: {type(exc).__name__}: {exc})",
         ) from None
 
 
