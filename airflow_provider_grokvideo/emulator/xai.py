@@ -53,6 +53,8 @@ MODELS: tuple[str, ...] = (MODEL, "grok-imagine-video-1.5")
 TICKS_PER_SECOND: dict[str, int] = {"480p": 500_000_000, "720p": 700_000_000}
 #: No 1080p price is published (Imagine 1.5 only): the emulator bills it as 720p.
 TICKS_PER_SECOND["1080p"] = TICKS_PER_SECOND["720p"]
+#: Imagine 1.5: xAI's model list gives $0.08/s as its base price, billed so at every resolution.
+MODEL_TICKS_PER_SECOND: dict[str, int] = {"grok-imagine-video-1.5": 800_000_000}
 UNSPECIFIED_RESOLUTION = "480p"
 #: xAI's documented default aspect ratio.
 DEFAULT_ASPECT_RATIO = "16:9"
@@ -209,7 +211,9 @@ class XaiAPI(UpstreamAPI):
             scenario, _ = parse_markers(prompt, self.name)
         except MarkerError as exc:
             return [str(exc)]
-        ticks = duration * TICKS_PER_SECOND[resolution or UNSPECIFIED_RESOLUTION]
+        ticks = duration * MODEL_TICKS_PER_SECOND.get(
+            model or MODEL, TICKS_PER_SECOND[resolution or UNSPECIFIED_RESOLUTION]
+        )
         shape = shape_for(
             duration,
             ratio or DEFAULT_ASPECT_RATIO,

@@ -129,7 +129,7 @@ def task_url(ui_base: str, ref: TaskRef) -> str:
 def describe_expiry(expires_at: float | None, now: float) -> str:
     """``expires 2026-12-02T22:49:10Z (in 23 h)``, ``expired ... (2 h ago)`` or unknown."""
     if expires_at is None:
-        return "expiry not given by the upstream (about 24 h after generation)"
+        return "expiry not given by the upstream (xAI: about 24 h after generation; APIMart: 72 h)"
     left = float(expires_at) - now
     when = utc_text(expires_at)
     if left <= 0:

@@ -225,7 +225,7 @@ def _expiry_phrase(expires_at: float | None) -> str:
     if expires_at is None:
         return (
             "expires_at unknown: the upstream did not say; its video URLs live about 24 hours "
-            "after the generation completes"
+            "after the generation completes (xAI; 1 hour for batch results, 72 hours on APIMart)"
         )
     return f"expires_at {format_expiry(expires_at)}"
 
