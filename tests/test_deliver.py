@@ -70,6 +70,10 @@ def test_the_upstream_puts_the_video_into_the_bucket_and_it_is_checked(
     record = context.pushed["grokvideo"]
     assert record["delivered"]["matches"] is True and record["videos"] == [delivery["uri"]]
     assert record["delivery"] == {"via": "upload_url"}
+    # xAI gives no thumbnail: a poster frame (PyAV) is stored beside the video, for the page.
+    assert delivery["thumbnail"] == f"s3://moto_s3@{bucket}/spots/spot.jpg"
+    poster = client.get_object(Bucket=bucket, Key="spots/spot.jpg")["Body"].read()
+    assert poster[:3] == b"\xff\xd8\xff" and record["thumbnail"] == delivery["thumbnail"]
     # The presigned URL is the bucket's credential: it is nowhere in what the task keeps.
     assert "X-Amz-Signature" not in repr(result) + repr(record)
 

@@ -47,6 +47,11 @@ class Destination:
             )
         return cls(scheme, conn_id or None, bucket, key)
 
+    def sibling(self, suffix: str) -> Destination:
+        """The object beside this one with ``suffix`` for its extension (a poster's)."""
+        stem = self.key.rsplit(".", 1)[0] if "." in self.key.rsplit("/", 1)[-1] else self.key
+        return Destination(self.scheme, self.conn_id, self.bucket, stem + suffix)
+
     @property
     def uri(self) -> str:
         """The object's URI, with its connection, as ``ObjectStoragePath`` reads it."""
@@ -59,6 +64,7 @@ class Bucket(Protocol):
     def size(self) -> int | None: ...
     def read_into(self, handle: IO[bytes]) -> None: ...
     def upload(self, handle: IO[bytes]) -> None: ...
+    def put(self, key: str, data: bytes, content_type: str) -> None: ...
 
 
 def bucket_for(destination: Destination) -> Bucket:
@@ -121,6 +127,11 @@ class S3Bucket:
             ExtraArgs={"ContentType": "video/mp4"},
         )
 
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        self._client.put_object(
+            Bucket=self.destination.bucket, Key=key, Body=data, ContentType=content_type
+        )
+
 
 class GCSBucket:
     """A Cloud Storage object through ``GCSHook`` (a V4 signed PUT URL)."""
@@ -161,3 +172,8 @@ class GCSBucket:
     def upload(self, handle: IO[bytes]) -> None:
         handle.seek(0)
         self._blob.upload_from_file(handle, content_type="video/mp4")
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        client = self.hook.get_conn()
+        blob = client.bucket(self.destination.bucket).blob(key)
+        blob.upload_from_string(data, content_type=content_type)

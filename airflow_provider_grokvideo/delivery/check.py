@@ -60,13 +60,34 @@ def settle(
             delivered = compare(probe(handle), expected)
         except NotAVideo as exc:
             delivered = _not_a_video(str(exc))
+        poster = None
+        if not generation.get("thumbnail_url"):
+            poster = _poster(destination, bucket, handle)
         if via == "download":
             handle.seek(0)
             bucket.upload(handle)  # last: the upload may close the file
     result = {"uri": destination.uri, "size": size, "via": via, "delivered": delivered}
+    if poster is not None:
+        result["thumbnail"] = poster
     if problem is not None:
         result["fallback"] = problem
     return result
+
+
+def _poster(destination: Destination, bucket: Bucket, handle: IO[bytes]) -> str | None:
+    """A poster frame (PyAV) stored beside the video, for the page; its URI, or None."""
+    from airflow_provider_grokvideo.media.poster import poster_jpeg
+
+    image = poster_jpeg(handle)
+    if image is None:
+        return None
+    target = destination.sibling(".jpg")
+    try:
+        bucket.put(target.key, image, "image/jpeg")
+    except Exception as exc:  # a poster is a nicety: the video is delivered all the same
+        log.warning("could not store a poster frame at %s: %s", target.uri, exc)
+        return None
+    return target.uri
 
 
 def _upstream_problem(generation: dict[str, Any]) -> str | None:

@@ -328,7 +328,7 @@ def record_delivery(
         record = stored_record(
             str(generation.get("generation_id")),
             videos=[uri],
-            thumbnail=None,
+            thumbnail=delivery.get("thumbnail"),
             sizes={uri: int(delivery["size"])},
         )
         answer = generation_record(generation)
