@@ -297,7 +297,12 @@ def record_generation(
     push_record(context, record)
 
 
-def record_stored(context: Mapping[str, Any], generation: Any, stored: list[Any]) -> None:
+def record_stored(
+    context: Mapping[str, Any],
+    generation: Any,
+    stored: list[Any],
+    delivered: Mapping[str, Any] | None = None,
+) -> None:
     """The download task's record: the stored copies (``StoredFile``s) of ``generation``."""
     try:
         record = stored_record(
@@ -309,6 +314,8 @@ def record_stored(context: Mapping[str, Any], generation: Any, stored: list[Any]
         # The sensor's answer too, for a download fed without a sensor in the same DAG run.
         answer = generation_record(generation.to_dict())
         record.update({k: v for k, v in answer.items() if k not in record and k != "stage"})
+        if delivered is not None:
+            record["delivered"] = dict(delivered)
     except Exception as exc:
         log.warning("could not record the stored copies of %s: %s", generation, exc)
         return
