@@ -4,9 +4,10 @@ A finished job's video is made for its request: its duration, its width × heigh
 aspect ratio at the resolution's short side), and an audio track when the request asked for
 sound.  With PyAV installed (the ``[media]`` extra) it is a real H.264 MP4 (black frames at
 :data:`FRAMES_PER_SECOND`, silent AAC), a few kilobytes, made once per shape and cached;
-without PyAV it is the packaged one-second sample.  The ``[emulator:mismatch]`` marker makes a
-video that is not what was asked (half the length, the aspect ratio turned, the sound flipped),
-so a check of delivered videos is tested both ways.
+without PyAV it is the packaged sample with its header rewritten to say the same
+(``emulator/mp4_header.py``: what a header reader sees is the video asked for).  The
+``[emulator:mismatch]`` marker makes a video that is not what was asked (half the length, the
+aspect ratio turned, the sound flipped), so a check of delivered videos is tested both ways.
 """
 
 from __future__ import annotations
@@ -50,12 +51,14 @@ def shape_for(
 
 
 @lru_cache(maxsize=32)
-def video_bytes(shape: VideoShape) -> bytes | None:
-    """An MP4 of ``shape`` (PyAV), or None without PyAV (the caller serves the sample)."""
+def video_bytes(shape: VideoShape) -> bytes:
+    """An MP4 of ``shape``: encoded with PyAV, else the sample with its header rewritten."""
     try:
         import av
     except ImportError:
-        return None
+        from airflow_provider_grokvideo.emulator.mp4_header import header_video
+
+        return header_video(shape.duration, shape.width, shape.height, shape.audio)
     seconds = min(shape.duration, MAX_SECONDS)
     buffer = BytesIO()
     with av.open(buffer, "w", format="mp4") as out:

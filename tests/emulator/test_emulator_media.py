@@ -13,6 +13,7 @@ import pytest
 
 from airflow_provider_grokvideo.emulator import media as emulator_media
 from airflow_provider_grokvideo.emulator.media import VideoShape, shape_for
+from airflow_provider_grokvideo.emulator.mp4_header import header_video
 from airflow_provider_grokvideo.media.probe import probe
 
 V15 = "grok-imagine-video-1.5"
@@ -48,13 +49,18 @@ def test_the_mismatch_marker_makes_another_video(api: Any) -> None:
     assert info.duration == pytest.approx(2.0, abs=0.15) and info.width < info.height
 
 
-def test_without_pyav_the_sample_is_served(api: Any) -> None:
+def test_without_pyav_the_samples_header_says_what_was_asked(api: Any) -> None:
     emulator_media.video_bytes.cache_clear()
     with mock.patch.dict("sys.modules", {"av": None}):
-        answer = finished(api, prompt="a spot", duration=2)
+        answer = finished(api, prompt="a spot", duration=4, aspect_ratio="9:16", resolution="720p")
         data = httpx.get(answer["video"]["url"]).content
     emulator_media.video_bytes.cache_clear()
-    assert probe(io.BytesIO(data), use_pyav=False).duration == 1.0  # the one-second sample
+    info = probe(io.BytesIO(data), use_pyav=False)
+    assert (info.duration, info.width, info.height, info.audio) == (4.0, 720, 1280, True)
+    # Still a valid MP4: FFmpeg opens it and decodes the sample's frames.
+    assert probe(io.BytesIO(data), use_pyav=True).duration == pytest.approx(4.0, abs=0.1)
+    silent = header_video(2.0, 854, 480, False)
+    assert probe(io.BytesIO(silent), use_pyav=False).audio is False
 
 
 def test_the_newer_fields_are_taken_and_checked(api: Any) -> None:
