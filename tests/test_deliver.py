@@ -153,3 +153,29 @@ def test_the_delivered_file_reads_the_same_without_pyav(emulator: Emulator, s3_b
 
     info = probe(io.BytesIO(stored(client, bucket)), use_pyav=False)
     assert (info.width, info.height, info.audio, info.codec) == (720, 1280, True, "h264")
+
+
+def test_xais_files_copy_reaches_the_result_record_and_asset_event(emulator: Emulator) -> None:
+    from airflow.sdk import Asset
+    from airflow.sdk.execution_time.context import OutletEventAccessors
+
+    asset = Asset(name="kept", uri="file:///grokvideo/kept")
+    context = Context()
+    context["outlet_events"] = OutletEventAccessors()
+    task = GrokVideoGenerateOperator(
+        task_id="keep",
+        conn_id="grokvideo_xai_default",
+        prompt="kept [emulator:seconds=0.1]",
+        duration=1,
+        storage_options={"filename": "kept.mp4", "expires_after": 7200, "public_url": True},
+        wait_for_completion=True,
+        deferrable=False,
+        outlets=[asset],
+        **FAST,
+    )
+    result = task.execute(context=context)  # type: ignore[arg-type]
+    output = result["file_output"]
+    assert output["file_id"].startswith("file_") and output["filename"] == "kept.mp4"
+    assert context.pushed["grokvideo"]["file_output"]["file_id"] == output["file_id"]
+    assert context.pushed["grokvideo"]["file_output"]["expires_at_utc"]
+    assert context["outlet_events"][asset].extra["file_output"] == output

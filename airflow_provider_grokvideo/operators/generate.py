@@ -554,12 +554,17 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
         return self._presigned
 
     def _after_success(self, result: dict[str, Any], context: Context | None) -> dict[str, Any]:
-        """With ``deliver_to``: check the delivered object (or fall back), then record it."""
-        if not _blank_to_none(self.deliver_to) or context is None:
+        """With ``deliver_to``: check the delivered object (or fall back), then record it;
+        xAI's Files copy (``storage_options``) goes into the outlets' Asset events."""
+        if context is None:
             return result
-        from airflow_provider_grokvideo.tasks.deliver import finish_delivery
+        from airflow_provider_grokvideo.tasks.deliver import annotate_assets, finish_delivery
 
-        return finish_delivery(self, result, context)
+        if _blank_to_none(self.deliver_to):
+            return finish_delivery(self, result, context)
+        if result.get("file_output"):
+            annotate_assets(self, context, result, None)
+        return result
 
     def _model_for(self, hook: GrokVideoHook) -> str | None:
         """``model`` where ``hook`` is of the same upstream as ``conn_id``; a fallback of

@@ -109,24 +109,28 @@ def describe(delivered: dict[str, Any]) -> str:
 
 
 def annotate_assets(
-    operator: Any, context: Any, result: dict[str, Any], delivery: dict[str, Any]
+    operator: Any, context: Any, result: dict[str, Any], delivery: dict[str, Any] | None
 ) -> None:
-    """The delivered object, its check and xAI's Files copy in each outlet Asset's event."""
+    """The delivered object and its check (where delivered), and xAI's Files copy, in each
+    outlet Asset's event."""
     from airflow.sdk import Asset
 
     assets = [outlet for outlet in (operator.outlets or []) if isinstance(outlet, Asset)]
     if not assets:
         return
-    extra = {
+    extra: dict[str, Any] = {
         "generation_id": result.get("generation_id"),
-        "videos": [delivery["uri"]],
-        "via": delivery["via"],
-        "fallback": delivery.get("fallback"),
-        "delivered": delivery["delivered"],
         "file_output": result.get("file_output"),
         "cost_usd": result.get("cost_usd"),
         "cost_source": result.get("cost_source"),
     }
+    if delivery is not None:
+        extra.update(
+            videos=[delivery["uri"]],
+            via=delivery["via"],
+            fallback=delivery.get("fallback"),
+            delivered=delivery["delivered"],
+        )
     for asset in assets:
         context["outlet_events"][asset].extra.update(extra)
 
