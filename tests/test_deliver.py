@@ -89,6 +89,8 @@ def test_a_failed_upload_falls_back_to_the_video_url_and_says_so(
     assert result["storage_error"]
     assert stored(client, bucket)[4:8] == b"ftyp"
     assert delivery["delivered"]["matches"] is True
+    # The fallback download carried no API key to the video's host.
+    assert emulator.stats()["cdn_requests_with_authorization"] == 0
     assert "falling back to downloading" in capfd.readouterr().out
 
 
