@@ -181,6 +181,7 @@ def get_provider_info() -> dict[str, Any]:
                     *(f"airflow_provider_grokvideo.hooks.{s}" for s, *_ in _UPSTREAMS),
                     # Edits and extensions (a mixin of the base hook).
                     "airflow_provider_grokvideo.hooks.video_edits",
+                    "airflow_provider_grokvideo.hooks.uploads",
                     # xAI's Batch API (a mixin of the xAI hook).
                     "airflow_provider_grokvideo.hooks.xai_batch",
                     # The hooks' request budget (one pacer per key), used by no one else,

@@ -41,6 +41,59 @@ class VideoRequest:
     image_urls: tuple[str, ...] = ()
     #: Reference-to-video: images whose look the video keeps (xAI only; not with image_urls).
     reference_image_urls: tuple[str, ...] = ()
+    #: xAI's newer fields (sound, its Files, direct delivery, keyframes); see MediaOptions.
+    options: MediaOptions = field(default_factory=lambda: NO_OPTIONS)
+
+
+#: An input given by an xAI Files id instead of a URL (``xai-file:file_abc``): sent as
+#: ``{"file_id": "file_abc"}`` (see :func:`file_ref`).
+FILE_REF_PREFIX = "xai-file:"
+
+
+def file_ref(file_id: str) -> str:
+    """The neutral spelling of an input uploaded to xAI's Files (an image, a video)."""
+    return FILE_REF_PREFIX + file_id
+
+
+def file_id_of(ref: str) -> str | None:
+    """The xAI file id of ``ref`` when it is one (:func:`file_ref`), else None."""
+    return ref[len(FILE_REF_PREFIX) :] if ref.startswith(FILE_REF_PREFIX) else None
+
+
+@dataclass(frozen=True)
+class MediaOptions:
+    """xAI's newer request fields (2026), under its own names, in normalized form.
+
+    ``reference_audios``: voice ids (``"ara"``) or clip URLs (http(s) or ``data:audio/...``);
+    ``generate_audio``: sent only when set (False for a silent video); ``storage_options``:
+    xAI's own dict (``filename``, ``expires_after``, ``public_url``); ``keyframes``:
+    ``(image, timestamp_s)`` pairs, the image a URL, data URI or :func:`file_ref`;
+    ``upload_url``: a signed URL xAI PUTs the finished video to (``output.upload_url``).
+    """
+
+    reference_audios: tuple[str, ...] = ()
+    generate_audio: bool | None = None
+    storage_options: dict[str, Any] | None = None
+    keyframes: tuple[tuple[str, float], ...] = ()
+    upload_url: str | None = None
+
+    def given(self) -> list[str]:
+        """The names of the fields that are set, in xAI's spelling."""
+        names = []
+        if self.reference_audios:
+            names.append("reference_audios")
+        if self.generate_audio is not None:
+            names.append("generate_audio")
+        if self.storage_options is not None:
+            names.append("storage_options")
+        if self.keyframes:
+            names.append("keyframes")
+        if self.upload_url is not None:
+            names.append("upload_url")
+        return names
+
+
+NO_OPTIONS = MediaOptions()
 
 
 #: What is done to an existing video: ``"edit"`` it (same length, changed by the prompt) or
@@ -66,6 +119,8 @@ class SourceVideoRequest:
     model: str | None = None
     duration: int | float | None = None
     source_duration: int | float | None = None
+    #: ``storage_options`` and ``upload_url`` apply to edits and extensions too.
+    options: MediaOptions = field(default_factory=lambda: NO_OPTIONS)
 
 
 @dataclass(frozen=True)
@@ -99,6 +154,12 @@ class VideoGeneration:
     cost_ticks: int | None = None
     cost_source: CostSource | None = None
     duration: int | float | None = None
+    #: xAI's Files copy of the output when ``storage_options`` asked for one (its
+    #: ``video.file_output``: ``file_id``, ``filename``, ``public_url``,
+    #: ``public_url_expires_at``, ``expires_at``), and ``storage_error`` when xAI could not
+    #: store or deliver it (a failed ``output.upload_url`` PUT included).
+    file_output: dict[str, Any] | None = None
+    storage_error: str | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:

@@ -21,6 +21,8 @@ from typing import Any
 
 from airflow_provider_grokvideo.exceptions import GrokVideoError
 
+#: The key of a price that holds for every resolution.
+_ANY_RESOLUTION = "*"
 #: xAI's unit of money in ``usage.cost_in_usd_ticks``.
 TICKS_PER_USD = 10**10
 _TICK = Decimal(1).scaleb(-10)
@@ -85,23 +87,39 @@ def _trim(amount: Decimal) -> Decimal:
 
 @dataclass(frozen=True)
 class Price:
-    """US dollars per second of video, by resolution (spelled the upstream's way)."""
+    """US dollars per second of video, by resolution (spelled the upstream's way; ``"*"``
+    for every resolution), where the figure comes from and the day it was read there."""
 
     usd_per_second: Mapping[str, Decimal]
     source: str
+    as_of: str | None = None
+
+    @property
+    def described(self) -> str:
+        return f"{self.source} (as of {self.as_of})" if self.as_of else self.source
 
 
-#: Published prices, per upstream and model; ``None`` where no price is published (as far as
-#: UPSTREAMS.md gathered, 2026-12-01).  Such a model has no estimate unless the connection's
-#: ``prices`` extra gives one, and a ``max_cost_usd`` cap then refuses it before submitting.
+#: Published prices, per upstream and model, each row with its source and the day it was read
+#: there; ``None`` where no price is published (as far as UPSTREAMS.md gathered).  Such a model
+#: has no estimate unless the connection's ``prices`` extra gives one, and a ``max_cost_usd``
+#: cap then refuses it before submitting.
 PRICES: Mapping[str, Mapping[str, Price | None]] = {
     "xai": {
         "grok-imagine-video": Price(
             {"480p": Decimal("0.05"), "720p": Decimal("0.07")},
-            "xAI's public price pages as of 2026-12-01 (about $0.05/s at 480p, $0.07/s at 720p)",
+            "xAI's public price pages (about $0.05/s at 480p, $0.07/s at 720p)",
+            "2026-12-01",
         ),
-        # Imagine 1.5: no published per-second price gathered.
-        "grok-imagine-video-1.5": None,
+        # Imagine 1.5: xAI's own model list gives $0.08/s as its base price.  Per-resolution
+        # figures ($0.14/s at 720p, $0.25/s at 1080p) come from resellers only: the billed
+        # cost (usage.cost_in_usd_ticks) is what a run records; a connection's ``prices``
+        # extra can set them.
+        "grok-imagine-video-1.5": Price(
+            {_ANY_RESOLUTION: Decimal("0.08")},
+            "xAI's model list: $0.08/s base price of grok-imagine-video-1.5 (resellers quote "
+            "more at 720p and 1080p)",
+            "2026-12-07",
+        ),
     },
     # APIMart (xcompute) and Mountsea publish no per-second price in the documentation gathered.
     "xcompute": {
@@ -141,11 +159,11 @@ def read_price_overrides(
                 table = {_ANY: as_usd(per_model, str(model))}
         except ValueError as exc:
             raise _bad_prices(conn_id, str(exc)) from None
-        prices[str(model)] = Price(table, source)
+        prices[str(model)] = Price(table, source, "the connection's")
     return prices
 
 
-_ANY = "*"  # a price for every resolution
+_ANY = _ANY_RESOLUTION  # a price for every resolution
 
 
 def _bad_prices(conn_id: str, why: str) -> GrokVideoError:
@@ -240,7 +258,7 @@ def estimate_cost(
         return None
     exact = Decimal(str(seconds)) * per_second * TICKS_PER_USD
     ticks = int(exact.to_integral_value(rounding=ROUND_CEILING))
-    source = "; ".join([price.source, *notes])
+    source = "; ".join([price.described, *notes])
     return CostEstimate(
         upstream=upstream,
         model=model,

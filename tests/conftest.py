@@ -27,7 +27,7 @@ os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_home / 'airflow.db'}"
 os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "INFO"
 
-pytest_plugins = ["airflow_provider_grokvideo.emulator.pytest_plugin"]
+pytest_plugins = ["airflow_provider_grokvideo.emulator.pytest_plugin", "s3_support"]
 
 
 @pytest.fixture(scope="session")

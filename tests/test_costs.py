@@ -83,7 +83,7 @@ def test_under_the_cap_submits_once_and_keeps_the_estimate(
 
 
 def test_a_cap_without_a_price_is_refused_before_any_request(emulator: Emulator) -> None:
-    for upstream, model in [("xai", "grok-imagine-video-1.5"), ("mountsea", None)]:
+    for upstream, model in [("xcompute", "grok-imagine-1.5-video-apimart"), ("mountsea", None)]:
         with pytest.raises(AirflowFailException, match="no price is published") as caught:
             generate(upstream, model=model, duration=6, max_cost_usd=5).execute(context={})  # type: ignore[arg-type]
         assert "'prices'" in str(caught.value)

@@ -429,3 +429,36 @@ def test_variants_maps_one_edit_per_market_over_the_approved_video(
         (videos_folder / f"variant-{v['generation_id']}.mp4").as_uri() for v in variants
     ]
     assert approved["video_urls"][0].startswith(emulator.url)
+
+
+def test_delivered_spot_lands_in_the_bucket_checked_and_on_the_page(
+    load_dag: Any,
+    emulator: Emulator,
+    s3_bucket: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from airflow.utils.session import create_session
+
+    from airflow_provider_grokvideo.plugins.generations import Filters, list_generations
+    from airflow_provider_grokvideo.plugins.page import render_page
+
+    bucket, client = s3_bucket
+    monkeypatch.setenv("GROKVIDEO_SPOT_DESTINATION", f"s3://moto_s3@{bucket}/spots/spot.mp4")
+    run = load_dag("example_grokvideo_delivered_spot").test(
+        run_conf={"duration": 3, "prompt": "a latte [emulator:seconds=0.3]"}
+    )
+    assert str(run.state) == "success", states(run)
+    [spot] = xcoms(run, "spot")
+    delivered = spot["delivery"]["delivered"]
+    assert spot["delivery"]["via"] == "upload_url" and delivered["matches"] is True
+    assert (delivered["width"], delivered["height"], delivered["audio"]) == (720, 1280, True)
+    body = client.get_object(Bucket=bucket, Key="spots/spot.mp4")["Body"].read()
+    assert body[4:8] == b"ftyp" and len(body) == spot["delivery"]["size"]
+    # The voice reached xAI as a preset voice, on Imagine 1.5, at its published price.
+    assert spot["cost_usd"] == "0.24"
+    with create_session() as session:
+        page = list_generations(session, Filters(dag_id=run.dag_id))
+    [generation] = page.generations
+    assert generation.record["delivered"]["matches"] is True
+    html = render_page(page, base="/grok-videos", dag_ids=[run.dag_id])
+    assert 'class="badge badge-match"' in html and "720x1280" in html

@@ -153,6 +153,11 @@ def test_template_fields() -> None:
         "resubmit_unknown",
         "max_cost_usd",
         "fallback_conn_ids",
+        "reference_audios",
+        "generate_audio",
+        "storage_options",
+        "keyframes",
+        "deliver_to",
     }
 
 

@@ -529,7 +529,9 @@ def test_xai_billed_cost_comes_back_with_the_video(grokvideo_emulator):
 def test_estimate_cost_uses_the_table_the_connection_and_sends_nothing(grokvideo_emulator):
     xai_hook = make_hook(grokvideo_emulator, "xai")
     assert str(xai_hook.estimate_cost(duration="6", resolution="480P").cost_usd) == "0.3"
-    assert xai_hook.estimate_cost(model="grok-imagine-video-1.5", duration=6) is None
+    # Imagine 1.5 at xAI's published base price, at every resolution.
+    imagine_15 = xai_hook.estimate_cost(model="grok-imagine-video-1.5", duration=6)
+    assert str(imagine_15.cost_usd) == "0.48"
     with pytest.raises(InvalidVideoRequest, match="duration=99"):
         xai_hook.estimate_cost(duration=99)
     priced = make_hook(

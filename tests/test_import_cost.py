@@ -57,11 +57,25 @@ PARSE_LIKE_A_DAG_FILE = textwrap.dedent(
         GrokVideoEditOperator.partial(
             task_id="edits", conn_id="grokvideo_xai_default", video_url=longer.output
         ).expand(prompt=["a", "b"])
+        # Direct delivery, a voice and a Files copy: PyAV and the storage providers only load
+        # when the task runs.
+        GrokVideoGenerateOperator(
+            task_id="spot", conn_id="grokvideo_xai_default", prompt="p",
+            model="grok-imagine-video-1.5", reference_audios=["ara"], generate_audio=True,
+            storage_options={"expires_after": 3600},
+            keyframes=[{"image": {"url": "https://a.example/k.png"}, "timestamp_s": 1}],
+            deliver_to="s3://aws_default@bucket/spots/{{ ts_nodash }}.mp4", on_mismatch="fail",
+        )
 
     new = set(sys.modules) - before
     heavy = sorted(
         name for name in new
-        if name.split(".")[0] in ("httpx", "httpx_aiohttp", "aiohttp", "tenacity", "requests")
+        if name.split(".")[0]
+        in ("httpx", "httpx_aiohttp", "aiohttp", "tenacity", "requests", "av", "boto3",
+            "botocore", "google")
+        or name.startswith("airflow.providers.amazon")
+        or name.startswith("airflow.providers.google")
+        or name.startswith("airflow_provider_grokvideo.delivery")
         or name.startswith("airflow_provider_grokvideo.hooks")
         or name.startswith("airflow_provider_grokvideo.triggers")
         or name.startswith("airflow_provider_grokvideo.emulator")

@@ -80,16 +80,19 @@ def test_the_price_table_covers_exactly_the_models_the_dialects_know() -> None:
         assert set(PRICES[name]) == set(dialect.models)
         for price in PRICES[name].values():
             if price is not None:
-                assert set(price.usd_per_second) <= set(
-                    dialect.models[dialect.default_model].resolutions
-                )
-                assert "2026" in price.source  # dated
+                assert set(price.usd_per_second) <= {
+                    "*",
+                    *dialect.models[dialect.default_model].resolutions,
+                }
+                assert price.as_of and price.as_of.startswith("2026-")  # each row dated
+                assert price.as_of in price.described and price.source in price.described
 
 
 def test_published_prices_only() -> None:
     assert PRICES["xai"]["grok-imagine-video"] is not None
+    # Imagine 1.5: xAI's model list's base price, for every resolution.
+    assert PRICES["xai"]["grok-imagine-video-1.5"].usd_per_second == {"*": Decimal("0.08")}  # type: ignore[union-attr]
     # Not published as far as UPSTREAMS.md gathered: no estimate rather than an invented one.
-    assert PRICES["xai"]["grok-imagine-video-1.5"] is None
     assert all(price is None for price in PRICES["xcompute"].values())
     assert PRICES["mountsea"]["grok-imagine-video"] is None
 
@@ -135,7 +138,6 @@ def test_undocumented_defaults_are_priced_so_a_cap_is_never_too_lenient() -> Non
 
 
 def test_no_published_price_means_no_estimate() -> None:
-    assert estimate("xai", "grok-imagine-video-1.5", 6, "720p") is None
     assert estimate("xcompute", "grok-imagine-1.5-video-apimart", 6, "720p") is None
     assert estimate("mountsea", "grok-imagine-video", 6, "720P") is None
     assert estimate("xai", "grok-imagine-video-9", 6, "720p") is None
@@ -249,3 +251,9 @@ def test_batch_prices_are_half_and_say_batch():
     assert half.cost_usd * 2 == full.cost_usd and half.source.startswith(BATCH_PRICE_SOURCE)
     assert "batch" in half.describe()
     assert batch_estimate(None) is None
+
+
+def test_imagine_1_5_is_priced_at_its_published_base_price() -> None:
+    found = estimate("xai", "grok-imagine-video-1.5", 10, "720p")
+    assert found is not None and found.cost_usd == Decimal("0.8")
+    assert "as of 2026-12-07" in found.source and "base price" in found.source

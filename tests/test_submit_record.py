@@ -195,3 +195,15 @@ def test_the_rest_path_is_a_route_of_airflows_api() -> None:
     assert matches[0].endpoint.__name__ == "delete_task_state_store"  # type: ignore[attr-defined]
     assert matches[0].matches(scope)[1]["path_params"]["key"] == RECORD_KEY  # type: ignore[attr-defined]
     assert "map_index" not in state_store_url_path("d", "r", "t", -1)  # an unmapped task
+
+
+def test_a_presigned_upload_url_is_no_part_of_the_fingerprint() -> None:
+    from airflow_provider_grokvideo.tasks.submit_record import request_fingerprint
+
+    def body(url: str) -> dict:
+        return {"prompt": "p", "output": {"upload_url": url}}
+
+    first = request_fingerprint("POST", "/v1/videos/generations", body("https://b/k?sig=1"))
+    again = request_fingerprint("POST", "/v1/videos/generations", body("https://b/k?sig=2"))
+    assert first == again
+    assert first != request_fingerprint("POST", "/v1/videos/generations", {"prompt": "p"})

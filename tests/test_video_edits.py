@@ -375,9 +375,11 @@ def test_edit_estimated_by_its_sources_length_else_at_the_cap(grokvideo_emulator
     assert requests(grokvideo_emulator) == 0
 
 
-def test_1080p_priced_only_where_a_price_is_configured(grokvideo_emulator):
+def test_1080p_priced_at_the_base_price_or_where_a_price_is_configured(grokvideo_emulator):
     plain = make_hook(grokvideo_emulator)
-    assert plain.estimate_cost(model="grok-imagine-video-1.5", resolution="1080p") is None
+    # xAI's model list: $0.08/s base price of 1.5, at every resolution (8 s by default).
+    base = plain.estimate_cost(model="grok-imagine-video-1.5", resolution="1080p")
+    assert base.cost_usd == Decimal("0.64") and "base price" in base.source
     priced = make_hook(
         grokvideo_emulator, prices={"grok-imagine-video-1.5": {"720p": 0.1, "1080p": 0.2}}
     )

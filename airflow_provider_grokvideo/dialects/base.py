@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from airflow_provider_grokvideo.dialects.options import SOURCE_FIELDS, validate_options
 from airflow_provider_grokvideo.exceptions import InvalidVideoRequest, UnexpectedResponse
 from airflow_provider_grokvideo.models import (
     SOURCE_OPERATIONS,
@@ -22,6 +23,7 @@ from airflow_provider_grokvideo.models import (
     Status,
     VideoGeneration,
     VideoRequest,
+    file_id_of,
 )
 
 #: The dialect modules (``dialects/<name>.py``, each with its ``DIALECT``): read to say which
@@ -32,7 +34,21 @@ FEATURES: dict[str, str] = {
     "edit": "video edits",
     "extend": "video extensions",
     "reference_images": "reference images (reference-to-video)",
+    "reference_audios": "reference audios (preset voices or clips)",
+    "generate_audio": "generate_audio (a silent video on request)",
+    "storage_options": "storage_options (the output kept in xAI's Files)",
+    "keyframes": "keyframes",
+    "upload_url": "direct delivery (output.upload_url, deliver_to)",
+    "file_inputs": "inputs uploaded to the upstream's Files (file ids)",
 }
+#: The request fields of :class:`~airflow_provider_grokvideo.models.MediaOptions`.
+OPTION_FIELDS: tuple[str, ...] = (
+    "reference_audios",
+    "generate_audio",
+    "storage_options",
+    "keyframes",
+    "upload_url",
+)
 
 
 @dataclass(frozen=True)
@@ -70,6 +86,9 @@ class Limits:
     #: with them the duration is at most ``reference_max_duration`` and no ``image_urls``.
     max_reference_images: int = 0
     reference_max_duration: int | None = None
+    #: reference_audios (voices or clips) and keyframes: at most this many (0: none).
+    max_reference_audios: int = 0
+    max_keyframes: int = 0
 
 
 @dataclass(frozen=True)
@@ -117,6 +136,10 @@ class Dialect:
     #: it is documented to be honored (a white-label may not pass the header through).
     idempotency_keys: bool = False
     idempotent_hosts: tuple[str, ...] = ()
+    #: Which of :data:`OPTION_FIELDS` the upstream documents, and whether inputs may be file
+    #: ids of its own Files (``models.file_ref``).
+    option_fields: frozenset[str] = frozenset()
+    file_inputs: bool = False
 
     def submit_headers(self, idempotency_key: str) -> dict[str, str] | None:
         """The headers of a submit carrying ``idempotency_key`` (only where
@@ -257,6 +280,15 @@ class Dialect:
                     f"source videos of {shortest:g} to {longest:g} s to extend",
                     refused_for,
                 )
+        options = validate_options(
+            self,
+            request.options,
+            lim=self.models.get(model) or self.limits,
+            duration=None,
+            relaxed=relaxed,
+            refused_for=refused_for,
+            fields=SOURCE_FIELDS,
+        )
         return SourceVideoRequest(
             operation=operation,
             prompt=prompt,
@@ -264,6 +296,7 @@ class Dialect:
             model=model,
             duration=duration,
             source_duration=source,
+            options=options,
         )
 
     def refuse_feature(self, feature: str, value: object = None) -> None:
@@ -282,7 +315,22 @@ class Dialect:
             return self.source_limits is not None
         if feature == "reference_images":
             return any(lim.max_reference_images for lim in self.models.values())
+        if feature in OPTION_FIELDS:
+            return self.offers_option(feature)
+        if feature == "file_inputs":
+            return self.file_inputs
         raise ValueError(f"unknown feature {feature!r}; known: {', '.join(FEATURES)}")
+
+    def offers_option(self, name: str) -> bool:
+        """Whether this upstream takes the request field ``name`` (:data:`OPTION_FIELDS`)."""
+        return name in self.option_fields
+
+    def refuse_option(self, name: str, value: object) -> None:
+        """Refuse a field this upstream does not document, by its name, naming who does."""
+        offered = offered_by(name)
+        where = f"; {FEATURES[name]} are offered by {' and '.join(offered)}" if offered else ""
+        shown = "<a signed URL>" if name == "upload_url" else value
+        self._refuse(name, shown, f"no {name} on {self.name}{where}")
 
     def _check_video_url(self, url: object, lim: SourceLimits) -> None:
         allowed = (
@@ -293,6 +341,10 @@ class Dialect:
             self._refuse("video_url", url, allowed)
         assert isinstance(url, str)
         url = url.strip()
+        if file_id_of(url) is not None:
+            if not self.file_inputs:
+                self._refuse("video_url", url, f"no file ids on {self.name}; {allowed}")
+            return
         if url.startswith("data:"):
             media_type = url[5:].split(";", 1)[0].split(",", 1)[0].strip().lower()
             if media_type not in lim.video_data_types or ";base64," not in url[:80]:
@@ -377,6 +429,14 @@ class Dialect:
         if references:
             self._check_references(references, images, duration, lim, relaxed, refused_for)
 
+        options = validate_options(
+            self,
+            request.options,
+            lim=lim,
+            duration=duration,
+            relaxed=relaxed,
+            refused_for=refused_for,
+        )
         return VideoRequest(
             prompt=prompt,
             model=model,
@@ -385,6 +445,7 @@ class Dialect:
             resolution=resolution,
             image_urls=tuple(images),
             reference_image_urls=tuple(references),
+            options=options,
         )
 
     def _check_references(
@@ -429,6 +490,13 @@ class Dialect:
     def _check_image_url(
         self, url: str, lim: Limits, *, relaxed: bool, field_name: str = "image_urls"
     ) -> None:
+        if file_id_of(url) is not None:
+            if not self.file_inputs:
+                offered = " and ".join(offered_by("file_inputs"))
+                self._refuse(
+                    field_name, url, f"no file ids on {self.name} (offered by {offered})"
+                )
+            return
         if url.startswith("data:"):
             if not lim.image_data_uris:
                 self._refuse(

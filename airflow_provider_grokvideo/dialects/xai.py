@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_grokvideo.dialects.base import (
+    OPTION_FIELDS,
     Dialect,
     HttpCall,
     Limits,
@@ -25,10 +26,12 @@ from airflow_provider_grokvideo.dialects.base import (
     path_segment,
 )
 from airflow_provider_grokvideo.models import (
+    MediaOptions,
     SourceVideoRequest,
     Status,
     VideoGeneration,
     VideoRequest,
+    file_id_of,
 )
 
 #: The endpoint's documented fields (UPSTREAMS.md section 3).  Its default resolution is not
@@ -44,9 +47,15 @@ _IMAGINE = Limits(
     # reference_images: at most 7 (URLs or data URIs), duration at most 10 s, not with image.
     max_reference_images=7,
     reference_max_duration=10,
+    # keyframes: at most 4, each at 0 < t < duration ("select models": xAI names none, so
+    # both known models take them and xAI decides).
+    max_keyframes=4,
 )
-#: Imagine 1.5: the same fields, and 1080p (xAI's schema: "on models that advertise it").
-_IMAGINE_15 = dataclasses.replace(_IMAGINE, resolutions=("480p", "720p", "1080p"))
+#: Imagine 1.5: the same fields, 1080p (xAI's schema: "on models that advertise it") and up to
+#: 3 reference audios (preset voices or clips; the SDK's note: 1.5 only).
+_IMAGINE_15 = dataclasses.replace(
+    _IMAGINE, resolutions=("480p", "720p", "1080p"), max_reference_audios=3
+)
 
 #: Edits and extensions (UPSTREAMS.md section 3).  An extension adds 2..10 s (the docs; the
 #: schema says 1..10), 6 by default, to a source of 2..15 s in the docs and 2..30 s in the
@@ -81,6 +90,8 @@ class XAIDialect(Dialect):
         "expired": "expired",
     }
     source_limits = SOURCE_LIMITS
+    option_fields = frozenset(OPTION_FIELDS)
+    file_inputs = True
 
     def rejects_key(self, status_code: int, message: str) -> bool:
         # xAI answers a bad key with 400 "Incorrect API key provided", not 401.
@@ -105,9 +116,23 @@ class XAIDialect(Dialect):
         if request.resolution is not None:
             body["resolution"] = request.resolution
         if request.image_urls:
-            body["image"] = {"url": request.image_urls[0]}
+            body["image"] = media_ref(request.image_urls[0])
         if request.reference_image_urls:
-            body["reference_images"] = [{"url": url} for url in request.reference_image_urls]
+            body["reference_images"] = [media_ref(url) for url in request.reference_image_urls]
+        options = request.options
+        if options.reference_audios:
+            body["reference_audios"] = [
+                {"url": audio} if ":" in audio else {"voice_id": audio}
+                for audio in options.reference_audios
+            ]
+        if options.generate_audio is not None:  # only when set: its REST support is unconfirmed
+            body["generate_audio"] = options.generate_audio
+        if options.keyframes:
+            body["keyframes"] = [
+                {"image": media_ref(image), "timestamp_s": moment}
+                for image, moment in options.keyframes
+            ]
+        _add_output(body, options)
         return body
 
     def source_path(self, operation: str) -> str:
@@ -117,10 +142,11 @@ class XAIDialect(Dialect):
         body: dict[str, Any] = {
             "model": request.model,
             "prompt": request.prompt,
-            "video": {"url": request.video_url},
+            "video": media_ref(request.video_url),
         }
         if request.operation == "extend" and request.duration is not None:
             body["duration"] = request.duration
+        _add_output(body, request.options)
         return body
 
     def parse_submit(self, body: Any) -> str:
@@ -173,8 +199,41 @@ class XAIDialect(Dialect):
             cost_ticks=ticks,
             cost_source="billed" if ticks is not None else None,
             duration=_seconds(video.get("duration")),
+            file_output=_file_output(video.get("file_output")),
+            storage_error=_storage_error(video.get("storage_error")),
         )
         return ParsedStatus(generation, unknown)
+
+
+def media_ref(ref: str) -> dict[str, str]:
+    """An image or video input as xAI takes it: ``{"file_id"}`` for a Files upload
+    (``models.file_ref``), else ``{"url"}`` (an http(s) URL or a data URI)."""
+    file_id = file_id_of(ref)
+    return {"file_id": file_id} if file_id is not None else {"url": ref}
+
+
+def _add_output(body: dict[str, Any], options: MediaOptions) -> None:
+    if options.storage_options is not None:
+        body["storage_options"] = dict(options.storage_options)
+    if options.upload_url is not None:
+        body["output"] = {"upload_url": options.upload_url}
+
+
+def _file_output(value: Any) -> dict[str, Any] | None:
+    """``video.file_output`` (the Files copy ``storage_options`` asked for), its known keys."""
+    if not isinstance(value, Mapping) or not value.get("file_id"):
+        return None
+    keys = ("file_id", "filename", "public_url", "public_url_expires_at", "expires_at")
+    return {key: value.get(key) for key in keys if value.get(key) is not None}
+
+
+def _storage_error(value: Any) -> str | None:
+    """``video.storage_error``: a message, or ``{code, message}``."""
+    if not value:
+        return None
+    if isinstance(value, Mapping):
+        return str(value.get("message") or value.get("code") or value)
+    return str(value)
 
 
 def billed_ticks(answer: Mapping[str, Any]) -> int | None:

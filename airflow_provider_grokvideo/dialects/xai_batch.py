@@ -25,6 +25,7 @@ from airflow_provider_grokvideo.dialects.base import (
     as_epoch,
     path_segment,
 )
+from airflow_provider_grokvideo.dialects.options import media_options
 from airflow_provider_grokvideo.dialects.xai import DIALECT as XAI
 from airflow_provider_grokvideo.dialects.xai import billed_ticks
 from airflow_provider_grokvideo.exceptions import InvalidVideoRequest, UnexpectedResponse
@@ -50,6 +51,11 @@ PARAMETERS = (
     "operation",
     "video_url",
     "source_duration",
+    # xAI's newer fields (dialects/options.py); storage_options on edits and extensions too.
+    "reference_audios",
+    "generate_audio",
+    "storage_options",
+    "keyframes",
 )
 
 
@@ -196,6 +202,7 @@ def _build(
                 model=model,
                 duration=params.get("duration"),
                 source_duration=params.get("source_duration"),
+                options=media_options(storage_options=params.get("storage_options")),
             ),
             relaxed=relaxed,
         )
@@ -212,6 +219,12 @@ def _build(
             resolution=params.get("resolution"),
             image_urls=_urls(params.get("image_urls")),
             reference_image_urls=_urls(params.get("reference_image_urls")),
+            options=media_options(
+                reference_audios=params.get("reference_audios"),
+                generate_audio=params.get("generate_audio"),
+                storage_options=params.get("storage_options"),
+                keyframes=params.get("keyframes"),
+            ),
         ),
         relaxed=relaxed,
     )

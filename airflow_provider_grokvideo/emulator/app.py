@@ -26,6 +26,7 @@ from airflow_provider_grokvideo.emulator.defaults import (
     DEFAULT_MAX_JOBS,
     UPSTREAMS,
 )
+from airflow_provider_grokvideo.emulator.delivery import deliver_if_due
 from airflow_provider_grokvideo.emulator.faults import (
     DELAYED_FAULTS,
     FAULTS,
@@ -34,6 +35,7 @@ from airflow_provider_grokvideo.emulator.faults import (
     FaultQueue,
     make_fault,
 )
+from airflow_provider_grokvideo.emulator.files import APIMART_UPLOADS_PATH, FILES_PATH, XaiFiles
 from airflow_provider_grokvideo.emulator.idempotency import (
     KEY_HEADER,
     REPLAYED_HEADER,
@@ -43,6 +45,7 @@ from airflow_provider_grokvideo.emulator.idempotency import (
 )
 from airflow_provider_grokvideo.emulator.jobs import NORMALIZED, Job, JobStore
 from airflow_provider_grokvideo.emulator.listeners import UpstreamListeners
+from airflow_provider_grokvideo.emulator.media import video_bytes
 from airflow_provider_grokvideo.emulator.mountsea import MountseaAPI
 from airflow_provider_grokvideo.emulator.outages import REFUSE, check_outages, outage_reply
 from airflow_provider_grokvideo.emulator.ratelimits import RateLimits
@@ -172,6 +175,8 @@ class EmulatorApp:
         self.batches = XaiBatches(xai, self.jobs, lambda: self.clock(), lambda: self.job_seconds)
         self._links: dict[str, Links] = {}
         self.idempotency = IdempotencyKeys()
+        #: xAI's Files (``POST /v1/files``): uploaded inputs by file id.
+        self.files = XaiFiles(lambda: self.clock())
         self._control: Any = None
         self._reset_counters()
 
@@ -220,6 +225,7 @@ class EmulatorApp:
         self.jobs.clear()
         self.batches.reset()
         self.idempotency.clear()
+        self.files.clear()
         self.faults.reset()
         self.rate_limits.reset()
         self.connections.reset_counters()
@@ -315,6 +321,9 @@ class EmulatorApp:
 
     def _source_seconds(self, url: str) -> float | None:
         """The length of a video this emulator made, from its CDN URL (None for another)."""
+        if url.startswith("file_"):  # an upload to xAI's Files (``video: {"file_id"}``)
+            stored = self.files.get(url)
+            return stored.seconds() if stored is not None else None
         marker = "/cdn/videos/"
         at = url.find(marker)
         if at < 0 or not url.endswith(".mp4"):
@@ -404,6 +413,13 @@ class EmulatorApp:
                 await read_body(receive)  # a reply before the body is read could reset
                 await send_reply(send, outage_reply(api, kind))
                 return
+        if api.name == "xai" and path == FILES_PATH:
+            await self.files.handle(api, scope, receive, send, self._authorized)
+            return
+        if api.name == "xcompute" and path == APIMART_UPLOADS_PATH:
+            base = self._links_for(scope, request_headers(scope)[1]).base
+            await self.files.handle(api, scope, receive, send, self._authorized, base)
+            return
         if api.name == "xai" and path.startswith(BATCH_PREFIX):
             # xAI's Batch API: outside every rate limit (xAI's guide); faults of "batch".
             await self._batch(api, ustats, scope, receive, send, path)
@@ -430,7 +446,9 @@ class EmulatorApp:
         if endpoint == SUBMIT:
             reply = await self._submit(api, ustats, auth, receive, job_id, scope)
         else:
-            reply = self._status(api, ustats, auth, job_id, self._links_for(scope, host))
+            links = self._links_for(scope, host)
+            await deliver_if_due(self.jobs.get(job_id), self.clock(), links)
+            reply = self._status(api, ustats, auth, job_id, links)
         await self._reply_after(fault, scope, send, reply)
 
     async def _batch(
@@ -583,6 +601,9 @@ class EmulatorApp:
             spec.video_duration,
             spec.model,
             spec.cost_ticks,
+            spec.shape,
+            spec.storage_options,
+            spec.upload_url,
         )
         self.jobs.add(job, now)
         ustats.submissions += 1
@@ -648,7 +669,8 @@ class EmulatorApp:
             await send_reply(send, text_reply(410, "This link has expired"), head=method == "HEAD")
             return
         if kind == "videos":
-            media = MediaFile.video(job.scenario.video_mb)
+            made = video_bytes(job.shape) if job.shape and not job.scenario.video_mb else None
+            media = MediaFile(made) if made else MediaFile.video(job.scenario.video_mb)
             content_type = VIDEO_TYPE
         else:
             media = MediaFile(_sample_bytes("sample.jpg"))

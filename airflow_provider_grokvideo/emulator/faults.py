@@ -42,6 +42,10 @@ MARKERS: dict[str, frozenset[str]] = {
     "cut-download": frozenset(UPSTREAMS),
     "url-expired": frozenset(UPSTREAMS),
     "pending-202": frozenset({"xai"}),
+    # A finished video that is not what was asked (emulator/media.py), and a failed PUT to
+    # output.upload_url (emulator/delivery.py).
+    "mismatch": frozenset({"xai"}),
+    "upload-fail": frozenset({"xai"}),
 }
 _VALUED = frozenset({"result-shape", "seconds", "video-mb", "pending-202"})
 PENDING_202_SHAPES: tuple[str, ...] = ("empty", "body")
@@ -69,6 +73,8 @@ class Scenario:
     cut_download: bool = False
     url_expired: bool = False
     pending_202: str | None = None  # xAI: a running job's poll answers 202 ("empty", "body")
+    mismatch: bool = False
+    upload_fail: bool = False
 
     @property
     def markers(self) -> list[str]:
@@ -77,7 +83,15 @@ class Scenario:
         names = {"failed": "fail", "cancelled": "cancel", "expired": "expire"}
         if self.outcome != "succeeded":
             out.append(names.get(self.outcome, self.outcome.replace("_", "-")))
-        for flag in ("unknown_status", "list_submit", "bare", "url_string", "cut_download"):
+        for flag in (
+            "unknown_status",
+            "list_submit",
+            "bare",
+            "url_string",
+            "cut_download",
+            "mismatch",
+            "upload_fail",
+        ):
             if getattr(self, flag):
                 out.append(flag.replace("_", "-"))
         if self.url_expired:
@@ -110,6 +124,8 @@ _FLAGS = {
     "url-string": "url_string",
     "cut-download": "cut_download",
     "url-expired": "url_expired",
+    "mismatch": "mismatch",
+    "upload-fail": "upload_fail",
 }
 
 

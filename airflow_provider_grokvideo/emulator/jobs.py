@@ -23,6 +23,7 @@ import os
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 from airflow_provider_grokvideo.emulator.faults import Scenario
 
@@ -74,6 +75,10 @@ class Job:
     video_duration: float  # the duration the client asked for (reported back by xAI)
     model: str = ""  # the model asked for (reported back by xAI)
     cost_ticks: int | None = None  # the billed cost (reported back by xAI)
+    shape: Any = None  # the video it makes (media.VideoShape), None for the sample
+    storage_options: dict[str, Any] | None = None  # xAI: keep the output in its Files
+    upload_url: str | None = None  # xAI: PUT the video there when done
+    delivery: str | None = None  # "delivered", or the storage_error of a failed PUT
     paused: float = 0.0  # seconds its clock stood still in holds released since
     hold: Hold | None = None  # the store's hold (set by JobStore.add)
     seen_ended: float | None = None  # unix time of the first status read that found it ended

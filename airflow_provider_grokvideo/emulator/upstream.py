@@ -52,6 +52,11 @@ class SubmitSpec:
     model: str = ""
     #: What the upstream bills for the video, in ticks (1 USD = 10**10), where it reports it.
     cost_ticks: int | None = None
+    #: The video the job makes (``media.VideoShape``; None: the packaged sample), and xAI's
+    #: ``storage_options`` and ``output.upload_url`` as asked.
+    shape: Any = None
+    storage_options: dict[str, Any] | None = None
+    upload_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,12 +20,14 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from airflow_provider_grokvideo.emulator.delivery import awaiting_delivery, storage_error
 from airflow_provider_grokvideo.emulator.faults import (
     PENDING_202_SHAPES,
     MarkerError,
     parse_markers,
 )
 from airflow_provider_grokvideo.emulator.jobs import QUEUED, RUNNING, UNKNOWN, Job, uuid4_hex
+from airflow_provider_grokvideo.emulator.media import shape_for
 from airflow_provider_grokvideo.emulator.upstream import (
     STATUS,
     SUBMIT,
@@ -51,7 +53,17 @@ MODELS: tuple[str, ...] = (MODEL, "grok-imagine-video-1.5")
 TICKS_PER_SECOND: dict[str, int] = {"480p": 500_000_000, "720p": 700_000_000}
 #: No 1080p price is published (Imagine 1.5 only): the emulator bills it as 720p.
 TICKS_PER_SECOND["1080p"] = TICKS_PER_SECOND["720p"]
+#: Imagine 1.5: xAI's model list gives $0.08/s as its base price, billed so at every resolution.
+MODEL_TICKS_PER_SECOND: dict[str, int] = {"grok-imagine-video-1.5": 800_000_000}
 UNSPECIFIED_RESOLUTION = "480p"
+#: xAI's documented default aspect ratio.
+DEFAULT_ASPECT_RATIO = "16:9"
+#: reference_audios: preset voices (xAI's TTS voices) or clips, at most 3, on 1.5 only.
+VOICES: tuple[str, ...] = ("ara", "eve", "leo", "rex", "sal")
+MAX_REFERENCE_AUDIOS = 3
+AUDIO_MODELS: tuple[str, ...] = ("grok-imagine-video-1.5",)
+MAX_KEYFRAMES = 4
+STORAGE_KEYS = frozenset({"filename", "expires_after", "public_url"})
 ASPECT_RATIOS: tuple[str, ...] = ("1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3")
 RESOLUTIONS: tuple[str, ...] = ("480p", "720p")
 #: 1080p "on models that advertise it": Imagine 1.5.
@@ -184,30 +196,49 @@ class XaiAPI(UpstreamAPI):
             ]
         image = body.get("image")
         if image is not None:
-            if not isinstance(image, dict) or not isinstance(image.get("url"), str):
-                return ['image must be an object {"url": "<http(s) URL or data URI>"}']
-            url = image["url"]
-            if not (is_http_url(url) or is_image_data_uri(url)):
-                return ["image.url must be an http(s) URL or a base64 data:image/... URI"]
+            problem = _image_problem(image, "image")
+            if problem:
+                return [problem]
         references = body.get("reference_images")
         if references is not None:
             problem = _check_references(references, image, duration)
             if problem:
                 return [problem]
+        problem = newer_fields_problem(body, model or MODEL, duration)
+        if problem:
+            return [problem]
         try:
             scenario, _ = parse_markers(prompt, self.name)
         except MarkerError as exc:
             return [str(exc)]
-        ticks = duration * TICKS_PER_SECOND[resolution or UNSPECIFIED_RESOLUTION]
-        return SubmitSpec(scenario, float(duration), model or MODEL, ticks)
+        ticks = duration * MODEL_TICKS_PER_SECOND.get(
+            model or MODEL, TICKS_PER_SECOND[resolution or UNSPECIFIED_RESOLUTION]
+        )
+        shape = shape_for(
+            duration,
+            ratio or DEFAULT_ASPECT_RATIO,
+            resolution or UNSPECIFIED_RESOLUTION,
+            _with_sound(body),
+            mismatch=scenario.mismatch,
+        )
+        return SubmitSpec(
+            scenario,
+            float(duration),
+            model or MODEL,
+            ticks,
+            shape,
+            body.get("storage_options"),
+            _upload_url(body),
+        )
 
     def parse_operation(self, body: Any, operation: str) -> SubmitSpec | list[str]:
         """An edit (``POST /v1/videos/edits``) or extension (``/v1/videos/extensions``)."""
-        problem = _prompt_and_model_problem(body)
+        problem = _prompt_and_model_problem(body) or storage_problem(body)
         if problem:
             return [problem]
         prompt, model = body["prompt"], body.get("model")
-        unknown = sorted(set(body) - {"prompt", "model", "video", "duration", "output", "user"})
+        known = {"prompt", "model", "video", "duration", "output", "user", "storage_options"}
+        unknown = sorted(set(body) - known)
         if operation == EDIT and "duration" in body:
             unknown.append("duration")
         if unknown:
@@ -222,7 +253,8 @@ class XaiAPI(UpstreamAPI):
         url = video.get("url")
         if isinstance(url, str) and not (is_http_url(url) or _VIDEO_DATA_URI.match(url)):
             return ["video.url must be an http(s) URL or a base64 data:video/mp4 URI"]
-        source = self.source_seconds(url) if isinstance(url, str) else None
+        # A file id the emulator did not receive is, as a foreign URL, of unknown length.
+        source = self.source_seconds(url if url is not None else video["file_id"])
         source = UNKNOWN_SOURCE_SECONDS if source is None else source
         added = 0.0
         if operation == EDIT:
@@ -253,7 +285,19 @@ class XaiAPI(UpstreamAPI):
         billed = added if operation == EXTEND else source
         ticks = round(billed * TICKS_PER_SECOND[UNSPECIFIED_RESOLUTION])
         seconds = output_seconds(operation, source, added)
-        return SubmitSpec(scenario, seconds, model or MODEL, ticks)
+        # The output follows the source's format: the emulator's own sources are 16:9 480p.
+        shape = shape_for(
+            seconds, DEFAULT_ASPECT_RATIO, UNSPECIFIED_RESOLUTION, True, mismatch=scenario.mismatch
+        )
+        return SubmitSpec(
+            scenario,
+            seconds,
+            model or MODEL,
+            ticks,
+            shape,
+            body.get("storage_options"),
+            _upload_url(body),
+        )
 
     # ---------------------------------------------------------------------------- answers
 
@@ -262,6 +306,8 @@ class XaiAPI(UpstreamAPI):
 
     def status(self, job: Job, now: float, links: Links) -> Reply:
         phase = job.phase(now)
+        if phase == "succeeded" and awaiting_delivery(job):
+            phase = RUNNING  # done, but not yet PUT to its upload_url
         model = job.model or MODEL
         body: dict[str, Any]
         pending_202 = job.scenario.pending_202 or self.pending_202
@@ -279,13 +325,19 @@ class XaiAPI(UpstreamAPI):
             }
         elif phase == "succeeded":
             duration = job.video_duration
+            video: dict[str, Any] = {
+                "url": links.video(job.id),
+                "duration": int(duration) if duration == int(duration) else duration,
+                "respect_moderation": True,
+            }
+            if job.storage_options is not None:
+                video["file_output"] = file_output(job, links)
+            error = storage_error(job)
+            if error is not None:
+                video["storage_error"] = {"code": "upload_failed", "message": error}
             body = {
                 "status": "done",
-                "video": {
-                    "url": links.video(job.id),
-                    "duration": int(duration) if duration == int(duration) else duration,
-                    "respect_moderation": True,
-                },
+                "video": video,
                 "model": model,
                 "usage": {"cost_in_usd_ticks": job.cost_ticks},
             }
@@ -313,6 +365,100 @@ class XaiAPI(UpstreamAPI):
                 "model": model,
             }
         return json_reply(200, body)
+
+
+def file_output(job: Job, links: Links) -> dict[str, Any]:
+    """``video.file_output``: the output kept in xAI's Files as ``storage_options`` asked."""
+    options = job.storage_options or {}
+    ends = job.ends
+    output: dict[str, Any] = {
+        "file_id": f"file_{job.id}",
+        "filename": options.get("filename") or f"{job.id}.mp4",
+        "expires_at": int(ends + options["expires_after"]) if "expires_after" in options else None,
+    }
+    public = options.get("public_url")
+    if public:
+        life = public.get("expires_after", 86_400) if isinstance(public, dict) else 86_400
+        output["public_url"] = links.video(job.id)
+        output["public_url_expires_at"] = int(ends + life)
+    return output
+
+
+def newer_fields_problem(body: dict[str, Any], model: str, duration: int) -> str | None:
+    """``reference_audios``, ``generate_audio``, ``keyframes``, ``storage_options`` and
+    ``output`` (UPSTREAMS.md, "xAI's newer request fields")."""
+    audios = body.get("reference_audios")
+    if audios is not None:
+        if model not in AUDIO_MODELS:
+            return f"reference_audios is not supported by {model}"
+        if not isinstance(audios, list) or not 1 <= len(audios) <= MAX_REFERENCE_AUDIOS:
+            return f"reference_audios must be an array of 1..{MAX_REFERENCE_AUDIOS} items"
+        for item in audios:
+            if not isinstance(item, dict):
+                return 'reference_audios items must be {"voice_id"} or {"url"}'
+            voice, url = item.get("voice_id"), item.get("url")
+            if voice is not None and voice not in VOICES:
+                return f"unknown voice_id {voice!r}; voices: {', '.join(VOICES)}"
+            if voice is None and not (
+                isinstance(url, str) and (is_http_url(url) or url.startswith("data:audio/"))
+            ):
+                return "reference_audios[].url must be an http(s) URL or a data:audio/ URI"
+    if "generate_audio" in body and not isinstance(body["generate_audio"], bool):
+        return "generate_audio must be a boolean"
+    keyframes = body.get("keyframes")
+    if keyframes is not None:
+        if not isinstance(keyframes, list) or len(keyframes) > MAX_KEYFRAMES:
+            return f"keyframes must be an array of at most {MAX_KEYFRAMES}"
+        for item in keyframes:
+            moment = item.get("timestamp_s") if isinstance(item, dict) else None
+            if not isinstance(moment, (int, float)) or not 0 < moment < duration:
+                return f"keyframes[].timestamp_s must be within (0, {duration})"
+            problem = _image_problem(item.get("image"), "keyframes[].image")
+            if problem:
+                return problem
+    return storage_problem(body)
+
+
+def storage_problem(body: dict[str, Any]) -> str | None:
+    """``storage_options`` and ``output`` (shared by generations, edits and extensions)."""
+    storage = body.get("storage_options")
+    if storage is not None:
+        if not isinstance(storage, dict) or set(storage) - STORAGE_KEYS:
+            return "storage_options takes filename, expires_after and public_url"
+        for life in (storage.get("expires_after"), _public_life(storage.get("public_url"))):
+            if life is not None and (not is_integer(life) or not 3600 <= life <= 2_592_000):
+                return "expires_after must be 3600..2592000 seconds"
+    output = body.get("output")
+    if output is not None and (
+        not isinstance(output, dict) or not is_http_url(output.get("upload_url") or "")
+    ):
+        return 'output must be {"upload_url": "<a signed http(s) URL>"}'
+    return None
+
+
+def _public_life(public: Any) -> Any:
+    return public.get("expires_after") if isinstance(public, dict) else None
+
+
+def _image_problem(image: Any, name: str) -> str | None:
+    if not isinstance(image, dict):
+        return f'{name} must be an object {{"url"}} or {{"file_id"}}'
+    if isinstance(image.get("file_id"), str) and "url" not in image:
+        return None
+    url = image.get("url")
+    if not isinstance(url, str) or not (is_http_url(url) or is_image_data_uri(url)):
+        return f"{name}.url must be an http(s) URL or a base64 data:image/... URI"
+    return None
+
+
+def _with_sound(body: dict[str, Any]) -> bool:
+    """xAI's videos have sound unless ``generate_audio`` is false."""
+    return body.get("generate_audio") is not False
+
+
+def _upload_url(body: dict[str, Any]) -> str | None:
+    output = body.get("output")
+    return output.get("upload_url") if isinstance(output, dict) else None
 
 
 def check_pending_202(value: str | None) -> str | None:

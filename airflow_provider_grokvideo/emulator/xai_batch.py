@@ -273,6 +273,7 @@ class XaiBatches:
             spec.video_duration,
             spec.model,
             ticks,
+            spec.shape,
         )
         return request
 

@@ -27,6 +27,7 @@ import tenacity
 from airflow.sdk.bases.hook import BaseHook
 
 from airflow_provider_grokvideo.dialects.base import Dialect, HttpCall, error_details
+from airflow_provider_grokvideo.dialects.options import media_options
 from airflow_provider_grokvideo.exceptions import (
     GrokVideoError,
     InvalidVideoRequest,
@@ -449,8 +450,14 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
         image_urls: Sequence[str] | None = None,
         model: str | None = None,
         reference_image_urls: Sequence[str] | None = None,
+        **options: Any,
     ) -> HttpCall:
         """Validate a request against this upstream's limits and return the submit call.
+
+        ``options``: xAI's newer fields under its names (``reference_audios``,
+        ``generate_audio``, ``storage_options``, ``keyframes``, ``upload_url``; see
+        :func:`~airflow_provider_grokvideo.dialects.options.media_options`), refused by name
+        where the upstream documents them not.
 
         Raises :class:`~airflow_provider_grokvideo.exceptions.InvalidVideoRequest` (a
         ``ValueError``) naming the field, the value, the model and what it allows.  A model the
@@ -458,7 +465,8 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
         model): the upstream's own refusal of it, if any, is raised with its message.
         """
         request = self._request(prompt, duration, aspect_ratio, resolution, image_urls, model)
-        request = dataclasses.replace(request, reference_image_urls=_urls(reference_image_urls))
+        references, chosen = _urls(reference_image_urls), media_options(**options)
+        request = dataclasses.replace(request, reference_image_urls=references, options=chosen)
         call = self.dialect.submit_call(request, relaxed=self.settings.relax_limits)
         self._warn_if_unknown_model(request.model)
         return call
@@ -548,6 +556,7 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
         model: str | None = None,
         reference_image_urls: Sequence[str] | None = None,
         idempotency_key: str | None = None,
+        **options: Any,
     ) -> str:
         """Validate, then submit one generation; return the upstream's generation id.
 
@@ -561,6 +570,7 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
             image_urls=image_urls,
             model=model,
             reference_image_urls=reference_image_urls,
+            **options,
         )
         return self.submit_call(call, idempotency_key=idempotency_key)
 

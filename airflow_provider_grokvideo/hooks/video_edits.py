@@ -9,8 +9,10 @@ is a generation id, polled like any generation.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_grokvideo.dialects.options import media_options
 from airflow_provider_grokvideo.models import SourceVideoRequest
 from airflow_provider_grokvideo.pricing import CostEstimate, estimate_cost
 
@@ -40,12 +42,16 @@ class SourceVideoMixin:
         duration: int | float | str | None = None,
         model: str | None = None,
         source_duration: int | float | str | None = None,
+        storage_options: Any = None,
+        upload_url: str | None = None,
     ) -> HttpCall:
         """Validate an ``"edit"`` or ``"extend"`` of the video at ``video_url`` and return its
         submit call; an upstream that offers none refuses it (``InvalidVideoRequest``, naming
-        the upstream that does), as do a bad source, duration or model.  Sends nothing."""
-        request = self._source_request(
-            operation, prompt, video_url, duration, model, source_duration
+        the upstream that does), as do a bad source, duration or model.  Sends nothing.
+        ``storage_options`` and ``upload_url``: as a generation's (xAI)."""
+        request = dataclasses.replace(
+            self._source_request(operation, prompt, video_url, duration, model, source_duration),
+            options=media_options(storage_options=storage_options, upload_url=upload_url),
         )
         call = self.dialect.source_call(request, relaxed=self.settings.relax_limits)
         self._warn_if_unknown_model(request.model)
@@ -59,13 +65,19 @@ class SourceVideoMixin:
         model: str | None = None,
         source_duration: int | float | str | None = None,
         idempotency_key: str | None = None,
+        **options: Any,
     ) -> str:
         """Validate, then submit an edit of the video at ``video_url`` (a public http(s) URL,
         an earlier generation's for example, or a ``data:video/mp4;base64,`` URI); return the
         generation id, polled like any generation.  ``source_duration``: the source's length
         in seconds when known (checked against the upstream's limit on an edit's input)."""
         call = self.build_source_request(
-            "edit", prompt, video_url=video_url, model=model, source_duration=source_duration
+            "edit",
+            prompt,
+            video_url=video_url,
+            model=model,
+            source_duration=source_duration,
+            **options,
         )
         return self.submit_call(call, idempotency_key=idempotency_key)
 
@@ -78,6 +90,7 @@ class SourceVideoMixin:
         model: str | None = None,
         source_duration: int | float | str | None = None,
         idempotency_key: str | None = None,
+        **options: Any,
     ) -> str:
         """Validate, then submit an extension of the video at ``video_url`` by ``duration``
         seconds (the upstream's default when None); ``prompt`` says what happens next.
@@ -89,6 +102,7 @@ class SourceVideoMixin:
             duration=duration,
             model=model,
             source_duration=source_duration,
+            **options,
         )
         return self.submit_call(call, idempotency_key=idempotency_key)
 

@@ -55,6 +55,13 @@ class GrokVideoDownloadOperator(BaseOperator):
     :param timeout: seconds to connect and for each network read (not for the whole file).
     :param chunk_size: bytes written to storage at a time; by default (None) the pieces as they
         come off the network (at most 64 KiB), which is fastest.  Memory stays flat either way.
+    :param expect: what was asked of the video, checked against each stored file
+        (``media.check``): ``duration``, ``aspect_ratio``, ``resolution``, ``audio`` (a dict,
+        e.g. the generate task's record, ``"{{ ti.xcom_pull('generate', key='grokvideo') }}"``);
+        by default the generation's own reported duration.  Templated.  The result
+        (``delivered``) goes into the record, the page, the Asset event and the log.
+    :param on_mismatch: a stored video that is not what was asked: ``"warn"`` (default) or
+        ``"fail"``.
 
     Returns (XCom) the list of stored URIs, videos first, then the thumbnail if any.  For each
     ``Asset`` in ``outlets`` the asset event's ``extra`` carries ``generation_id``, ``uris``,
@@ -63,7 +70,7 @@ class GrokVideoDownloadOperator(BaseOperator):
     ``"estimated"`` or None).
     """
 
-    template_fields: Sequence[str] = ("generation", "destination", "file_name")
+    template_fields: Sequence[str] = ("generation", "destination", "file_name", "expect")
     template_fields_renderers: ClassVar[dict[str, str]] = {"generation": "json"}
     operator_extra_links = (GrokVideoLink(),)
     ui_color = "#e8f1ff"
@@ -78,9 +85,15 @@ class GrokVideoDownloadOperator(BaseOperator):
         overwrite: bool = False,
         timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
         chunk_size: int | None = DEFAULT_CHUNK_SIZE,
+        expect: dict[str, Any] | str | None = None,
+        on_mismatch: str = "warn",
         **kwargs: Any,
     ) -> None:
+        from airflow_provider_grokvideo.media.check import check_on_mismatch
+
         super().__init__(**kwargs)
+        self.expect = expect
+        self.on_mismatch = check_on_mismatch(on_mismatch)
         self.generation = generation
         self.destination = destination
         self.file_name = file_name
@@ -144,14 +157,55 @@ class GrokVideoDownloadOperator(BaseOperator):
                 item.size,
             )
         uris = [item.uri for item in stored]
-        self._annotate_asset_events(context, generation, stored)
+        delivered = self._check_videos(generation, stored)
+        self._annotate_asset_events(context, generation, stored, delivered)
         from airflow_provider_grokvideo.tasks.catalog import record_stored
 
-        record_stored(context, generation, stored)  # for the "Grok videos" page
+        record_stored(context, generation, stored, delivered)  # for the "Grok videos" page
+        if delivered is not None and not delivered["matches"] and self.on_mismatch == "fail":
+            from airflow_provider_grokvideo.compat import AirflowFailException
+
+            raise AirflowFailException(
+                f"The stored video {uris[0]} is not what was asked: "
+                + "; ".join(delivered["mismatches"])
+            )
         return uris
 
+    def _check_videos(
+        self, generation: VideoGeneration, stored: list[StoredFile]
+    ) -> dict[str, Any] | None:
+        """The first stored video read (``media.probe``) and compared with ``expect``."""
+        from airflow.sdk import ObjectStoragePath
+
+        from airflow_provider_grokvideo.media.check import Expected, compare
+        from airflow_provider_grokvideo.media.probe import NotAVideo, probe
+        from airflow_provider_grokvideo.tasks.deliver import describe
+        from airflow_provider_grokvideo.transfers.video_download import parse_expect
+
+        video = next((item for item in stored if item.kind == "video"), None)
+        if video is None:
+            return None
+        asked = parse_expect(self.expect)
+        if asked is None:
+            asked = {"duration": generation.duration}
+        try:
+            with ObjectStoragePath(video.uri).open("rb") as handle:
+                delivered = compare(probe(handle), Expected.from_mapping(asked))
+        except (NotAVideo, OSError, ValueError) as exc:
+            self.log.warning("Could not read the stored video %s to check it: %s", video.uri, exc)
+            return None
+        level = self.log.info if delivered["matches"] else self.log.warning
+        level("Checked %s: %s", video.uri, describe(delivered))
+        for why in delivered["mismatches"]:
+            self.log.warning("  %s", why)
+        return delivered
+
     def _annotate_asset_events(
-        self, context: Context, generation: VideoGeneration, stored: list[StoredFile]
+        self,
+        context: Context,
+        generation: VideoGeneration,
+        stored: list[StoredFile],
+        delivered: dict[str, Any] | None = None,
     ) -> None:
         """Put the stored URIs in the ``extra`` of each outlet Asset's event."""
         from airflow.sdk import Asset
@@ -176,6 +230,9 @@ class GrokVideoDownloadOperator(BaseOperator):
             "cost_ticks": generation.cost_ticks,
             "cost_usd": generation.to_dict()["cost_usd"],
             "cost_source": generation.cost_source,
+            # The stored video against what was asked, and xAI's Files copy if kept there.
+            "delivered": delivered,
+            "file_output": generation.file_output,
         }
         outlet_events = context["outlet_events"]
         for asset in assets:

@@ -18,7 +18,15 @@ if TYPE_CHECKING:
     from airflow_provider_grokvideo.tasks.upstream_call import UpstreamCall
 
 #: What a source-video operator does not take (the output follows the source).
-_NOT_FOR_SOURCE = ("aspect_ratio", "resolution", "image_urls", "reference_image_urls")
+_NOT_FOR_SOURCE = (
+    "aspect_ratio",
+    "resolution",
+    "image_urls",
+    "reference_image_urls",
+    "reference_audios",
+    "generate_audio",
+    "keyframes",
+)
 
 
 class GrokVideoEditOperator(GrokVideoGenerateOperator):
@@ -36,6 +44,8 @@ class GrokVideoEditOperator(GrokVideoGenerateOperator):
     :param source_duration: the source's length in seconds, when ``video_url`` does not carry
         it; xAI edits at most 8.7 s, and the output keeps the source's length (templated).
     :param model: the upstream's model (templated).
+    :param storage_options: as the generate operator's (xAI keeps the output in its Files).
+    :param deliver_to: as the generate operator's (direct delivery into a bucket, checked).
 
     Every other argument (``wait_for_completion``, ``deferrable``, the poll settings,
     ``timeout``, ``max_cost_usd``, ``resubmit_unknown``) is the generate operator's.  The cost
@@ -52,6 +62,8 @@ class GrokVideoEditOperator(GrokVideoGenerateOperator):
         "model",
         "resubmit_unknown",
         "max_cost_usd",
+        "storage_options",
+        "deliver_to",
     )
     ui_color = "#efe2f7"
 
@@ -81,17 +93,34 @@ class GrokVideoEditOperator(GrokVideoGenerateOperator):
         dialect = hook.dialect
         if not dialect.offers(self.operation):
             dialect.refuse_feature(self.operation)  # before reading any stored copy
+        from airflow_provider_grokvideo.hooks.uploads import is_local_input
+
+        if dialect.file_inputs and is_local_input(self.video_url):
+            # A stored copy goes to xAI's Files, not into the body as base64.
+            (ref,) = self._uploaded(hook, [self.video_url], "video_url")
+            length = _blank_to_none(self.source_duration)
+            return {"video_url": ref, "model": self._model_for(hook), "source_duration": length}
         url, length = read_source(
             self.video_url, _blank_to_none(self.source_duration), upstream=dialect.name
         )
         return {"video_url": url, "model": self._model_for(hook), "source_duration": length}
+
+    def _source_options(self, hook: GrokVideoHook) -> dict[str, Any]:
+        """xAI's ``storage_options`` and the delivery URL, where given."""
+        options = {
+            "storage_options": _blank_to_none(self.storage_options),
+            "upload_url": self._upload_url(hook),
+        }
+        return {name: value for name, value in options.items() if value is not None}
 
     def _upstream_call(self, hook: GrokVideoHook) -> UpstreamCall:
         from airflow_provider_grokvideo.tasks.upstream_call import UpstreamCall
 
         args = self._source_arguments(hook)
         return UpstreamCall(
-            call=hook.build_source_request(self.operation, self.prompt, **args),
+            call=hook.build_source_request(
+                self.operation, self.prompt, **args, **self._source_options(hook)
+            ),
             estimate=lambda: hook.estimate_source_cost(self.operation, self.prompt, **args),
             model=args["model"],
         )

@@ -73,7 +73,9 @@ class GrokVideoExtendOperator(GrokVideoEditOperator):
         args = self._source_arguments(hook)
         args["duration"] = _blank_to_none(self.duration)
         return UpstreamCall(
-            call=hook.build_source_request(self.operation, self.prompt, **args),
+            call=hook.build_source_request(
+                self.operation, self.prompt, **args, **self._source_options(hook)
+            ),
             estimate=lambda: hook.estimate_source_cost(self.operation, self.prompt, **args),
             model=args["model"],
         )

@@ -102,6 +102,27 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
     as soon as it is read.  A later try of the same task instance (map index) reuses a
     recorded id instead of submitting; after a marker without an id it fails without retrying
     unless ``resubmit_unknown`` is set.  So ``retries`` are safe on this task.
+
+    xAI's newer fields, under its names (refused by name on xcompute and Mountsea, before any
+    request; see docs/guide.md):
+
+    :param reference_audios: ``grok-imagine-video-1.5`` only, at most 3: xAI voice ids
+        (``"ara"``, or ``{"voice_id": "ara"}``) or clip URLs (``{"url": ...}``); templated.
+    :param generate_audio: ``False`` for a silent video; sent only when set (templated).
+    :param storage_options: keep the output in xAI's Files: ``{"filename", "expires_after",
+        "public_url"}``; the result's ``file_output`` (file id, public URL, expiries) reaches
+        the record, the page and the Asset event (templated).
+    :param keyframes: ``[{"image": {"url": ...}, "timestamp_s": 2.0}]``, at most 4, each
+        within the duration (templated).
+    :param deliver_to: direct delivery (xAI): ``"s3://conn_id@bucket/key.mp4"`` or
+        ``"gs://..."``; a PUT URL for that object is presigned with the storage's provider
+        (extras ``[s3]``, ``[gcs]``) and sent as ``output.upload_url``.  Implies
+        ``wait_for_completion``: when the job ends the object is checked (there, an MP4, the
+        video asked for); a failed upload falls back to downloading the upstream's URL into
+        the object, and says so.  The result's ``delivery`` holds ``uri``, ``size``, ``via``,
+        ``fallback`` and ``delivered`` (see ``on_mismatch``); templated.
+    :param on_mismatch: a delivered video whose duration, size, aspect ratio, codec or sound
+        differs from the request: ``"warn"`` (default: logged, recorded) or ``"fail"``.
     """
 
     template_fields: Sequence[str] = (
@@ -116,6 +137,11 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
         "resubmit_unknown",
         "max_cost_usd",
         "fallback_conn_ids",
+        "reference_audios",
+        "generate_audio",
+        "storage_options",
+        "keyframes",
+        "deliver_to",
     )
     operator_extra_links = (GrokVideoLink(),)
     ui_color = "#f4e6d7"
@@ -142,9 +168,25 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
         reference_image_urls: Sequence[str] | str | None = None,
         fallback_conn_ids: Sequence[str] | str | None = None,
         end_from_trigger: bool | None = None,
+        reference_audios: Any = None,
+        generate_audio: bool | str | None = None,
+        storage_options: dict[str, Any] | str | None = None,
+        keyframes: Any = None,
+        deliver_to: str | None = None,
+        on_mismatch: str = "warn",
         **kwargs: Any,
     ) -> None:
+        from airflow_provider_grokvideo.media.check import check_on_mismatch
+
         super().__init__(**kwargs)
+        self.reference_audios = reference_audios
+        self.generate_audio = generate_audio
+        self.storage_options = storage_options
+        self.keyframes = keyframes
+        self.deliver_to = deliver_to
+        self.on_mismatch = check_on_mismatch(on_mismatch)
+        if deliver_to:
+            wait_for_completion = True  # the object is checked when the job ends
         self.conn_id = conn_id
         self.prompt = prompt
         self.duration = duration
@@ -447,17 +489,82 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
             "duration": _blank_to_none(self.duration),
             "aspect_ratio": _blank_to_none(self.aspect_ratio),
             "resolution": _blank_to_none(self.resolution),
-            "image_urls": _as_urls(self.image_urls),
+            "image_urls": self._uploaded(hook, _as_urls(self.image_urls), "image_urls"),
             "model": self._model_for(hook),
         }
-        references = _as_urls(self.reference_image_urls)
+        references = self._uploaded(
+            hook, _as_urls(self.reference_image_urls), "reference_image_urls"
+        )
         if references:  # only then: a hook without the argument still submits generations
             request["reference_image_urls"] = references
+        options = {
+            "reference_audios": _blank_to_none(self.reference_audios),
+            "generate_audio": _blank_to_none(self.generate_audio),
+            "storage_options": _blank_to_none(self.storage_options),
+            "keyframes": self._keyframes(hook),
+            "upload_url": self._upload_url(hook),
+        }
+        options = {name: value for name, value in options.items() if value is not None}
         return UpstreamCall(
-            call=hook.build_request(self.prompt, **request),
+            call=hook.build_request(self.prompt, **request, **options),
             estimate=lambda: hook.estimate_cost(self.prompt, **request),
             model=request["model"],
         )
+
+    def _uploaded(self, hook: GrokVideoHook, values: list[str] | None, field: str) -> Any:
+        """``values`` with each local file (a path, an ``ObjectStoragePath``) uploaded to the
+        upstream and replaced by its reference (``hooks.uploads``); once per task."""
+        from airflow_provider_grokvideo.hooks.uploads import is_local_input, upload_input
+
+        if not values or not any(is_local_input(value) for value in values):
+            return values
+        cache: dict[tuple[str, str], str] = self.__dict__.setdefault("_uploads", {})
+        out = []
+        for value in values:
+            if is_local_input(value):
+                key = (str(hook.conn_id), str(value))
+                if key not in cache:
+                    kind = "video" if field == "video_url" else "image"
+                    cache[key] = upload_input(hook, value, field=field, kind=kind)
+                value = cache[key]
+            out.append(value)
+        return out
+
+    def _keyframes(self, hook: GrokVideoHook) -> Any:
+        """``keyframes`` as ``(image, timestamp_s)`` pairs, local images uploaded."""
+        from airflow_provider_grokvideo.dialects.options import keyframe_pairs
+
+        pairs = keyframe_pairs(_blank_to_none(self.keyframes))
+        if not pairs:
+            return None
+        images = self._uploaded(hook, [image for image, _ in pairs], "keyframes[].image")
+        return [(image, moment) for image, (_, moment) in zip(images, pairs, strict=True)]
+
+    def _upload_url(self, hook: GrokVideoHook) -> str | None:
+        """With ``deliver_to``: a PUT URL presigned for that object (once per task), refused
+        by name, before presigning, by an upstream that delivers nowhere."""
+        from airflow_provider_grokvideo.tasks.deliver import presigned_upload_url
+
+        if not _blank_to_none(self.deliver_to):
+            return None
+        if not hook.dialect.offers_option("upload_url"):
+            hook.dialect.refuse_option("upload_url", self.deliver_to)
+        if getattr(self, "_presigned", None) is None:
+            self._presigned = presigned_upload_url(self.deliver_to, self.timeout)
+        return self._presigned
+
+    def _after_success(self, result: dict[str, Any], context: Context | None) -> dict[str, Any]:
+        """With ``deliver_to``: check the delivered object (or fall back), then record it;
+        xAI's Files copy (``storage_options``) goes into the outlets' Asset events."""
+        if context is None:
+            return result
+        from airflow_provider_grokvideo.tasks.deliver import annotate_assets, finish_delivery
+
+        if _blank_to_none(self.deliver_to):
+            return finish_delivery(self, result, context)
+        if result.get("file_output"):
+            annotate_assets(self, context, result, None)
+        return result
 
     def _model_for(self, hook: GrokVideoHook) -> str | None:
         """``model`` where ``hook`` is of the same upstream as ``conn_id``; a fallback of

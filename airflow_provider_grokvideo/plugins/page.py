@@ -129,7 +129,7 @@ def task_url(ui_base: str, ref: TaskRef) -> str:
 def describe_expiry(expires_at: float | None, now: float) -> str:
     """``expires 2026-12-02T22:49:10Z (in 23 h)``, ``expired ... (2 h ago)`` or unknown."""
     if expires_at is None:
-        return "expiry not given by the upstream (about 24 h after generation)"
+        return "expiry not given by the upstream (xAI: about 24 h after generation; APIMart: 72 h)"
     left = float(expires_at) - now
     when = utc_text(expires_at)
     if left <= 0:
@@ -217,4 +217,31 @@ def _card(
         ),
         "task_url": task_url(ui_base, last),
         "task_label": task_label,
+        **_delivery_fields(record),
+    }
+
+
+def _delivery_fields(record: dict[str, Any]) -> dict[str, Any]:
+    """The delivered video's check (a badge; its mismatches), how it got to its bucket, and
+    xAI's Files copy of the output (its file id and expiries)."""
+    delivered = record.get("delivered")
+    delivered = delivered if isinstance(delivered, dict) else None
+    delivery = record.get("delivery")
+    files = record.get("file_output")
+    files = dict(files) if isinstance(files, dict) else None
+    if files is not None and not str(files.get("public_url") or "").startswith(
+        ("https://", "http://")
+    ):
+        files.pop("public_url", None)  # a record is task-written: only a web link is a link
+    return {
+        "delivered": delivered,
+        "delivered_text": (
+            f"{delivered.get('width')}x{delivered.get('height')} · {delivered.get('duration')} s"
+            f" · {delivered.get('codec')} · {'sound' if delivered.get('audio') else 'silent'}"
+            if delivered
+            else None
+        ),
+        "delivery_via": delivery.get("via") if isinstance(delivery, dict) else None,
+        "delivery_fallback": delivery.get("fallback") if isinstance(delivery, dict) else None,
+        "file_output": files,
     }

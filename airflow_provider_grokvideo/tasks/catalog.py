@@ -81,6 +81,11 @@ FIELDS = (
     "videos",
     "thumbnail",
     "sizes",
+    # Direct delivery (deliver_to) and the check of a stored video against its request, and
+    # xAI's Files copy of the output (storage_options): file id, public URL, expiries.
+    "delivery",
+    "delivered",
+    "file_output",
 )
 #: Unix-seconds fields that get a readable ``<name>_utc`` twin.
 TIME_FIELDS = ("submitted_at", "created_at", "finished_at", "expires_at")
@@ -185,7 +190,19 @@ def generation_record(
         # keeps the estimate made before submitting.
         cost_estimate=dict(cost_estimate) if cost_estimate else None,
         prompt=prompt,
+        file_output=_file_output(generation.get("file_output")),
     )
+
+
+def _file_output(value: Any) -> dict[str, Any] | None:
+    """xAI's Files copy, with readable expiries (its public URL is public by request)."""
+    if not isinstance(value, Mapping) or not value.get("file_id"):
+        return None
+    output = dict(value)
+    for name in ("expires_at", "public_url_expires_at"):
+        if isinstance(output.get(name), (int, float)):
+            output[f"{name}_utc"] = utc_text(output[name])
+    return output
 
 
 def stored_record(
@@ -280,7 +297,12 @@ def record_generation(
     push_record(context, record)
 
 
-def record_stored(context: Mapping[str, Any], generation: Any, stored: list[Any]) -> None:
+def record_stored(
+    context: Mapping[str, Any],
+    generation: Any,
+    stored: list[Any],
+    delivered: Mapping[str, Any] | None = None,
+) -> None:
     """The download task's record: the stored copies (``StoredFile``s) of ``generation``."""
     try:
         record = stored_record(
@@ -292,8 +314,41 @@ def record_stored(context: Mapping[str, Any], generation: Any, stored: list[Any]
         # The sensor's answer too, for a download fed without a sensor in the same DAG run.
         answer = generation_record(generation.to_dict())
         record.update({k: v for k, v in answer.items() if k not in record and k != "stage"})
+        if delivered is not None:
+            record["delivered"] = dict(delivered)
     except Exception as exc:
         log.warning("could not record the stored copies of %s: %s", generation, exc)
+        return
+    push_record(context, record)
+
+
+def record_delivery(
+    context: Mapping[str, Any],
+    generation: Mapping[str, Any],
+    delivery: Mapping[str, Any],
+    asked: Mapping[str, Any] | None = None,
+) -> None:
+    """The delivering generate task's record: the generation's answer, the object it is in
+    (``videos``, ``sizes``), how it got there (``delivery``) and its check (``delivered``)."""
+    try:
+        uri = str(delivery["uri"])
+        record = stored_record(
+            str(generation.get("generation_id")),
+            videos=[uri],
+            thumbnail=delivery.get("thumbnail"),
+            sizes={uri: int(delivery["size"])},
+        )
+        answer = generation_record(generation)
+        record.update({k: v for k, v in answer.items() if k not in record and k != "stage"})
+        for name, value in (asked or {}).items():  # what was asked (prompt, model, ...)
+            if name in FIELDS and value is not None and name not in record:
+                record[name] = value
+        record["delivered"] = dict(delivery["delivered"])
+        record["delivery"] = {
+            key: delivery[key] for key in ("via", "fallback") if delivery.get(key) is not None
+        }
+    except Exception as exc:
+        log.warning("could not record the delivery of %s: %s", generation.get("generation_id"), exc)
         return
     push_record(context, record)
 

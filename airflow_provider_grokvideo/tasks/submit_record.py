@@ -131,7 +131,11 @@ def prompt_start(prompt: str) -> str:
 
 def request_fingerprint(method: str, path: str, body: Any) -> str:
     """A short digest of the request as sent (method, path, JSON body): tells a retry whether
-    it is about to send the same request as the recorded one.  The API key is not part of it."""
+    it is about to send the same request as the recorded one.  The API key is not part of it,
+    nor a direct delivery's presigned URL (``output.upload_url``: signed anew on each try, for
+    the same object)."""
+    if isinstance(body, dict) and isinstance(body.get("output"), dict):
+        body = {**body, "output": {**body["output"], "upload_url": "<presigned>"}}
     canonical = json.dumps([method.upper(), path, body], sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

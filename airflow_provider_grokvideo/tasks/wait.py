@@ -304,7 +304,7 @@ class GenerationWaitMixin:
                 prompt=self._own_prompt(),
             )
         if generation.status == "succeeded":
-            return self._succeeded(generation.to_dict())
+            return self._after_success(self._succeeded(generation.to_dict()), context)
         if generation.is_terminal:
             raise GrokVideoGenerationFailed.from_generation(generation)
         progress = f" ({generation.progress}%)" if generation.progress is not None else ""
@@ -336,7 +336,7 @@ class GenerationWaitMixin:
         from airflow_provider_grokvideo.compat import AIRFLOW_VERSION, TRIGGER_CAN_END_TASKS
 
         ti = context.get("ti") if context is not None else None
-        if self.end_from_trigger is False or ti is None:
+        if self.end_from_trigger is False or ti is None or self._checks_on_worker:
             return None
         if not TRIGGER_CAN_END_TASKS:
             if self.end_from_trigger:
@@ -478,7 +478,7 @@ class GenerationWaitMixin:
         if status == "succeeded" and succeeded:
             if cost_estimate is not None:
                 self.cost_estimate = cost_estimate
-            return self._succeeded(generation)
+            return self._after_success(self._succeeded(generation), context)
         if status in FAILED_STATUSES and isinstance(generation, dict):
             from airflow_provider_grokvideo.models import VideoGeneration
 
@@ -539,6 +539,15 @@ class GenerationWaitMixin:
                 )
             pause = max(self.poll_interval, min(read.retry_after, self.max_poll_interval))
             time.sleep(min(pause, remaining))
+
+    #: Whether a succeeded wait has work left on a worker (a delivered video's check).
+    @property
+    def _checks_on_worker(self) -> bool:
+        return bool(getattr(self, "deliver_to", None))
+
+    def _after_success(self, result: dict[str, Any], context: Context | None) -> dict[str, Any]:
+        """What a succeeded wait does before returning ``result`` (nothing here)."""
+        return result
 
     def _succeeded(self, generation: dict[str, Any]) -> dict[str, Any]:
         """The task's return value for a succeeded generation: with its cost (billed, else the

@@ -225,7 +225,7 @@ def _expiry_phrase(expires_at: float | None) -> str:
     if expires_at is None:
         return (
             "expires_at unknown: the upstream did not say; its video URLs live about 24 hours "
-            "after the generation completes"
+            "after the generation completes (xAI; 1 hour for batch results, 72 hours on APIMart)"
         )
     return f"expires_at {format_expiry(expires_at)}"
 
@@ -643,3 +643,16 @@ def _raise_if_wrong_signature(head: bytearray, kind: FileKind, host: str) -> Non
     problem = _signature_problem(bytes(head), kind)
     if problem:
         raise VideoDownloadError(f"the {kind} downloaded from {host} is {problem}")
+
+
+def parse_expect(value: Any) -> dict[str, Any] | None:
+    """The download operator's ``expect``: a dict, or the text a template rendered of one
+    (JSON, or Python's repr); None when not given."""
+    if value is None or (isinstance(value, str) and value.strip() in ("", "None")):
+        return None
+    if isinstance(value, str):
+        parsed = _parse_text(value)
+        value = parsed if isinstance(parsed, dict) else None
+    if not isinstance(value, dict):
+        raise ValueError(f"expect must be a dict of what was asked, not {value!r}")
+    return dict(value)

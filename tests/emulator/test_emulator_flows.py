@@ -219,8 +219,8 @@ def test_xai_imagine_1_5_is_accepted_echoed_and_billed(api: Any) -> None:
     request_id = api.submit_id("xai", model="grok-imagine-video-1.5", duration=10)
     done = api.poll("xai", request_id)[-1]
     assert done["model"] == "grok-imagine-video-1.5"
-    # No resolution given: billed at 480p, $0.05/s.
-    assert done["usage"] == {"cost_in_usd_ticks": 10 * 500_000_000}
+    # Billed at its published base price, $0.08/s.
+    assert done["usage"] == {"cost_in_usd_ticks": 10 * 800_000_000}
     response = api.submit("xai", model="grok-imagine-video-2")
     assert response.status_code == 400 and "grok-imagine-video-2" in response.json()["error"]
 

@@ -1,0 +1,141 @@
+"""The generate task's direct delivery (``deliver_to``): the presigned PUT URL sent as xAI's
+``output.upload_url``, and, when the job ends, the object checked and recorded.
+
+The presigned URL is a credential of the bucket: it goes into the request body only, never
+into a log, the record, XCom or an exception (the submit's fingerprint is a hash).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_provider_grokvideo.operators.generate import GrokVideoGenerateOperator
+
+#: How long the upload URL outlives the task's own timeout (the job may end at its end).
+URL_MARGIN_SECONDS = 3600
+
+
+def presigned_upload_url(deliver_to: str, timeout: float) -> str:
+    """A PUT URL for ``deliver_to``'s object, valid past the wait's ``timeout``."""
+    from airflow_provider_grokvideo.delivery.buckets import Destination, bucket_for
+
+    destination = Destination.parse(deliver_to)
+    return bucket_for(destination).presign_put(int(timeout) + URL_MARGIN_SECONDS)
+
+
+def expected_of(operator: GrokVideoGenerateOperator, reported: Any = None) -> Any:
+    """What the task asked for, as the delivery check compares it (``media.check.Expected``):
+    the upstream's documented defaults fill what the request left out."""
+    from airflow_provider_grokvideo.dialects.xai import DIALECT as XAI
+    from airflow_provider_grokvideo.media.check import Expected, expected_audio
+
+    if getattr(operator, "operation", None) in ("edit", "extend"):
+        # The output follows its source: only what xAI says it made is known (its length).
+        return Expected(duration=_value(reported))
+    duration = _value(operator.duration)
+    limits = XAI.model_limits(_value(operator.model))
+    if duration is None and limits is not None:
+        duration = limits.default_duration
+    return Expected(
+        duration=float(duration) if duration is not None else None,
+        aspect_ratio=_value(operator.aspect_ratio) or "16:9",  # xAI's documented default
+        resolution=_value(operator.resolution),
+        audio=expected_audio(_value(operator.generate_audio), _value(operator.reference_audios)),
+    )
+
+
+def finish_delivery(
+    operator: GrokVideoGenerateOperator, result: dict[str, Any], context: Any
+) -> dict[str, Any]:
+    """Check the delivered object (falling back to a download), record it for the page and
+    the Asset events, log it; fail on a mismatch when ``on_mismatch="fail"``."""
+    from airflow_provider_grokvideo.compat import AirflowFailException
+    from airflow_provider_grokvideo.delivery.buckets import Destination, bucket_for
+    from airflow_provider_grokvideo.delivery.check import DeliveryFailed, settle
+    from airflow_provider_grokvideo.tasks.catalog import record_delivery
+
+    destination = Destination.parse(operator.deliver_to)
+    try:
+        delivery = settle(
+            destination,
+            bucket_for(destination),
+            result,
+            expected_of(operator, result.get("duration")),
+            logger=operator.log,
+        )
+    except DeliveryFailed as exc:
+        raise AirflowFailException(str(exc)) from None
+    result = {**result, "delivery": delivery}
+    delivered = delivery["delivered"]
+    operator.log.info(
+        "Delivered %s (%d bytes, %s): %s",
+        delivery["uri"],
+        delivery["size"],
+        "through the upload URL" if delivery["via"] == "upload_url" else "by download",
+        describe(delivered),
+    )
+    asked = {
+        "prompt": str(operator.prompt),
+        "upstream": "xai",
+        "conn_id": result.get("conn_id") or operator.conn_id,
+        "model": _value(operator.model),
+        "duration": _value(operator.duration),
+        "aspect_ratio": _value(operator.aspect_ratio),
+        "resolution": _value(operator.resolution),
+        "cost_estimate": operator.cost_estimate
+        if isinstance(operator.cost_estimate, dict)
+        else None,
+    }
+    record_delivery(context, result, delivery, asked)
+    annotate_assets(operator, context, result, delivery)
+    if not delivered["matches"]:
+        message = f"The delivered video {delivery['uri']} is not what was asked: " + "; ".join(
+            delivered["mismatches"]
+        )
+        if operator.on_mismatch == "fail":
+            raise AirflowFailException(message)
+        operator.log.warning("%s", message)
+    return result
+
+
+def describe(delivered: dict[str, Any]) -> str:
+    """One line: what the file is, and whether it matches."""
+    what = (
+        f"{delivered.get('width')}x{delivered.get('height')}, {delivered.get('duration')} s, "
+        f"{delivered.get('codec')}, {'with' if delivered.get('audio') else 'no'} sound"
+    )
+    return f"{what}: matches the request" if delivered.get("matches") else f"{what}: MISMATCH"
+
+
+def annotate_assets(
+    operator: Any, context: Any, result: dict[str, Any], delivery: dict[str, Any] | None
+) -> None:
+    """The delivered object and its check (where delivered), and xAI's Files copy, in each
+    outlet Asset's event."""
+    from airflow.sdk import Asset
+
+    assets = [outlet for outlet in (operator.outlets or []) if isinstance(outlet, Asset)]
+    if not assets:
+        return
+    extra: dict[str, Any] = {
+        "generation_id": result.get("generation_id"),
+        "file_output": result.get("file_output"),
+        "cost_usd": result.get("cost_usd"),
+        "cost_source": result.get("cost_source"),
+    }
+    if delivery is not None:
+        extra.update(
+            videos=[delivery["uri"]],
+            via=delivery["via"],
+            fallback=delivery.get("fallback"),
+            delivered=delivery["delivered"],
+        )
+    for asset in assets:
+        context["outlet_events"][asset].extra.update(extra)
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, str) and value.strip() in ("", "None"):
+        return None
+    return value
