@@ -43,6 +43,8 @@ with DAG(
                 "prompt": f"deploy batch video {k} [emulator:seconds="
                 f"{low + (k * 7919) % (high - low + 1)}]",  # spread, not ordered by k
                 "duration": 6,
+                # Priced as billed: without it the estimate assumes the dearest resolution.
+                "resolution": "480p",
             }
             for k in range(videos)
         ]
@@ -69,7 +71,9 @@ with DAG(
         hook = get_video_hook(CONN_ID)
         interactive = 0
         for request in asked:
-            estimate = hook.estimate_cost(request["prompt"], duration=request["duration"])
+            estimate = hook.estimate_cost(
+                request["prompt"], duration=request["duration"], resolution=request["resolution"]
+            )
             interactive += estimate.cost_ticks if estimate is not None else 0
         uris = [uri for entry in results for uri in entry["uris"]]
         return {
