@@ -10,9 +10,14 @@ instead). Prints the figures (run time, waits deferred at each kill, jobs per vi
 the limited key's 429 share, p95 time from a job's end to its task's success, metadata rows and
 Execution API calls per video); asserts nothing.
 
+``--batch``: the scenario of ``tests/deploy/test_batch_deployment.py`` instead (one xAI batch of
+``--videos`` videos on a key limited to 1 request/s, result URLs living ``--url-seconds``, the
+triggerer holding the batch's trigger and the worker storing its results SIGKILLed mid-way).
+
 Run it alone on the machine (under the shared lock on a shared one):
 
     flock /tmp/grokvideo-heavy.lock .venv/bin/python benchmarks/deployment.py --videos 1000
+    flock /tmp/grokvideo-heavy.lock .venv/bin/python benchmarks/deployment.py --batch --videos 2000
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from deploy.postgres import PostgresServer  # noqa: E402
 from deploy.provider_venv import build_wheel, provider_venv  # noqa: E402
 from deploy.redis_server import RedisServer  # noqa: E402
 from deploy.scenarios import distributed_deployment, run_distributed  # noqa: E402
+from deploy.xai_batch_scenario import BATCH_API_DAG, XAI_RATE, run_xai_batch  # noqa: E402
 
 
 def say(text: str) -> None:
@@ -41,7 +47,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--videos", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=8.0, help="the limited key's requests/s")
-    parser.add_argument("--job-seconds", default="20-60", help="jobs' length once released")
+    parser.add_argument(
+        "--job-seconds", help="jobs' length once released (20-60; with --batch 10-130)"
+    )
+    parser.add_argument("--batch", action="store_true", help="one xAI batch of --videos videos")
+    parser.add_argument(
+        "--url-seconds", type=float, default=120.0, help="with --batch: a result URL's life"
+    )
     parser.add_argument("--parallelism", type=int, default=32)
     parser.add_argument("--keep", action="store_true", help="keep the logs and databases")
     parser.add_argument(
@@ -51,7 +63,8 @@ def main() -> None:
         help="kill the worker once every wait is deferred, or while submits still go out",
     )
     args = parser.parse_args()
-    low, high = (int(x) for x in args.job_seconds.split("-"))
+    job_seconds = args.job_seconds or ("10-130" if args.batch else "20-60")
+    low, high = (int(x) for x in job_seconds.split("-"))
 
     root = Path(tempfile.mkdtemp(prefix="grokvideo-bench-deploy-"))
     started = time.monotonic()
@@ -60,6 +73,15 @@ def main() -> None:
     say(f"deploy: {wheel.name} in {venv} ({'reused' if reused else 'installed'})")
     postgres, redis = PostgresServer().start(), RedisServer().start()
     try:
+        if args.batch:
+            with distributed_deployment(
+                say, venv, root, postgres, redis, XAI_RATE, parallelism=args.parallelism
+            ) as deployment:
+                deployment.wait_for_dags(BATCH_API_DAG)
+                batch = run_xai_batch(deployment, args.videos, (low, high), args.url_seconds, say)
+            say(f"deploy: xAI batch figures: {batch.figures()}")
+            say(f"deploy: {time.monotonic() - started:.0f} s in all")
+            return
         with distributed_deployment(
             say, venv, root, postgres, redis, args.rate, parallelism=args.parallelism
         ) as deployment:

@@ -109,6 +109,7 @@ def test_one_batch_every_video_stored_in_order_at_half_price(
     page = xcom(run, "grokvideo")
     assert page["generation_id"] == results[0]["batch_id"] and page["status"] == "succeeded"
     assert page["videos"] == [r["uris"][0] for r in results] and page["cost_usd"] == 0.45
+    assert page["batch"] == {"videos": 3, "failed": 0}
     dumped = json.dumps(results)
     assert emulator.api_key not in dumped
 

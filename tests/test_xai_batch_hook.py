@@ -131,3 +131,63 @@ def test_a_lost_add_answer_is_settled_by_listing_never_by_adding_twice(emulator,
     # A 503 on a read is weather: retried.
     emulator.inject("503", upstream="xai", endpoint="batch")
     assert hook.get_batch(batch.batch_id).num_requests == 2
+
+
+# -- adds within xAI's 100 calls per 30 s -----------------------------------------------------
+
+
+def test_add_calls_are_spaced_within_xais_limit_on_an_injected_clock():
+    from airflow_provider_grokvideo.dialects.xai_batch import (
+        ADD_CALLS_PER_SECOND,
+        ADD_WINDOW_SECONDS,
+        MAX_ADD_CALLS,
+    )
+    from airflow_provider_grokvideo.hooks.pacer import Turns
+
+    # 250 add calls asking at once (one task's big batch, or three tasks' together).
+    turns = Turns(ADD_CALLS_PER_SECOND)
+    for index in range(250):
+        turns.push(0.0, index)
+    sent: list[float] = []
+    now = 0.0
+    while len(sent) < 250:
+        sent += [now for _ in turns.release(now, lambda item: True)]
+        at = turns.next_at(lambda item: True)
+        now = max(now, at) if at is not None else now
+    busiest = max(sum(start <= t < start + ADD_WINDOW_SECONDS for t in sent) for start in sent)
+    assert busiest <= MAX_ADD_CALLS  # never over xAI's limit in any 30 s...
+    assert busiest >= MAX_ADD_CALLS - 2  # ...and not far under it
+    assert sent[-1] == pytest.approx(249 * 1.02 / ADD_CALLS_PER_SECOND)
+
+
+class RecordingPacer:
+    def __init__(self) -> None:
+        self.turns = 0
+
+    def turn(self, on_turn=None) -> float:
+        self.turns += 1
+        return 0.0
+
+
+def test_every_add_call_and_its_retry_takes_a_turn_of_the_add_budget(emulator, clock, monkeypatch):
+    from airflow_provider_grokvideo.dialects.xai_batch import ADD_CALLS_PER_SECOND
+    from airflow_provider_grokvideo.hooks.xai_batch import XAIBatchMixin
+
+    hook = make_hook(emulator)
+    # One budget per key and process, apart from the key's request budget.
+    assert hook.batch_add_pacer is make_hook(emulator).batch_add_pacer
+    assert hook.batch_add_pacer is not hook.sync_pacer
+    assert hook.batch_add_pacer.budget.configured == ADD_CALLS_PER_SECOND
+    assert make_hook(emulator, key="another-key").batch_add_pacer is not hook.batch_add_pacer
+
+    adds = RecordingPacer()
+    monkeypatch.setattr(XAIBatchMixin, "batch_add_pacer", property(lambda self: adds))
+    batch = hook.create_batch("paced")
+    requests = hook.build_batch_requests(
+        [{"prompt": f"spot {i} " + "x" * 300} for i in range(6)], [f"p-{i}" for i in range(6)]
+    )
+    # Refused before it was read (a 429 of the key's budget): sent again, a call again.
+    emulator.inject("429", upstream="xai", endpoint="batch", retry_after=0)
+    assert hook.add_batch_requests(batch.batch_id, requests, max_bytes=1200) == 3
+    assert adds.turns == 4  # three calls, one of them sent twice
+    assert emulator.stats()["xai_batches"]["requests_added"] == 6

@@ -34,6 +34,12 @@ from airflow_provider_grokvideo.models import SourceVideoRequest, VideoGeneratio
 BATCHES_PATH = "/v1/batches"
 #: xAI's limit on one add-requests call ("an add-requests call <= 25 MB", older guide).
 MAX_ADD_BYTES = 25 * 1024 * 1024
+#: xAI's limit on add-requests calls: 100 per 30 s per team (older guide).  The hook spaces
+#: them evenly (a budget of one call at a time, ``1 / rate`` apart, as the key's own pacer):
+#: at most 99 calls in any 30 s, and never a burst that a second task's adds would push over.
+MAX_ADD_CALLS = 100
+ADD_WINDOW_SECONDS = 30.0
+ADD_CALLS_PER_SECOND = MAX_ADD_CALLS / ADD_WINDOW_SECONDS
 #: xAI's limit on one page of request metadata (``limit <= 1000``).
 MAX_PAGE = 1000
 #: The states of a request in the metadata list; anything else is read as pending.

@@ -3,9 +3,13 @@
 
 Every call goes through the hook's own plumbing (the connection's pacer or shared budget, its
 retry policy, the key scrubbed from errors): the dialect (``dialects/xai_batch.py``) builds
-the calls and reads the answers.  Writes (create, add, cancel) are retried only when they
-surely never reached xAI; an add whose outcome is unknown is settled by listing the batch's
-requests (:meth:`batch_request_ids`) and adding only what it lacks.
+the calls and reads the answers.  Add-requests calls also take a turn of a budget of their
+own (:attr:`XAIBatchMixin.batch_add_pacer`: xAI's 100 calls per 30 s, shared like the key's
+budget when the connection has a ``redis_conn_id``), each within xAI's 25 MB.
+
+Writes (create, add, cancel) are retried only when they surely never reached xAI; an add whose
+outcome is unknown is settled by listing the batch's requests (:meth:`batch_request_ids`) and
+adding only what it lacks.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from airflow_provider_grokvideo.pricing import CostEstimate, batch_estimate
 
 if TYPE_CHECKING:
     from airflow_provider_grokvideo.dialects.base import HttpCall
+    from airflow_provider_grokvideo.hooks.pacer import SyncPacer
 
 
 class XAIBatchMixin:
@@ -28,6 +33,9 @@ class XAIBatchMixin:
     if TYPE_CHECKING:  # provided by GrokVideoHook
         settings: Any
         log: Any
+        _pacer_key: tuple[str, str]
+        _label: str
+        budget_store: Any
 
         def _with_retries(self, func: Any, should_retry: Any) -> Any: ...
         def _send(self, call: HttpCall, *, submit: bool) -> Any: ...
@@ -90,6 +98,22 @@ class XAIBatchMixin:
         return batch_estimate(estimate)
 
     # -- the calls ----------------------------------------------------------------------------
+    @property
+    def batch_add_pacer(self) -> SyncPacer:
+        """This process's budget of the key's add-requests calls (xAI's 100 per 30 s), apart
+        from the key's request budget (each add takes a turn of both).  With a shared store
+        (``redis_conn_id``) every process of the key draws from one budget of its own there.
+        xAI counts the limit per team: keys of one team adding at once share xAI's limit but
+        not this budget."""
+        from airflow_provider_grokvideo.hooks.pacer import sync_pacer
+
+        return sync_pacer(
+            (*self._pacer_key, "batch adds"),
+            xb.ADD_CALLS_PER_SECOND,
+            self.budget_store,
+            f"{self._label} batch adds",
+        )
+
     def create_batch(self, name: str) -> xb.Batch:
         from airflow_provider_grokvideo.hooks.base import is_safe_submit_retry
 
@@ -102,14 +126,17 @@ class XAIBatchMixin:
     def add_batch_requests(
         self, batch_id: str, requests: Sequence[xb.BatchRequest], *, max_bytes: int = 0
     ) -> int:
-        """Add ``requests``, in calls within xAI's 25 MB; return how many calls were made.
-        Each call is retried only where it surely never reached xAI."""
+        """Add ``requests``, in calls within xAI's 25 MB, each after its turn of
+        :attr:`batch_add_pacer`; return how many calls were made.  Each call is retried only
+        where it surely never reached xAI."""
         from airflow_provider_grokvideo.hooks.base import is_safe_submit_retry
 
         calls = xb.add_calls(batch_id, requests, max_bytes=max_bytes or xb.MAX_ADD_BYTES)
+        adds = self.batch_add_pacer
         for call in calls:
 
             def send(call: HttpCall = call) -> None:
+                adds.turn()  # a retried call is one more call for xAI's limit too
                 response = self._exchange(call, submit=True)
                 if response.status_code >= 400:
                     self._read(response, submit=True)  # raises the upstream's refusal

@@ -367,6 +367,7 @@ class GrokVideoBatchOperator(BaseOperator):
                 cost_usd=float(ticks_to_usd(billed_ticks)) if billed_ticks else None,
                 finished_at=self.clock(),
                 videos=videos,
+                batch={"videos": len(results), "failed": failed},
                 error=f"{failed} of {len(results)} request(s) did not succeed" if failed else None,
             )
         except Exception as exc:  # the page only: never fail a paid batch over it

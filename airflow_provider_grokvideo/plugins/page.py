@@ -200,6 +200,7 @@ def _card(
         "aspect_ratio": record.get("aspect_ratio"),
         "resolution": record.get("resolution"),
         "cost": f"${float(cost):.2f}" if isinstance(cost, (int, float)) else None,
+        "batch": record.get("batch") if isinstance(record.get("batch"), dict) else None,
         "made_at": made_at,
         "made_utc": utc_text(made_at),
         "expires_at": record.get("expires_at"),

@@ -86,6 +86,7 @@ FIELDS = (
     "delivery",
     "delivered",
     "file_output",
+    "batch",  # an xAI batch's card: {"videos": n, "failed": k}
 )
 #: Unix-seconds fields that get a readable ``<name>_utc`` twin.
 TIME_FIELDS = ("submitted_at", "created_at", "finished_at", "expires_at")

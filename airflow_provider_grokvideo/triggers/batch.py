@@ -38,9 +38,10 @@ class GrokVideoBatchTrigger(BaseTrigger):
 
     Fires one event ``{"status": "results" | "done" | "timeout" | "error", "batch": {...} or
     None, "message"}``.  Errors that may pass (429, 5xx, network) are retried at the next poll
-    until the deadline; others fire ``error``.  It never cancels the batch: a triggerer that
-    lets the trigger go (to another triggerer) calls ``on_kill`` too, which must not cost the
-    user their batch; the task's own ``on_kill`` cancels it.
+    until the deadline; others fire ``error``.  It never cancels the batch: Airflow 3.3 calls
+    a trigger's ``on_kill`` and cleanup also as a triggerer lets it go to another triggerer
+    (apache/airflow#73454), which must not cost the user their batch; the task's own
+    ``on_kill`` (a user's kill of the task on a worker) and its timeout cancel it.
     """
 
     def __init__(
