@@ -23,6 +23,8 @@ COST_SOURCES: tuple[CostSource, ...] = ("billed", "estimated")
 STATUSES: tuple[Status, ...] = ("queued", "running", "succeeded", "failed", "cancelled", "expired")
 #: Statuses after which the upstream will never change its answer.
 TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled", "expired"})
+#: The terminal statuses of a generation that made no video.
+FAILED_STATUSES: tuple[str, ...] = ("failed", "cancelled", "expired")
 
 
 @dataclass(frozen=True)

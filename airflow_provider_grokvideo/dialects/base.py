@@ -493,9 +493,7 @@ class Dialect:
         if file_id_of(url) is not None:
             if not self.file_inputs:
                 offered = " and ".join(offered_by("file_inputs"))
-                self._refuse(
-                    field_name, url, f"no file ids on {self.name} (offered by {offered})"
-                )
+                self._refuse(field_name, url, f"no file ids on {self.name} (offered by {offered})")
             return
         if url.startswith("data:"):
             if not lim.image_data_uris:

@@ -11,13 +11,36 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from airflow_provider_grokvideo.models import NO_OPTIONS, MediaOptions, file_id_of
 
-if TYPE_CHECKING:
-    from airflow_provider_grokvideo.dialects.base import Dialect, Limits
+
+class Limits(Protocol):
+    """What these checks read of a model's limits (``dialects.base.Limits``; typed here, not
+    imported: the dialects' base imports this module)."""
+
+    default_duration: int | None
+    max_reference_audios: int
+    max_keyframes: int
+
+
+class Dialect(Protocol):
+    """What these checks use of a dialect (``dialects.base.Dialect``)."""
+
+    def offers_option(self, name: str) -> bool: ...
+
+    def refuse_option(self, name: str, value: object) -> None: ...
+
+    def _check_image_url(
+        self, url: str, lim: Any, *, relaxed: bool, field_name: str = "image_urls"
+    ) -> None: ...
+
+    def _refuse(
+        self, field_name: str, value: object, allowed: str, model: str | None = None
+    ) -> None: ...
+
 
 #: xAI's preset voices (its TTS voices); a clip URL is the other kind of reference audio.
 VOICE_IDS: tuple[str, ...] = ("ara", "eve", "leo", "rex", "sal")

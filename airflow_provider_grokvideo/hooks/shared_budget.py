@@ -64,7 +64,7 @@ SOCKET_TIMEOUT = 1.0
 #: A budget hash unused this long disappears (the learned rate is forgotten).
 EXPIRE_SECONDS = 86_400
 
-# The AIMD constants are the pacer's (one place): passed to the script.
+# The AIMD constants are hooks/budget_rules.py's (one place): passed to the script.
 # KEYS[1]: the budget hash.
 # ARGV: op ("take" or "refuse"), configured rate ("" to learn), turns wanted, answers since the
 # last call, sent_at (server seconds, refuse; "" = now), retry_after ("" = none), then the
@@ -294,7 +294,7 @@ class _Store:
     """What the async and sync clients share: arguments, parsing, the up/down state."""
 
     def __init__(self, settings: StoreSettings, pacer_key: Any, label: str) -> None:
-        from airflow_provider_grokvideo.hooks import pacer
+        from airflow_provider_grokvideo.hooks import budget_rules as rules
 
         self.settings = settings
         self.name = budget_name(pacer_key)
@@ -302,13 +302,13 @@ class _Store:
         self._constants = [
             repr(value)
             for value in (
-                pacer.DECREASE,
-                pacer.INCREASE_SHARE,
-                pacer.MIN_RATE,
-                pacer.SPACING_MARGIN,
-                pacer.DEFAULT_PAUSE,
-                pacer.MAX_PAUSE,
-                pacer.WINDOW,
+                rules.DECREASE,
+                rules.INCREASE_SHARE,
+                rules.MIN_RATE,
+                rules.SPACING_MARGIN,
+                rules.DEFAULT_PAUSE,
+                rules.MAX_PAUSE,
+                rules.WINDOW,
                 HORIZON,
                 EXPIRE_SECONDS,
             )

@@ -24,6 +24,7 @@ from airflow_provider_grokvideo.compat import (
     AirflowSkipException,
     deferral_blocked,
 )
+from airflow_provider_grokvideo.models import FAILED_STATUSES
 from airflow_provider_grokvideo.tasks.links import GrokVideoLink, GrokVideoUpstreamLink
 from airflow_provider_grokvideo.tasks.wait import (
     DEFAULT_MAX_POLL_INTERVAL,
@@ -31,7 +32,6 @@ from airflow_provider_grokvideo.tasks.wait import (
     DEFAULT_POLL_INTERVAL,
     DEFAULT_WAIT_TIMEOUT,
     DEFERRAL_GRACE_SECONDS,
-    FAILED_STATUSES,
     GenerationWaitMixin,
     GrokVideoGenerationFailed,
     source_task_id,

@@ -7,10 +7,22 @@ into a log, the record, XCom or an exception (the submit's fingerprint is a hash
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from airflow_provider_grokvideo.operators.generate import GrokVideoGenerateOperator
+
+class DeliveringTask(Protocol):
+    """What delivery reads of the generate operator (typed here, not imported: the operator
+    imports this module)."""
+
+    deliver_to: str | None
+    duration: Any
+    model: Any
+    aspect_ratio: Any
+    resolution: Any
+    generate_audio: Any
+    reference_audios: Any
+    log: Any
+
 
 #: How long the upload URL outlives the task's own timeout (the job may end at its end).
 URL_MARGIN_SECONDS = 3600
@@ -24,7 +36,7 @@ def presigned_upload_url(deliver_to: str, timeout: float) -> str:
     return bucket_for(destination).presign_put(int(timeout) + URL_MARGIN_SECONDS)
 
 
-def expected_of(operator: GrokVideoGenerateOperator, reported: Any = None) -> Any:
+def expected_of(operator: DeliveringTask, reported: Any = None) -> Any:
     """What the task asked for, as the delivery check compares it (``media.check.Expected``):
     the upstream's documented defaults fill what the request left out."""
     from airflow_provider_grokvideo.dialects.xai import DIALECT as XAI
@@ -46,7 +58,7 @@ def expected_of(operator: GrokVideoGenerateOperator, reported: Any = None) -> An
 
 
 def finish_delivery(
-    operator: GrokVideoGenerateOperator, result: dict[str, Any], context: Any
+    operator: DeliveringTask, result: dict[str, Any], context: Any
 ) -> dict[str, Any]:
     """Check the delivered object (falling back to a download), record it for the page and
     the Asset events, log it; fail on a mismatch when ``on_mismatch="fail"``."""

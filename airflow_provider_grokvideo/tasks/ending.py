@@ -28,8 +28,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from airflow_provider_grokvideo.models import FAILED_STATUSES
 from airflow_provider_grokvideo.tasks.catalog import XCOM_KEY, generation_record
-from airflow_provider_grokvideo.tasks.wait import FAILED_STATUSES
 
 #: The trigger's events a task-end event can stand for; ``error`` always resumes on a worker.
 ENDED_STATUSES = ("succeeded", *FAILED_STATUSES, "timeout")

@@ -39,6 +39,7 @@ from airflow_provider_grokvideo.compat import (
     AirflowSensorTimeout,
 )
 from airflow_provider_grokvideo.exceptions import GenerationFailed
+from airflow_provider_grokvideo.models import FAILED_STATUSES
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -56,7 +57,6 @@ DEFAULT_WAIT_TIMEOUT = 60 * 60.0
 #: Airflow's own deferral timeout is set this much after the trigger's deadline, as a safety
 #: net only: the trigger reports its own timeout first.
 DEFERRAL_GRACE_SECONDS = 120.0
-FAILED_STATUSES = ("failed", "cancelled", "expired")
 #: How much of a one-task wait's prompt its record keeps (the trigger's kwargs carry it).
 RECORD_PROMPT_CHARS = 300
 #: The payloads of Airflow's task-end events (``TaskSuccessEvent`` ...): a task resumed with one
