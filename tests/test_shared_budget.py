@@ -516,3 +516,81 @@ def test_a_sync_pacer_whose_store_is_down_paces_alone(
     time.sleep(quick_retry * 2)
     pacer.turn()
     assert client_of(redis_server).exists(sharing.budget_name(KEY))
+
+
+def test_the_lua_script_and_the_python_budget_agree_step_by_step(
+    redis_server: RedisServer,  # noqa: F811
+) -> None:
+    """The same learning run through both twins of the budget rules (``hooks/budget_rules.py``):
+    the Redis script, on the server's clock, and the pacer's ``Budget`` given the time the
+    script read.  Answers, a first 429 (the learned rate starts from what was accepted), a
+    429 of a request sent before that cut (no second cut), turns held back (the rate probes up)
+    and a later 429 (a second cut): the same rate, pause and count after every step."""
+    from airflow_provider_grokvideo.hooks import budget_rules as rules
+
+    client = redis.Redis.from_url(redis_server.url)
+    script = client.register_script(sharing.SCRIPT)
+    constants = [
+        repr(value)
+        for value in (
+            rules.DECREASE,
+            rules.INCREASE_SHARE,
+            rules.MIN_RATE,
+            rules.SPACING_MARGIN,
+            rules.DEFAULT_PAUSE,
+            rules.MAX_PAUSE,
+            rules.WINDOW,
+            sharing.HORIZON,
+            sharing.EXPIRE_SECONDS,
+        )
+    ]
+    twin = pacing.Budget(None)  # learning: no configured rate
+
+    def lua(op: str, *, wanted: int = 0, answers: int = 0, sent_at: str = "", retry: str = ""):
+        reply = script(
+            keys=["grokvideo-test-twins"],
+            args=[op, "", str(wanted), str(answers), sent_at, retry, *constants, str(epoch[0])],
+        )
+        now, start, _spacing, _count, rate, paused, refused, cuts = (v.decode() for v in reply)
+        epoch[0] = int(cuts)
+        return (
+            float(now),
+            float(start),
+            (float(rate) if rate else None),
+            float(paused),
+            int(refused),
+        )
+
+    def agree(rate: float | None, paused: float, refused: int) -> None:
+        assert (rate is None) == (twin.rate is None)
+        if rate is not None:
+            assert rate == pytest.approx(twin.rate, rel=1e-5)
+        if twin.paused_until != -float("inf"):
+            assert paused == pytest.approx(twin.paused_until, abs=1e-5)
+        assert refused == twin.refused
+
+    epoch = [0]
+    for _ in range(6):  # answered requests, one per call
+        now, _, rate, paused, refused = lua("take", answers=1)
+        twin.answered(now)
+        agree(rate, paused, refused)
+    before_cut = now
+    now, _, rate, paused, refused = lua("refuse", sent_at=repr(before_cut), retry="0.2")
+    twin.refuse(now, before_cut, 0.2)
+    assert rate is not None  # learned from the answers
+    agree(rate, paused, refused)
+    # A 429 of a request that left before the cut: paused again, no second cut.
+    now, _, rate, paused, refused = lua("refuse", sent_at=repr(before_cut - 1), retry="0.1")
+    twin.refuse(now, before_cut - 1, 0.1)
+    agree(rate, paused, refused)
+    # Turns asked for while the budget holds them back: the learned rate probes up.
+    for _ in range(5):
+        now, start, rate, paused, refused = lua("take", wanted=1)
+        twin.take(now, held=start > now)
+        agree(rate, paused, refused)
+    # A request sent after the cut (at the last turn), refused: the second cut.
+    sent = now
+    now, _, rate, paused, refused = lua("refuse", sent_at=repr(sent))
+    twin.refuse(now, sent, None)
+    agree(rate, paused, refused)
+    assert refused == 3 and epoch[0] == 2
