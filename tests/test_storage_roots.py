@@ -19,7 +19,6 @@ from airflow_provider_grokvideo.plugins.storage_roots import (
     Place,
     Refused,
     configured_roots,
-    detected_media_type,
     locate,
     open_stored,
     read_roots,
@@ -268,8 +267,8 @@ def test_the_first_bytes_must_be_those_of_the_kind(store: dict[str, Path]) -> No
     for name, kind, what in (
         ("cfg.mp4", "video", "not an MP4 video"),
         ("empty.mp4", "video", "not an MP4 video"),
-        ("text.jpg", "thumbnail", "not a JPEG, PNG, WebP or GIF"),
-        ("video.png", "thumbnail", "not a JPEG, PNG, WebP or GIF"),
+        ("text.jpg", "thumbnail", "not a JPEG, PNG, WebP, GIF or AVIF"),
+        ("video.png", "thumbnail", "not a JPEG, PNG, WebP, GIF or AVIF"),
     ):
         place = locate((folder / name).as_uri(), roots, kind)  # type: ignore[arg-type]
         with pytest.raises(Refused, match=what):
@@ -300,10 +299,15 @@ def test_the_first_bytes_must_be_those_of_the_kind(store: dict[str, Path]) -> No
         (b"<html><script>", "thumbnail", None),
         (b"RIFF\0\0\0\0WAVE", "thumbnail", None),
         (b"\0\0\0\x18ftyp", "video", None),  # cut short
+        (b"\0\0\0\x1cftypavif\0\0\0\0", "thumbnail", "image/avif"),
+        (b"\0\0\0\x1cftypavif\0\0\0\0", "video", None),  # a still image, not a video
+        (b"\0\0\0\x18ftypheic\0\0\0\0", "thumbnail", None),  # no browser draws it
     ],
 )
 def test_signatures(head: bytes, kind: str, media_type: str | None) -> None:
-    assert detected_media_type(head, kind) == media_type  # type: ignore[arg-type]
+    from airflow_provider_grokvideo.media.signatures import media_type as detected
+
+    assert detected(head, kind) == media_type  # type: ignore[arg-type]
 
 
 def test_a_fifo_or_a_folder_is_refused_without_hanging(store: dict[str, Path]) -> None:

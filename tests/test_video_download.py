@@ -140,13 +140,22 @@ def test_non_mp4_body_refused(tmp_path: Path) -> None:
 
 def test_short_body_refused(tmp_path: Path) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, content=b"\x00\x00\x00\x20ftyp")
+        return httpx.Response(200, content=b"\x00\x00\x00\x20ftypisom")
 
     with make_download_client(transport=httpx.MockTransport(handler)) as client:
         stored = download_file(
             "https://cdn.example.org/tiny.mp4", (tmp_path / "t.mp4").as_uri(), client=client
         )
-    assert stored.size == 8  # complete and starts with a box: accepted as it is
+    assert stored.size == 12  # complete, and its first box names an MP4 brand: accepted
+
+    def cut(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"\x00\x00\x00\x20ftyp")
+
+    with (
+        make_download_client(transport=httpx.MockTransport(cut)) as client,
+        pytest.raises(VideoDownloadError, match=r"'ftyp' box is cut short"),
+    ):
+        download_file("https://cdn.example.org/c.mp4", (tmp_path / "c.mp4").as_uri(), client=client)
 
     def empty(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=b"")

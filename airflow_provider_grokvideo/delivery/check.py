@@ -16,6 +16,7 @@ from typing import IO, Any
 from airflow_provider_grokvideo.delivery.buckets import Bucket, Destination
 from airflow_provider_grokvideo.media.check import Expected, compare
 from airflow_provider_grokvideo.media.probe import NotAVideo, probe
+from airflow_provider_grokvideo.media.signatures import SIGNATURE_BYTES, is_video
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +105,7 @@ def _fetch_object(bucket: Bucket, handle: IO[bytes]) -> str | None:
         return f"the object at the destination has {size} bytes"
     bucket.read_into(handle)
     handle.seek(0)
-    head = handle.read(8)
-    if head[4:8] != b"ftyp":
+    if not is_video(handle.read(SIGNATURE_BYTES)):
         handle.seek(0)
         handle.truncate()
         return "the object at the destination is not an MP4 (no ftyp box)"
@@ -130,7 +130,7 @@ def _download(url: str, handle: IO[bytes], timeout: float) -> None:
         for piece in response.iter_bytes():
             handle.write(piece)
     handle.seek(0)
-    if handle.read(8)[4:8] != b"ftyp":
+    if not is_video(handle.read(SIGNATURE_BYTES)):
         raise DeliveryFailed("the fallback download is not an MP4 video")
 
 

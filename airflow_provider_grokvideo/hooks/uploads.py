@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from airflow_provider_grokvideo.dialects.base import first_http_url
 from airflow_provider_grokvideo.exceptions import InvalidVideoRequest, UnexpectedResponse
+from airflow_provider_grokvideo.media.signatures import SIGNATURE_BYTES, is_video
 from airflow_provider_grokvideo.models import FILE_REF_PREFIX, file_ref
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ def upload_input(
             "(xAI's Files take images and videos; APIMart's host takes images)",
         )
     name, data = _read(source, dialect.name, field)
-    if kind == "video" and data[4:8] != b"ftyp":
+    if kind == "video" and not is_video(data[:SIGNATURE_BYTES]):
         raise InvalidVideoRequest(
             dialect.name, field, str(source), "an MP4 video (this stored file is not one)"
         )

@@ -14,6 +14,8 @@ import struct
 from dataclasses import asdict, dataclass
 from typing import IO, Any
 
+from airflow_provider_grokvideo.media.signatures import SIGNATURE_BYTES, is_video
+
 #: MP4 sample-entry codes and the codec names FFmpeg gives them.
 CODECS: dict[bytes, str] = {
     b"avc1": "h264",
@@ -106,8 +108,7 @@ def _probe_pyav(source: str | os.PathLike[str] | IO[bytes]) -> MediaInfo:
 def read_mp4_header(handle: IO[bytes]) -> MediaInfo:
     """The MP4 header's own account of the file (see the module's docstring)."""
     handle.seek(0)
-    first = handle.read(8)
-    if len(first) < 8 or first[4:8] != b"ftyp":
+    if not is_video(handle.read(SIGNATURE_BYTES)):
         raise NotAVideo("not an MP4 file (no ftyp box at its start)")
     moov = _find_top_level(handle, b"moov")
     if moov is None:

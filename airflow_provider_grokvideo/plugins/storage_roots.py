@@ -13,8 +13,8 @@ API, so its URI is not trusted: it is served only when
    ``[grokvideo] page_storage_roots`` (same scheme, same connection id, same bucket), and for
    local files after every symlink is resolved, the root's own included;
 4. its name is of the kind asked for (:data:`VIDEO_EXTENSIONS`, :data:`IMAGE_EXTENSIONS`) and
-   its first bytes say so too (an MP4 ``ftyp`` box at offset 4; a JPEG, PNG, WebP or GIF
-   signature), read before the first byte is sent.
+   its first bytes say so too (an MP4 ``ftyp`` box at offset 4; a JPEG, PNG, WebP, GIF or AVIF
+   signature: ``media/signatures.py``, as the download checks), read before the first byte is sent.
 
 A local file is opened without following a final symlink, must be a regular file (a FIFO
 would hang the server) and, where ``/proc`` tells, is checked again once open: a symlink swapped
@@ -36,6 +36,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
+
+from airflow_provider_grokvideo.media.signatures import SIGNATURE_BYTES, media_type
 
 #: Bytes read from storage and sent at a time (a range read asks the store for no more).
 CHUNK_SIZE = 256 * 1024
@@ -60,9 +62,7 @@ _LOCAL_SCHEMES = frozenset({"file", "local"})
 #: ``file_name`` says otherwise (and checks the ``ftyp`` box: MP4 and QuickTime files), and a
 #: thumbnail after the upstream's image (``.jpg`` when unknown).
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov")
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif")
-#: Bytes read to recognize a file.
-SIGNATURE_BYTES = 16
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".avif")
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 _ENCODED_SEPARATOR = re.compile(r"%(2e|2f|5c|00)", re.IGNORECASE)
@@ -242,15 +242,19 @@ def open_stored(place: Place, roots: Sequence[Place], kind: FileKind) -> StoredO
         handle, size = _open_object(place)
     try:
         head = handle.read(SIGNATURE_BYTES)
-        media_type = detected_media_type(head, kind)
-        if media_type is None:
-            what = "an MP4 video (no 'ftyp' box)" if kind == "video" else "a JPEG, PNG, WebP or GIF"
+        detected = media_type(head, kind)
+        if detected is None:
+            what = (
+                "an MP4 video (no 'ftyp' box)"
+                if kind == "video"
+                else "a JPEG, PNG, WebP, GIF or AVIF image"
+            )
             raise Refused(f"the file's first bytes are not {what}")
         handle.seek(0)
     except BaseException:
         handle.close()
         raise
-    return StoredObject(handle=handle, size=size, media_type=media_type, name=place.name)
+    return StoredObject(handle=handle, size=size, media_type=detected, name=place.name)
 
 
 def _open_local(place: Place, roots: Sequence[Place]) -> tuple[Any, int]:
@@ -299,23 +303,6 @@ def _open_object(place: Place) -> tuple[Any, int]:
         raise FileNotFoundError(place.name)
     size = int(fs.size(path.path))
     return fs.open(path.path, "rb", block_size=CHUNK_SIZE), size
-
-
-def detected_media_type(head: bytes, kind: FileKind) -> str | None:
-    """The media type the first bytes of a file show, if they are a ``kind`` the page shows."""
-    if kind == "video":
-        if len(head) >= 12 and head[4:8] == b"ftyp":
-            return "video/quicktime" if head[8:12] == b"qt  " else "video/mp4"
-        return None
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return "image/gif"
-    return None
 
 
 def configured_roots() -> tuple[Place, ...]:

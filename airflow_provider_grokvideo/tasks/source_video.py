@@ -104,7 +104,9 @@ def _stored_as_data_uri(uri: str, upstream: str) -> str:
             f"an http(s) URL, a data URI or a readable stored copy (reading it failed: "
             f"{type(exc).__name__}: {exc})",
         )
-    if data[4:8] != b"ftyp":
+    from airflow_provider_grokvideo.media.signatures import SIGNATURE_BYTES, is_video
+
+    if not is_video(data[:SIGNATURE_BYTES]):
         _refuse(upstream, uri, "an MP4 video (this stored file is not one)")
     return "data:video/mp4;base64," + base64.b64encode(data).decode("ascii")
 

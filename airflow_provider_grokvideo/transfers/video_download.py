@@ -35,6 +35,7 @@ import httpx
 
 from airflow_provider_grokvideo.compat import AirflowFailException
 from airflow_provider_grokvideo.exceptions import GrokVideoError
+from airflow_provider_grokvideo.media.signatures import SIGNATURE_BYTES, describe_problem
 from airflow_provider_grokvideo.models import VideoGeneration
 
 if TYPE_CHECKING:
@@ -297,26 +298,6 @@ def thumbnail_file_name(template: str, generation_id: str, thumbnail_url: str) -
 # Checks of what arrived
 
 
-def _signature_problem(head: bytes, kind: FileKind) -> str | None:
-    """Why ``head`` (the first bytes of a file) is not a ``kind``, or None if it looks right."""
-    if kind == "video":
-        if len(head) >= 8 and head[4:8] == b"ftyp":
-            return None
-        return f"not an MP4 video: no 'ftyp' box at offset 4 (first bytes {bytes(head[:16])!r})"
-    if (
-        head.startswith(b"\xff\xd8\xff")
-        or head.startswith(b"\x89PNG\r\n\x1a\n")
-        or head.startswith((b"GIF87a", b"GIF89a"))
-        or (head.startswith(b"RIFF") and head[8:12] == b"WEBP")
-        or (len(head) >= 8 and head[4:8] == b"ftyp")  # AVIF / HEIC
-    ):
-        return None
-    return f"not an image (first bytes {bytes(head[:16])!r})"
-
-
-_SIGNATURE_BYTES = 16
-
-
 def _is_local(path: ObjectStoragePath) -> bool:
     return (path.protocol or "") in _LOCAL_PROTOCOLS
 
@@ -334,10 +315,10 @@ def _existing_size(path: ObjectStoragePath) -> int | None:
 
 def _existing_is_valid(path: ObjectStoragePath, kind: FileKind) -> bool:
     try:
-        head = path.fs.cat_file(path.path, start=0, end=_SIGNATURE_BYTES)
+        head = path.fs.cat_file(path.path, start=0, end=SIGNATURE_BYTES)
     except (FileNotFoundError, OSError):
         return False
-    return _signature_problem(bytes(head), kind) is None
+    return describe_problem(bytes(head), kind) is None
 
 
 def _remove_quietly(path: ObjectStoragePath) -> None:
@@ -583,8 +564,8 @@ def _stream_to_storage(
                 for chunk in _body_pieces(response, chunk_size):
                     written += len(chunk)
                     if not checked:
-                        head += chunk[: _SIGNATURE_BYTES - len(head)]
-                        if len(head) >= _SIGNATURE_BYTES:
+                        head += chunk[: SIGNATURE_BYTES - len(head)]
+                        if len(head) >= SIGNATURE_BYTES:
                             checked = True
                             # Refuse a wrong body at once, not after reading all of it.
                             _raise_if_wrong_signature(head, kind, host)
@@ -640,7 +621,7 @@ def _wire_bytes(response: httpx.Response, written: int) -> int:
 
 
 def _raise_if_wrong_signature(head: bytearray, kind: FileKind, host: str) -> None:
-    problem = _signature_problem(bytes(head), kind)
+    problem = describe_problem(bytes(head), kind)
     if problem:
         raise VideoDownloadError(f"the {kind} downloaded from {host} is {problem}")
 
