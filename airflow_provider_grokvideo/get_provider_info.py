@@ -178,6 +178,10 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": INTEGRATION,
                 "python-modules": [
                     "airflow_provider_grokvideo.hooks.base",
+                    # What a failed request means (retries, failover, the durable submit).
+                    "airflow_provider_grokvideo.hooks.outcomes",
+                    # What a hook reads from its connection.
+                    "airflow_provider_grokvideo.hooks.settings",
                     *(f"airflow_provider_grokvideo.hooks.{s}" for s, *_ in _UPSTREAMS),
                     # Edits and extensions (a mixin of the base hook).
                     "airflow_provider_grokvideo.hooks.video_edits",
@@ -188,6 +192,7 @@ def get_provider_info() -> dict[str, Any]:
                     # and its store shared by every process (redis_conn_id).
                     "airflow_provider_grokvideo.hooks.pacer",
                     "airflow_provider_grokvideo.hooks.shared_budget",
+                    "airflow_provider_grokvideo.hooks.budget_rules",
                 ],
             }
         ],

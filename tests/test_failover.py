@@ -26,7 +26,7 @@ from airflow_provider_grokvideo.exceptions import (
     UpstreamUnreachable,
 )
 from airflow_provider_grokvideo.hooks import get_video_hook
-from airflow_provider_grokvideo.hooks.base import RetryPolicy
+from airflow_provider_grokvideo.hooks.outcomes import RetryPolicy
 from airflow_provider_grokvideo.tasks.failover import no_job_reason
 
 DIALECTS = {"xcompute": XCOMPUTE, "mountsea": MOUNTSEA, "xai": XAI}

@@ -23,14 +23,14 @@ from airflow_provider_grokvideo.exceptions import (
 )
 from airflow_provider_grokvideo.hooks import get_video_hook, hook_class_for
 from airflow_provider_grokvideo.hooks.base import (
-    ConnectionSettings,
     GrokVideoHook,
-    RetryPolicy,
     _BearerAuth,
     _retry_after,
     _SharedClient,
 )
 from airflow_provider_grokvideo.hooks.mountsea import MountseaVideoHook
+from airflow_provider_grokvideo.hooks.outcomes import RetryPolicy
+from airflow_provider_grokvideo.hooks.settings import ConnectionSettings
 from airflow_provider_grokvideo.hooks.xai import XAIVideoHook
 from airflow_provider_grokvideo.hooks.xcompute import XComputeVideoHook
 

@@ -18,7 +18,8 @@ from airflow_provider_grokvideo.exceptions import (
     UpstreamHTTPError,
 )
 from airflow_provider_grokvideo.hooks import hook_class_for
-from airflow_provider_grokvideo.hooks.base import GrokVideoHook, RetryPolicy
+from airflow_provider_grokvideo.hooks.base import GrokVideoHook
+from airflow_provider_grokvideo.hooks.outcomes import RetryPolicy
 from airflow_provider_grokvideo.tasks.submit_record import (
     LedgerJournal,
     SubmitLedger,

@@ -18,7 +18,8 @@ from airflow_provider_grokvideo.emulator import DEFAULT_API_KEY, Emulator
 from airflow_provider_grokvideo.exceptions import GrokVideoError, UpstreamHTTPError
 from airflow_provider_grokvideo.hooks import hook_class_for
 from airflow_provider_grokvideo.hooks import pacer as pacing
-from airflow_provider_grokvideo.hooks.base import GrokVideoHook, RetryPolicy
+from airflow_provider_grokvideo.hooks.base import GrokVideoHook
+from airflow_provider_grokvideo.hooks.outcomes import RetryPolicy
 from airflow_provider_grokvideo.hooks.pacer import (
     DECREASE,
     INCREASE_SHARE,

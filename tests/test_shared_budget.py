@@ -25,7 +25,8 @@ from airflow_provider_grokvideo.exceptions import GrokVideoError
 from airflow_provider_grokvideo.hooks import hook_class_for
 from airflow_provider_grokvideo.hooks import pacer as pacing
 from airflow_provider_grokvideo.hooks import shared_budget as sharing
-from airflow_provider_grokvideo.hooks.base import GrokVideoHook, RetryPolicy
+from airflow_provider_grokvideo.hooks.base import GrokVideoHook
+from airflow_provider_grokvideo.hooks.outcomes import RetryPolicy
 from airflow_provider_grokvideo.hooks.pacer import (
     SPACING_MARGIN,
     AsyncPacer,
@@ -295,7 +296,7 @@ def test_two_processes_polling_one_limited_key_are_never_refused(
         import json, os, sys, time
         from airflow.sdk import Connection
         from airflow_provider_grokvideo.hooks import hook_class_for
-        from airflow_provider_grokvideo.hooks.base import RetryPolicy
+        from airflow_provider_grokvideo.hooks.outcomes import RetryPolicy
         url, key, port, generation, rate = sys.argv[1:6]
         os.environ["AIRFLOW_CONN_BUDGET_STORE"] = f"redis://127.0.0.1:{port}/?db=0"
         conn = Connection(conn_id="x", conn_type="grokvideo_xai", host=url, password=key,

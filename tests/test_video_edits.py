@@ -17,7 +17,8 @@ from airflow.sdk import Connection
 from airflow_provider_grokvideo.emulator import DEFAULT_API_KEY
 from airflow_provider_grokvideo.exceptions import InvalidVideoRequest, UpstreamHTTPError
 from airflow_provider_grokvideo.hooks import hook_class_for
-from airflow_provider_grokvideo.hooks.base import GrokVideoHook, RetryPolicy
+from airflow_provider_grokvideo.hooks.base import GrokVideoHook
+from airflow_provider_grokvideo.hooks.outcomes import RetryPolicy
 
 FAST = RetryPolicy(attempts=3, initial_wait=0.05, max_wait=1.0)
 SAMPLE_MP4 = (

@@ -10,7 +10,7 @@ import pytest
 from airflow.sdk import Connection
 
 from airflow_provider_grokvideo.exceptions import InvalidVideoRequest, UpstreamHTTPError
-from airflow_provider_grokvideo.hooks.base import RetryPolicy
+from airflow_provider_grokvideo.hooks.outcomes import RetryPolicy
 from airflow_provider_grokvideo.hooks.xai import XAIVideoHook
 from airflow_provider_grokvideo.pricing import BATCH_PRICE_SOURCE
 

@@ -4,7 +4,7 @@
 clock: :meth:`~SpendBudget.reserve` before the POST (refusing, unsent, what does not fit),
 :meth:`~SpendBudget.settle` once the job exists (at the estimate, then again at the billed cost
 when the upstream reports one: the second corrects the first), :meth:`~SpendBudget.release` when
-the request surely created no job (``hooks.base.may_have_created_a_job``, as the durable submit
+the request surely created no job (``hooks.outcomes.may_have_created_a_job``, as the durable submit
 record's journal applies it).  Reservations are named by the task instance's submit identity, so
 a retry of the same request finds its reservation instead of counting it twice.
 """

@@ -13,7 +13,8 @@ from airflow_provider_grokvideo.get_provider_info import get_provider_info
 if TYPE_CHECKING:
     from airflow.sdk import Connection
 
-    from airflow_provider_grokvideo.hooks.base import GrokVideoHook, RetryPolicy
+    from airflow_provider_grokvideo.hooks.base import GrokVideoHook
+    from airflow_provider_grokvideo.hooks.outcomes import RetryPolicy
 
 
 def hook_class_for(conn_type: str | None, conn_id: str = "?") -> type[GrokVideoHook]:

@@ -1,4 +1,5 @@
-"""The one base hook: connection, HTTP clients, authentication, timeouts and retries.
+"""The one base hook: the HTTP clients, authentication and the hook's API (its connection's
+settings in ``settings.py``, what a failed request means in ``outcomes.py``).
 
 Each upstream's hook is a few lines naming its connection type, default base URL and dialect;
 everything that does I/O lives here, once, for the three of them.
@@ -11,16 +12,14 @@ import contextlib
 import dataclasses
 import hashlib
 import logging
-import random
 import time
 import uuid
 import weakref
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 import tenacity
@@ -30,16 +29,23 @@ from airflow_provider_grokvideo.dialects.base import Dialect, HttpCall, error_de
 from airflow_provider_grokvideo.dialects.options import media_options
 from airflow_provider_grokvideo.exceptions import (
     GrokVideoError,
-    InvalidVideoRequest,
     SubmitOutcomeUnknown,
     UnexpectedResponse,
     UpstreamHTTPError,
     UpstreamUnreachable,
 )
+from airflow_provider_grokvideo.hooks.outcomes import (
+    RetryPolicy,
+    SubmitJournal,
+    is_safe_keyed_submit_retry,
+    is_safe_submit_retry,
+    is_transient_read_error,
+    may_have_created_a_job,
+)
+from airflow_provider_grokvideo.hooks.settings import USER_AGENT, ConnectionSettings
 from airflow_provider_grokvideo.hooks.video_edits import SourceVideoMixin
 from airflow_provider_grokvideo.models import VideoGeneration, VideoRequest
 from airflow_provider_grokvideo.pricing import (
-    PRICES_EXTRA,
     CostEstimate,
     Price,
     estimate_cost,
@@ -52,133 +58,7 @@ if TYPE_CHECKING:
     from airflow_provider_grokvideo.hooks.pacer import AsyncPacer, SyncPacer
     from airflow_provider_grokvideo.hooks.shared_budget import StoreSettings
 
-#: Seconds each HTTP request to an upstream may take (the connection extra `timeout`).
-DEFAULT_REQUEST_TIMEOUT = 30.0
-USER_AGENT = "airflow-provider-grokvideo"
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ConnectionSettings:
-    """What a hook needs from its Airflow connection, read once."""
-
-    base_url: str
-    api_key: str = field(repr=False)
-    model: str | None = None
-    timeout: float = DEFAULT_REQUEST_TIMEOUT
-    relax_limits: bool = False
-    #: The extra ``prices`` as given (read by ``pricing.read_price_overrides``).
-    prices: Any = None
-    #: The key's request budget (``None``: learned from the upstream's 429s).
-    requests_per_second: float | None = None
-    #: The Airflow connection (type ``redis``) where every process shares the key's budget
-    #: (``None``: each process paces the key alone).
-    redis_conn_id: str | None = None
-    #: Whether the host honors ``Idempotency-Key`` (the ``idempotent_submits`` extra; ``None``:
-    #: not said, so only where the upstream documents it, see ``GrokVideoHook.idempotent``).
-    idempotent_submits: bool | None = None
-
-    @classmethod
-    def from_connection(cls, conn: Connection, default_base_url: str) -> ConnectionSettings:
-        extra = conn.extra_dejson or {}
-        return cls(
-            base_url=_base_url(conn, default_base_url),
-            api_key=conn.password or "",
-            model=extra.get("model") or None,
-            timeout=float(extra.get("timeout") or DEFAULT_REQUEST_TIMEOUT),
-            relax_limits=_as_bool(extra.get("relax_limits", False)),
-            prices=extra.get(PRICES_EXTRA),
-            requests_per_second=_requests_per_second(conn, extra.get("requests_per_second")),
-            redis_conn_id=str(extra.get("redis_conn_id") or "").strip() or None,
-            idempotent_submits=(
-                None
-                if extra.get("idempotent_submits") in (None, "")
-                else _as_bool(extra["idempotent_submits"])
-            ),
-        )
-
-    @property
-    def origin(self) -> tuple[str, str, int | None]:
-        url = httpx.URL(self.base_url)  # the same normalization (default ports) as requests
-        return url.scheme, url.host, url.port
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How transient failures are retried: exponential backoff with jitter, or ``Retry-After``.
-
-    Status reads retry 429, 5xx, unreadable answers and network errors.  Submits retry only
-    what surely never reached the upstream (429, connection refused or never opened): a paid
-    video must never be generated twice.
-    """
-
-    attempts: int = 5
-    initial_wait: float = 1.0
-    max_wait: float = 60.0
-
-    def wait_for(self, attempt: int, error: BaseException | None) -> float:
-        asked = getattr(error, "retry_after", None)
-        if asked is not None:
-            return min(float(asked), self.max_wait)
-        backoff = self.initial_wait * 2 ** (attempt - 1)
-        return min(backoff, self.max_wait) * random.uniform(0.5, 1.0)
-
-
-def is_transient_read_error(error: BaseException) -> bool:
-    """Weather on a status read: the same GET may well succeed later."""
-    if isinstance(error, UpstreamHTTPError):
-        return error.is_transient
-    return isinstance(error, (UpstreamUnreachable, UnexpectedResponse))
-
-
-def is_safe_submit_retry(error: BaseException) -> bool:
-    """Whether a failed submit surely never reached the upstream (429, never connected)."""
-    if isinstance(error, UpstreamHTTPError):
-        return error.status_code == 429
-    return isinstance(error, UpstreamUnreachable) and not isinstance(error, SubmitOutcomeUnknown)
-
-
-def is_safe_keyed_submit_retry(error: BaseException) -> bool:
-    """Whether a failed submit may be sent again with its ``Idempotency-Key``, on a host that
-    honors keys: anything that may be weather (a lost answer, a timeout, 408, 429, 5xx, an
-    unreadable answer), since the identical request with the same key replays the original
-    job instead of making a second.  APIMart's rule: "retry only the identical request with
-    the original key"."""
-    if isinstance(error, UpstreamHTTPError):
-        return error.status_code in (408, 429) or error.status_code >= 500
-    return isinstance(error, (UpstreamUnreachable, UnexpectedResponse))
-
-
-def may_have_created_a_job(error: BaseException) -> bool:
-    """Whether a failed submit may have left a (paid) job upstream: anything but bad input
-    refused before sending, an upstream's refusal (4xx but 408) and what surely never reached
-    it."""
-    if isinstance(error, InvalidVideoRequest) or is_safe_submit_retry(error):
-        return False
-    if isinstance(error, UpstreamHTTPError):
-        return error.status_code >= 500 or error.status_code == 408
-    return True  # a lost answer, or an error we cannot place: the job may exist
-
-
-class SubmitJournal(Protocol):
-    """Told by :meth:`GrokVideoHook.submit_call` when a paid request may be in flight: the
-    generate task's durable record (``tasks/submit_record.py``) says "a job may exist" only
-    from just before a POST leaves until an answer that surely created none."""
-
-    def sending(self) -> None:
-        """The POST leaves now: the key's request budget has granted its turn, and the request
-        is written to the socket as soon as this returns (called on every attempt; the wait for
-        the budget comes before it, so a try killed while waiting leaves nothing unknown).  An
-        error raised here sends nothing."""
-
-    def not_sent(self) -> None:
-        """The attempt surely created no job (a 429, a refusal, never connected): called
-        before the back-off sleep, so a worker killed during it leaves nothing unknown."""
-
-    def answered(self, generation_id: str) -> None:
-        """The answer is read: the job is ``generation_id``.  Called before anything else is
-        done with it (no log line first), so that the window in which a killed try leaves a
-        job without its id is the one write."""
 
 
 class _BearerAuth(httpx.Auth):
@@ -907,38 +787,6 @@ def _urls(value: Any) -> Any:
     return value
 
 
-def _base_url(conn: Connection, default: str) -> str:
-    host = (conn.host or "").strip()
-    if not host:
-        return default.rstrip("/")
-    if "://" not in host:
-        scheme = "https"
-        host = f"{scheme}://{host}"
-    parts = urlsplit(host)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise GrokVideoError(
-            f"connection {conn.conn_id!r}: host {conn.host!r} is not an http(s) base URL"
-        )
-    if conn.port and parts.port is None:
-        host = parts._replace(netloc=f"{parts.netloc}:{conn.port}").geturl()
-    return host.rstrip("/")
-
-
-def _requests_per_second(conn: Connection, value: Any) -> float | None:
-    if value is None or value == "":
-        return None
-    try:
-        rate = float(value)
-    except (TypeError, ValueError):
-        rate = float("nan")
-    if not rate > 0 or rate == float("inf"):
-        raise GrokVideoError(
-            f"connection {conn.conn_id!r}: requests_per_second={value!r} is not a number above 0"
-            " (leave it out to let the provider learn the budget from the upstream's 429s)"
-        )
-    return rate
-
-
 def _retry_after(value: str | None) -> float | None:
     """Seconds from a ``Retry-After`` header: delta-seconds or an HTTP date."""
     if not value:
@@ -951,9 +799,3 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
     except (TypeError, ValueError):
         return None
-
-
-def _as_bool(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)

@@ -115,7 +115,7 @@ class XAIBatchMixin:
         )
 
     def create_batch(self, name: str) -> xb.Batch:
-        from airflow_provider_grokvideo.hooks.base import is_safe_submit_retry
+        from airflow_provider_grokvideo.hooks.outcomes import is_safe_submit_retry
 
         call = xb.create_call(name)
         body = self._with_retries(lambda: self._send(call, submit=True), is_safe_submit_retry)
@@ -129,7 +129,7 @@ class XAIBatchMixin:
         """Add ``requests``, in calls within xAI's 25 MB, each after its turn of
         :attr:`batch_add_pacer`; return how many calls were made.  Each call is retried only
         where it surely never reached xAI."""
-        from airflow_provider_grokvideo.hooks.base import is_safe_submit_retry
+        from airflow_provider_grokvideo.hooks.outcomes import is_safe_submit_retry
 
         calls = xb.add_calls(batch_id, requests, max_bytes=max_bytes or xb.MAX_ADD_BYTES)
         adds = self.batch_add_pacer
@@ -146,7 +146,7 @@ class XAIBatchMixin:
         return len(calls)
 
     def get_batch(self, batch_id: str) -> xb.Batch:
-        from airflow_provider_grokvideo.hooks.base import is_transient_read_error
+        from airflow_provider_grokvideo.hooks.outcomes import is_transient_read_error
 
         call = xb.get_call(batch_id)
         body = self._with_retries(lambda: self._send(call, submit=False), is_transient_read_error)
@@ -166,7 +166,7 @@ class XAIBatchMixin:
         return xb.parse_batch(body)
 
     def _read_pages(self, make: Any, parse: Any) -> Iterable[Any]:
-        from airflow_provider_grokvideo.hooks.base import is_transient_read_error
+        from airflow_provider_grokvideo.hooks.outcomes import is_transient_read_error
 
         token: str | None = None
         seen: set[str] = set()
@@ -207,7 +207,7 @@ class XAIBatchMixin:
         )
 
     def cancel_batch(self, batch_id: str) -> xb.Batch:
-        from airflow_provider_grokvideo.hooks.base import is_safe_submit_retry
+        from airflow_provider_grokvideo.hooks.outcomes import is_safe_submit_retry
 
         call = xb.cancel_call(batch_id)
         body = self._with_retries(lambda: self._send(call, submit=True), is_safe_submit_retry)

@@ -159,7 +159,7 @@ class GrokVideoBatchOperator(BaseOperator):
             try:
                 calls = hook.add_batch_requests(batch_id, missing)
             except Exception as exc:
-                from airflow_provider_grokvideo.hooks.base import may_have_created_a_job
+                from airflow_provider_grokvideo.hooks.outcomes import may_have_created_a_job
 
                 # Nothing of the batch is paid for yet: the money is free again.
                 if held is not None and not there and not may_have_created_a_job(exc):

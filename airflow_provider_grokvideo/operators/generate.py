@@ -469,7 +469,7 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
         itself where Airflow's retries are safe (it surely never reached the upstream), else
         an ``AirflowFailException`` saying why it is not retried."""
         from airflow_provider_grokvideo.exceptions import InvalidVideoRequest
-        from airflow_provider_grokvideo.hooks.base import is_safe_submit_retry
+        from airflow_provider_grokvideo.hooks.outcomes import is_safe_submit_retry
 
         before = f" (failed over before: {'; '.join(passed)})" if passed else ""
         if isinstance(error, InvalidVideoRequest):

@@ -269,7 +269,7 @@ class GenerationWaitMixin:
     def _hook(self) -> GrokVideoHook:
         if self._grokvideo_hook is None:
             from airflow_provider_grokvideo.hooks import get_video_hook
-            from airflow_provider_grokvideo.hooks.base import RetryPolicy
+            from airflow_provider_grokvideo.hooks.outcomes import RetryPolicy
 
             # One attempt per read: the next poll (or the trigger) is the retry.
             self._grokvideo_hook = get_video_hook(self._wait_conn_id, retry=RetryPolicy(attempts=1))
@@ -278,7 +278,7 @@ class GenerationWaitMixin:
     def _read_once(self, generation_id: str) -> StatusRead:
         """Read the status once; weather (429, 5xx, network, unreadable) is ``None``, any other
         error (401, 404...) is raised."""
-        from airflow_provider_grokvideo.hooks.base import is_transient_read_error
+        from airflow_provider_grokvideo.hooks.outcomes import is_transient_read_error
 
         try:
             return StatusRead(self._hook.get_video(generation_id))

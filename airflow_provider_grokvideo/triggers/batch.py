@@ -79,7 +79,7 @@ class GrokVideoBatchTrigger(BaseTrigger):
         yield TriggerEvent(await self.wait())
 
     async def wait(self) -> dict[str, Any]:
-        from airflow_provider_grokvideo.hooks.base import is_transient_read_error
+        from airflow_provider_grokvideo.hooks.outcomes import is_transient_read_error
         from airflow_provider_grokvideo.triggers.video import _shared_hook
 
         try:

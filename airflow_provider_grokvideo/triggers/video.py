@@ -324,7 +324,7 @@ class GrokVideoTrigger(BaseTrigger):
 
     async def wait(self) -> dict[str, Any]:
         """The loop of :meth:`run`: returns the one event payload."""
-        from airflow_provider_grokvideo.hooks.base import RetryPolicy, is_transient_read_error
+        from airflow_provider_grokvideo.hooks.outcomes import RetryPolicy, is_transient_read_error
 
         try:
             hook = await _shared_hook(self.conn_id)
