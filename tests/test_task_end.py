@@ -86,6 +86,15 @@ def stored_values(run: Any, task_id: str) -> list[Any]:
         return [row.value for row in rows if row.key in ("return_value", "grokvideo")]
 
 
+def ui_link(run: Any, task_id: str, key: str) -> str:
+    """The link the UI shows for the task's XCom ``key``: Airflow's own reader of a link."""
+    from airflow.models.taskinstancekey import TaskInstanceKey
+    from airflow.serialization.definitions.operatorlink import XComOperatorLink
+
+    ti_key = TaskInstanceKey(run.dag_id, task_id, run.run_id, 1, -1)
+    return XComOperatorLink(name=key, xcom_key=key).get_link(None, ti_key=ti_key)  # type: ignore[arg-type]
+
+
 def comparable(value: Any, generation_id: str, run_id: str) -> Any:
     """``value`` with what differs between two runs of the same DAG replaced: the job's id, the
     DAG run's id and the times."""
@@ -172,6 +181,9 @@ def test_a_succeeded_wait_ends_in_the_triggerer_with_a_workers_xcoms(
         generation_id = xcoms["grokvideo"]["generation_id"]
         seen[in_triggerer] = comparable(xcoms, generation_id, run.run_id)
         assert [type(event) for event in ended] == [TaskSuccessEvent] * in_triggerer
+        # What the UI shows: each link as Airflow's own link reader reads it.
+        links = {key: ui_link(run, task_id, key) for key in xcoms if key.startswith("_link_")}
+        seen[in_triggerer]["ui links"] = comparable(links, generation_id, run.run_id)
         # Stored as a worker stores them (JSON objects, which the page's SQL reads), not as
         # JSON text (what Airflow's handler makes of an event's own XComs).
         assert all(isinstance(value, dict) for value in stored_values(run, task_id)), run
@@ -186,6 +198,11 @@ def test_a_succeeded_wait_ends_in_the_triggerer_with_a_workers_xcoms(
     assert seen[True]["return_value"]["cost_source"] == "billed"
     assert seen[True]["return_value"]["conn_id"] == "grokvideo_xai_default"
     assert "generation_id=<id>" in seen[True]["_link_GrokVideoLink"]
+    assert seen[True]["ui links"]["_link_GrokVideoLink"] == seen[True]["_link_GrokVideoLink"]
+    # The upstream's video link rode on the event (no pass of the triggerer's supervisor of its
+    # own); the page link was the worker's, at the deferral; values never ride on the event.
+    carried = set(ended[-1].xcoms or {})
+    assert carried == ({"_link_GrokVideoUpstreamLink"} if task_id == "wait" else set())
     assert jobs(emulator) == 2
 
 

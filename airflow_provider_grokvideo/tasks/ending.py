@@ -155,6 +155,21 @@ async def push_xcoms(task: Mapping[str, Any], xcoms: Mapping[str, Any]) -> None:
     await asyncio.gather(*(push(key, value) for key, value in xcoms.items()))
 
 
+def carried_by_the_event(xcoms: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split an ending's XComs: those pushed before the event (:func:`push_xcoms`), and the
+    links, carried by the task-end event itself.
+
+    Airflow's handler of a task-end event writes the event's XComs in the same transaction as
+    the task's state, JSON-encoded as text; its link reader (``XComOperatorLink.get_link``)
+    decodes such text, so a link written there reads as the worker's.  A value would not (a
+    downstream ``xcom_pull`` would get the text).  Each XCom pushed before the event costs a
+    pass of the triggerer's supervisor loop, which serves one request of its triggers per pass
+    between its own database chores: the link rides free.
+    """
+    pushed = {key: value for key, value in xcoms.items() if not key.startswith("_link_")}
+    return pushed, {key: value for key, value in xcoms.items() if key.startswith("_link_")}
+
+
 def _push_one_by_one(where: Mapping[str, Any], xcoms: Mapping[str, Any]) -> None:
     from airflow.sdk.execution_time.xcom import XCom
 

@@ -276,15 +276,23 @@ class GrokVideoTrigger(BaseTrigger):
 
     async def event(self, payload: dict[str, Any]) -> TriggerEvent:
         """The event for the final ``payload``: one that ends the task (``task_end``), its
-        XComs pushed first, else the payload itself, for ``execute_complete`` on a worker."""
+        values pushed first and its links carried by the event (``tasks.ending``), else the
+        payload itself, for ``execute_complete`` on a worker."""
         if self.task_end is None:
             return TriggerEvent(payload)
-        from airflow_provider_grokvideo.tasks.ending import RETURN_VALUE_KEY, push_xcoms, task_end
+        from airflow_provider_grokvideo.tasks.ending import (
+            RETURN_VALUE_KEY,
+            carried_by_the_event,
+            push_xcoms,
+            task_end,
+        )
 
+        carried: dict[str, Any] = {}
         try:
             end = task_end(payload, self.task_end, self.conn_id)
             if end is not None:
-                await push_xcoms(self.task_end["task"], end[1])
+                pushed, carried = carried_by_the_event(end[1])
+                await push_xcoms(self.task_end["task"], pushed)
                 await self._settle_billed(end[1].get(RETURN_VALUE_KEY))
         except Exception:
             # Never lose an ending: the worker builds the same XComs from the payload.
@@ -299,12 +307,12 @@ class GrokVideoTrigger(BaseTrigger):
         message = payload.get("message")
         if state == "success":
             log.info("%s; the task ends here, in the triggerer", message)
-            return TaskSuccessEvent()
+            return TaskSuccessEvent(xcoms=carried or None)
         # This log is the task's log (its triggerer part), where the UI shows it.
         log.error("%s; the task ends %s here, in the triggerer", message, state)
         if state == "skipped":
-            return TaskSkippedEvent()
-        return TaskFailedEvent()
+            return TaskSkippedEvent(xcoms=carried or None)
+        return TaskFailedEvent(xcoms=carried or None)
 
     async def _settle_billed(self, result: Any) -> None:
         """Count the bill of a video this trigger saw succeed on its connection's spend budget,
