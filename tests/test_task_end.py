@@ -403,3 +403,48 @@ async def test_a_triggerer_sends_every_xcom_of_an_ending_at_once(
     ]
     assert in_flight[:3] == [1, 2, 3]  # all three sent before the first answer
     assert sent[0].value == result and sent[2].value == "http://x"
+
+
+async def test_the_triggerers_own_report_waits_behind_one_ending_not_all(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A thousand endings at once must not hold back the triggerer's report of fired events
+    (its task-end events ride on it), which waits on the same channel: endings take their turn
+    one at a time, first come first served.  The channel carries one round trip at a time, as
+    the Task SDK's does (a lock around each request and its answer)."""
+    from airflow.sdk.execution_time import task_runner
+
+    from airflow_provider_grokvideo.tasks.ending import push_xcoms
+
+    sent: list[Any] = []
+    one_at_a_time = asyncio.Lock()
+    supervisor_busy = asyncio.Event()
+
+    class Channel:
+        async def asend(self, msg: Any) -> None:
+            async with one_at_a_time:
+                sent.append(msg)
+                await supervisor_busy.wait()  # its answer, once its pass comes
+
+    channel = Channel()
+    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", channel, raising=False)
+    endings = [
+        asyncio.create_task(
+            push_xcoms(
+                {"dag_id": "d", "task_id": "t", "run_id": "r", "map_index": index},
+                {"return_value": {"generation_id": f"g{index}"}, "grokvideo": {"i": index}},
+            )
+        )
+        for index in range(50)
+    ]
+    for _ in range(20):  # every ending queued (for its turn, or on the channel)
+        await asyncio.sleep(0)
+    report = asyncio.create_task(channel.asend("report"))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    supervisor_busy.set()
+    await asyncio.gather(*endings, report)
+    assert sent.index("report") <= 2  # behind one ending's two XComs at most, not 100
+    pushed = [msg.map_index for msg in sent if msg != "report"]
+    assert len(pushed) == 100
+    assert pushed == sorted(pushed)  # in the order the endings came
