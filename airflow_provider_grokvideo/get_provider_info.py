@@ -221,6 +221,8 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_grokvideo.triggers.video",
                     "airflow_provider_grokvideo.triggers.progress",
+                    "airflow_provider_grokvideo.triggers.polling",
+                    "airflow_provider_grokvideo.triggers.wait_state",
                     "airflow_provider_grokvideo.triggers.batch",
                 ],
             }

@@ -45,9 +45,8 @@ def test_without_progress_the_time_waited_is_logged_at_growing_intervals() -> No
 def test_the_end_of_a_wait_is_left_to_the_trigger_s_own_line() -> None:
     waiting = WaitProgress(started=0.0)
     assert waiting.line(answer(100, "succeeded"), 5.0) is None
-    logged = []
-    WaitProgress(started=0.0).log(lambda *a: logged.append(a), "xcompute", answer(10), 3.0)
-    assert logged == [("%s: %s", "xcompute", "generation g1 is running, 10% done, waited 3 s")]
+    line = WaitProgress(started=0.0).line(answer(10), 3.0)
+    assert line == "generation g1 is running, 10% done, waited 3 s"
 
 
 class _Recorder:

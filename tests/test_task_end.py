@@ -362,10 +362,16 @@ def test_the_trigger_kwargs_stay_small_and_an_error_resumes_on_a_worker() -> Non
     classpath, kwargs = trigger.serialize()
     assert GrokVideoTrigger(**kwargs).serialize() == (classpath, kwargs)
     assert len(json.dumps(kwargs)) < 1000
-    payload = trigger._payload("error", None, "HTTP 401")
+    payload = {
+        "status": "error",
+        "generation_id": "job-1",
+        "generation": None,
+        "message": "HTTP 401",
+        "conn_id": "conn",
+    }
     event = asyncio.run(trigger.event(payload))
     assert not isinstance(event, BaseTaskEndEvent) and event.payload == payload
-    odd = {**trigger._payload("succeeded", None, "no generation"), "generation": None}
+    odd = {**payload, "status": "succeeded", "message": "no generation"}
     assert not isinstance(asyncio.run(trigger.event(odd)), BaseTaskEndEvent)
 
 

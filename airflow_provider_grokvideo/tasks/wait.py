@@ -41,6 +41,13 @@ from airflow_provider_grokvideo.compat import (
 from airflow_provider_grokvideo.exceptions import GenerationFailed
 from airflow_provider_grokvideo.models import FAILED_STATUSES
 
+# The poll spacing alone (pure, light): importing an operator does not import the trigger.
+from airflow_provider_grokvideo.triggers.polling import (  # noqa: F401  (re-exported)
+    DEFAULT_MAX_POLL_INTERVAL,
+    DEFAULT_MIN_POLL_INTERVAL,
+    DEFAULT_POLL_INTERVAL,
+)
+
 if TYPE_CHECKING:
     from airflow.sdk import Context
     from airflow.sdk.types import Logger
@@ -48,10 +55,6 @@ if TYPE_CHECKING:
     from airflow_provider_grokvideo.hooks.base import GrokVideoHook
     from airflow_provider_grokvideo.models import VideoGeneration
 
-# The trigger's defaults, repeated here so that importing an operator does not import it.
-DEFAULT_POLL_INTERVAL = 20.0
-DEFAULT_MIN_POLL_INTERVAL = 5.0
-DEFAULT_MAX_POLL_INTERVAL = 120.0
 #: Seconds a wait gives a generation before it times out (the `timeout` argument).
 DEFAULT_WAIT_TIMEOUT = 60 * 60.0
 #: Airflow's own deferral timeout is set this much after the trigger's deadline, as a safety

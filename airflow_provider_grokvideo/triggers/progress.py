@@ -10,7 +10,6 @@ waited.  Pure: no clock and no I/O of its own (the trigger passes the time in).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 #: Minutes waited at which a line is logged (then every 60 minutes).
@@ -71,9 +70,3 @@ class WaitProgress:
             parts.append(text)
         parts.append(f"waited {span(waited)}")
         return ", ".join(parts)
-
-    def log(self, emit: Callable[..., Any], upstream: str, generation: Any, now: float) -> None:
-        """Log the line through ``emit`` (``logger.info``) when this answer is worth one."""
-        text = self.line(generation, now)
-        if text:
-            emit("%s: %s", upstream, text)
