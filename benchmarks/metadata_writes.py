@@ -14,10 +14,11 @@ write is one call to the API server and one row written; on SQLite each waits fo
 writer lock.
 
 A wait that its trigger ends (Airflow 3.3.1+) makes no Execution API call to end: the
-triggerer writes its XComs, its state and a callback request (when the task has a failure
-callback) straight to the database, in the scheduler's ``handle_event_submit`` (run here as
-in a deployment, ``tests/dag_test_support.py``): those writes are counted on their own line,
-so that moving them hides nothing. Prints the figures; asserts nothing.
+triggerer pushes its values through its own in-process Execution API (counted on their own
+line, so that moving them hides nothing), and writes its state, a callback request (when the
+task has a failure callback) and the links its event carries straight to the database, in the
+scheduler's ``handle_event_submit`` (run here as in a deployment,
+``tests/dag_test_support.py``).  Prints the figures; asserts nothing.
 
     .venv/bin/python benchmarks/metadata_writes.py
 """
@@ -159,10 +160,12 @@ def main() -> None:
             for who, counted in (("the run's tasks", tasks), ("the triggerer", triggerer)):
                 top = ", ".join(f"{kind} {n}" for kind, n in counted.most_common())
                 print(f"  Execution API calls of {who}: {sum(counted.values())} ({top})")
+            carried = sum(len(getattr(event, "xcoms", None) or {}) for event in ended)
             print(
                 f"  in all: {sum(calls.values())}; the triggerer also wrote the state of the "
                 f"{len(ended)} task(s) it ended (one task instance row each, and a callback "
-                "request for a task with a callback)"
+                f"request for a task with a callback) and the {carried} link(s) their events "
+                "carried, in the same transaction"
             )
 
 
