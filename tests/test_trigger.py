@@ -171,9 +171,9 @@ FAST = {"poll_interval": 0.3, "min_poll_interval": 0.05, "max_poll_interval": 0.
 async def no_client_left_open() -> AsyncIterator[None]:
     """Every trigger releases its lease: the loop's shared client is closed after the test."""
     yield
-    from airflow_provider_grokvideo.hooks import base
+    from airflow_provider_grokvideo.hooks import clients
 
-    assert not base._ASYNC_CLIENTS.get(asyncio.get_running_loop())
+    assert not clients._ASYNC_CLIENTS.get(asyncio.get_running_loop())
 
 
 def refuse_blocking_connection_lookup(monkeypatch: pytest.MonkeyPatch) -> None:

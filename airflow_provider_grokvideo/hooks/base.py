@@ -1,5 +1,5 @@
-"""The one base hook: the HTTP clients, authentication and the hook's API (its connection's
-settings in ``settings.py``, what a failed request means in ``outcomes.py``).
+"""The one base hook: the hook's API over its connection (its settings in ``settings.py``, its
+HTTP clients in ``clients.py``, what a failed request means in ``outcomes.py``).
 
 Each upstream's hook is a few lines naming its connection type, default base URL and dialect;
 everything that does I/O lives here, once, for the three of them.
@@ -12,12 +12,10 @@ import contextlib
 import dataclasses
 import hashlib
 import logging
-import time
 import uuid
 import weakref
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -34,6 +32,8 @@ from airflow_provider_grokvideo.exceptions import (
     UpstreamHTTPError,
     UpstreamUnreachable,
 )
+from airflow_provider_grokvideo.hooks import clients
+from airflow_provider_grokvideo.hooks.clients import Lease, SharedClient, parse_retry_after
 from airflow_provider_grokvideo.hooks.outcomes import (
     RetryPolicy,
     SubmitJournal,
@@ -59,67 +59,6 @@ if TYPE_CHECKING:
     from airflow_provider_grokvideo.hooks.shared_budget import StoreSettings
 
 log = logging.getLogger(__name__)
-
-
-class _BearerAuth(httpx.Auth):
-    """Adds the API key only to requests for the API's own origin, never to another host."""
-
-    def __init__(self, api_key: str, origin: tuple[str, str, int | None]) -> None:
-        self._header = f"Bearer {api_key}"
-        self._origin = origin
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        url = request.url
-        if (url.scheme, url.host, url.port) == self._origin:
-            request.headers["Authorization"] = self._header
-        yield request
-
-    def __repr__(self) -> str:
-        return "_BearerAuth(<redacted>)"
-
-
-@dataclass
-class _SharedClient:
-    client: httpx.AsyncClient
-    #: The client's own transport: the hot status read goes straight to it (see ``_aread``).
-    transport: httpx.AsyncBaseTransport
-    leases: int = 0
-
-
-class _Lease(contextlib.AbstractAsyncContextManager[httpx.AsyncClient]):
-    """One holder's share of the loop's pooled client (the async context manager of
-    :meth:`GrokVideoHook.async_session`).
-
-    A class rather than ``@asynccontextmanager``: a busy triggerer holds one per waiting trigger,
-    and a generator-based one is six objects for the garbage collector to walk, this is one.
-    """
-
-    def __init__(self, hook: GrokVideoHook) -> None:
-        self._hook = hook
-        self._shared: _SharedClient | None = None
-
-    async def __aenter__(self) -> httpx.AsyncClient:
-        self._shared = self._hook._acquire()
-        return self._shared.client
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        if self._shared is not None:
-            shared, self._shared = self._shared, None
-            await self._hook._release(shared)
-
-
-# One pooled async client per event loop and connection settings, shared by every trigger
-# that polls through the same connection: a new client (and TLS handshake) per poll is what
-# makes the generic HTTP trigger expensive.  Weak keys let a finished loop's entries go.
-_ASYNC_CLIENTS: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, dict[tuple[str, ...], _SharedClient]
-] = weakref.WeakKeyDictionary()
-ASYNC_POOL_CONNECTIONS = 256
-#: Seconds an idle pooled connection is kept.  httpx's default (5 s) is shorter than the gaps
-#: between a trigger's polls, so a triggerer would keep re-opening (and TLS-handshaking) the
-#: connections its waits need; common servers keep idle connections 60-75 s, and a GET whose
-#: kept-alive connection the server has just closed is retried once by aiohttp.
-ASYNC_KEEPALIVE_SECONDS = 60.0
 
 
 class GrokVideoHook(SourceVideoMixin, BaseHook):
@@ -176,13 +115,7 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
 
     @cached_property
     def _sync_client(self) -> httpx.Client:
-        s = self.settings
-        return httpx.Client(
-            base_url=s.base_url,
-            auth=_BearerAuth(s.api_key, s.origin),
-            timeout=self._timeout,
-            headers={"User-Agent": USER_AGENT},
-        )
+        return clients.new_sync_client(self.settings)
 
     def async_session(self) -> contextlib.AbstractAsyncContextManager[httpx.AsyncClient]:
         """Lease this event loop's shared async client for this connection.
@@ -191,23 +124,13 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
         closed when the last lease ends.  A trigger holds a lease for its whole life, so a
         triggerer full of them polls over a few kept-alive connections.
         """
-        return _Lease(self)
+        return Lease(self)
 
-    def _acquire(self) -> _SharedClient:
-        pool = _ASYNC_CLIENTS.setdefault(asyncio.get_running_loop(), {})
-        shared = pool.get(self._pool_key)
-        if shared is None:
-            shared = pool[self._pool_key] = self._new_shared_client()
-        shared.leases += 1
-        return shared
+    def acquire_client(self) -> SharedClient:
+        return clients.acquire(self._pool_key, self._new_shared_client)
 
-    async def _release(self, shared: _SharedClient) -> None:
-        shared.leases -= 1
-        if shared.leases == 0:
-            pool = _ASYNC_CLIENTS.get(asyncio.get_running_loop(), {})
-            if pool.get(self._pool_key) is shared:
-                del pool[self._pool_key]
-            await shared.client.aclose()
+    async def release_client(self, shared: SharedClient) -> None:
+        await clients.release(self._pool_key, shared)
 
     # -- pacing: one budget per API key and base URL, shared by every wait ------------------
     @cached_property
@@ -285,29 +208,12 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
         s = self.settings
         return (s.base_url, hashlib.sha256(s.api_key.encode()).hexdigest(), str(s.timeout))
 
-    def _new_shared_client(self) -> _SharedClient:
-        # Imported here: httpx_aiohttp costs ~115 ms and DAG files never need it.
-        from httpx_aiohttp import AiohttpTransport
-
-        s = self.settings
-        transport = AiohttpTransport(
-            limits=httpx.Limits(
-                max_connections=ASYNC_POOL_CONNECTIONS, keepalive_expiry=ASYNC_KEEPALIVE_SECONDS
-            )
-        )
-        client = httpx.AsyncClient(
-            base_url=s.base_url,
-            auth=_BearerAuth(s.api_key, s.origin),
-            timeout=self._timeout,
-            headers={"User-Agent": USER_AGENT},
-            transport=transport,
-        )
-        return _SharedClient(client, transport)
+    def _new_shared_client(self) -> SharedClient:
+        return clients.new_shared_client(self.settings)
 
     @cached_property
     def _timeout(self) -> httpx.Timeout:
-        timeout = self.settings.timeout
-        return httpx.Timeout(timeout, connect=min(timeout, 10.0))
+        return clients.request_timeout(self.settings.timeout)
 
     @cached_property
     def _status_headers(self) -> httpx.Headers:
@@ -554,7 +460,7 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
         if (after > 0 or not pacer.open()) and await pacer.turn(after) is None and not pacer.open():
             await pacer.turn()
         call = self.dialect.status_call(generation_id)
-        shared = self._acquire()
+        shared = self.acquire_client()
         try:
             if not retry:
                 body = await self._apaced_read(pacer, shared.transport, call)
@@ -565,7 +471,7 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
                             await pacer.turn()
                         body = await self._apaced_read(pacer, shared.transport, call)
         finally:
-            await self._release(shared)
+            await self.release_client(shared)
         return self._parse_status(body, generation_id)
 
     def test_connection(self) -> tuple[bool, str]:
@@ -627,7 +533,7 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
         except httpx.TransportError as exc:
             raise self._unreachable(exc, submit=submit) from None
         if response.status_code == 429:
-            pacer.refused(sent_at, _retry_after(response.headers.get("Retry-After")))
+            pacer.refused(sent_at, parse_retry_after(response.headers.get("Retry-After")))
         else:
             pacer.answered()
         return response
@@ -655,7 +561,7 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
         handling) does nothing a status GET needs, yet costs most of httpx's CPU per request: a
         status read over a kept-alive connection went from ~290 to ~185 µs of CPU without it.
         The URL is the connection's base URL plus the dialect's path, so the key in these
-        headers goes to the API's own origin only, as with :class:`_BearerAuth`; redirects are
+        headers goes to the API's own origin only, as with ``clients.BearerAuth``; redirects are
         not followed.
         """
         request = httpx.Request(
@@ -692,7 +598,7 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
                 response.status_code,
                 code and self._scrub(code),
                 self._scrub(message),
-                retry_after=_retry_after(response.headers.get("Retry-After")),
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
         if response.status_code == 202 and not submit:
             # "Still in progress" (xAI's schema gives it no body; clients have seen
@@ -785,17 +691,3 @@ def _urls(value: Any) -> Any:
     if value is None or isinstance(value, (list, tuple)):
         return tuple(value or ())
     return value
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
