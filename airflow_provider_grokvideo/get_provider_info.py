@@ -195,6 +195,8 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_grokvideo.hooks.pacer",
                     "airflow_provider_grokvideo.hooks.shared_budget",
                     "airflow_provider_grokvideo.hooks.budget_rules",
+                    # One runtime per connection key: its clients, pacers and job durations.
+                    "airflow_provider_grokvideo.hooks.runtime",
                 ],
             }
         ],

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import hashlib
 import logging
 import uuid
 import weakref
@@ -41,6 +40,13 @@ from airflow_provider_grokvideo.hooks.outcomes import (
     is_safe_submit_retry,
     is_transient_read_error,
     may_have_created_a_job,
+)
+from airflow_provider_grokvideo.hooks.runtime import (
+    Runtime,
+    RuntimeKey,
+    loop_runtime,
+    process_runtime,
+    runtime_key,
 )
 from airflow_provider_grokvideo.hooks.settings import USER_AGENT, ConnectionSettings
 from airflow_provider_grokvideo.hooks.video_edits import SourceVideoMixin
@@ -91,8 +97,12 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
         self.conn_id = conn_id or self.default_conn_name
         self.retry = retry or RetryPolicy()
         self._connection = connection
-        # (weak reference to a loop, its pacer): weak, so that the loop's registries can let go.
-        self._loop_pacer: tuple[weakref.ref[asyncio.AbstractEventLoop], AsyncPacer] | None = None
+        # The running loop's runtime of the key and its pacer (once asked for), kept for the
+        # next poll: triggers share a hook, and skip the registry on every poll.  The loop is
+        # referenced weakly, so that a finished loop's runtimes can go.
+        self._in_loop: (
+            tuple[weakref.ref[asyncio.AbstractEventLoop], Runtime, AsyncPacer | None] | None
+        ) = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(conn_id={self.conn_id!r})"
@@ -127,41 +137,42 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
         return Lease(self)
 
     def acquire_client(self) -> SharedClient:
-        return clients.acquire(self._pool_key, self._new_shared_client)
+        return self.runtime().acquire_client(self._client_variant, self._new_shared_client)
 
     async def release_client(self, shared: SharedClient) -> None:
-        await clients.release(self._pool_key, shared)
+        await self.runtime().release_client(self._client_variant, shared)
 
-    # -- pacing: one budget per API key and base URL, shared by every wait ------------------
+    # -- the key's runtime: its clients, pacers and job durations (``runtime.py``) ------------
     @cached_property
-    def _pacer_key(self) -> tuple[str, str]:
-        s = self.settings
-        return (s.base_url, hashlib.sha256(s.api_key.encode()).hexdigest())
+    def _runtime_key(self) -> RuntimeKey:
+        return runtime_key(self.settings.base_url, self.settings.api_key)
+
+    def runtime(self) -> Runtime:
+        """The running event loop's runtime of this connection's key: its pooled clients,
+        its pacer and how long its finished jobs took, shared by every hook of the key."""
+        loop = asyncio.get_running_loop()
+        cached = self._in_loop
+        if cached is not None and cached[0]() is loop:
+            return cached[1]
+        runtime = loop_runtime(self._runtime_key, self._label)
+        self._in_loop = (weakref.ref(loop), runtime, None)
+        return runtime
 
     def pacer(self) -> AsyncPacer:
         """The running loop's pacer of this connection's key (see ``pacer.py``): every async
-        request of the key in this loop passes through it, and it remembers how long the
-        key's finished jobs took."""
-        loop = asyncio.get_running_loop()
-        cached = self._loop_pacer  # triggers share a hook: skip the registry on every poll
-        if cached is not None and cached[0]() is loop:
-            return cached[1]
-        from airflow_provider_grokvideo.hooks.pacer import async_pacer
-
-        pacer = async_pacer(
-            self._pacer_key, self.settings.requests_per_second, self.budget_store, self._label
-        )
-        self._loop_pacer = (weakref.ref(loop), pacer)
+        request of the key in this loop passes through it."""
+        runtime = self.runtime()
+        ref, _, pacer = self._in_loop  # type: ignore[misc]  # set by runtime()
+        if pacer is None:
+            pacer = runtime.async_pacer(self.settings.requests_per_second, self.budget_store)
+            self._in_loop = (ref, runtime, pacer)
         return pacer
 
     @property
     def sync_pacer(self) -> SyncPacer:
         """This process's pacer of the key for sync requests (submits, pokes)."""
-        from airflow_provider_grokvideo.hooks.pacer import sync_pacer
-
-        return sync_pacer(
-            self._pacer_key, self.settings.requests_per_second, self.budget_store, self._label
-        )
+        runtime = process_runtime(self._runtime_key, self._label)
+        return runtime.sync_pacer(self.settings.requests_per_second, self.budget_store)
 
     @cached_property
     def budget_store(self) -> StoreSettings | None:
@@ -204,9 +215,8 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
         return f"{self.dialect.name} at {self.settings.base_url}"
 
     @cached_property
-    def _pool_key(self) -> tuple[str, ...]:
-        s = self.settings
-        return (s.base_url, hashlib.sha256(s.api_key.encode()).hexdigest(), str(s.timeout))
+    def _client_variant(self) -> str:
+        return str(self.settings.timeout)
 
     def _new_shared_client(self) -> SharedClient:
         return clients.new_shared_client(self.settings)

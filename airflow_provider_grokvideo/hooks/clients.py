@@ -7,11 +7,9 @@ says how one is built and held.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
-import weakref
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Protocol
@@ -91,34 +89,6 @@ def new_shared_client(settings: ConnectionSettings) -> SharedClient:
         transport=transport,
     )
     return SharedClient(client, transport)
-
-
-# One pooled async client per event loop and connection settings, shared by every trigger
-# that polls through the same connection: a new client (and TLS handshake) per poll is what
-# makes the generic HTTP trigger expensive.  Weak keys let a finished loop's entries go.
-_ASYNC_CLIENTS: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, dict[tuple[str, ...], SharedClient]
-] = weakref.WeakKeyDictionary()
-
-
-def acquire(key: tuple[str, ...], new: Callable[[], SharedClient]) -> SharedClient:
-    """The running loop's pooled client of ``key`` (made by ``new`` when there is none)."""
-    pool = _ASYNC_CLIENTS.setdefault(asyncio.get_running_loop(), {})
-    shared = pool.get(key)
-    if shared is None:
-        shared = pool[key] = new()
-    shared.leases += 1
-    return shared
-
-
-async def release(key: tuple[str, ...], shared: SharedClient) -> None:
-    """One holder lets ``shared`` go; the last one closes it."""
-    shared.leases -= 1
-    if shared.leases == 0:
-        pool = _ASYNC_CLIENTS.get(asyncio.get_running_loop(), {})
-        if pool.get(key) is shared:
-            del pool[key]
-        await shared.client.aclose()
 
 
 class ClientPool(Protocol):

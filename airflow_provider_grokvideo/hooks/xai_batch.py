@@ -33,7 +33,7 @@ class XAIBatchMixin:
     if TYPE_CHECKING:  # provided by GrokVideoHook
         settings: Any
         log: Any
-        _pacer_key: tuple[str, str]
+        _runtime_key: tuple[str, str]
         _label: str
         budget_store: Any
 
@@ -105,14 +105,10 @@ class XAIBatchMixin:
         (``redis_conn_id``) every process of the key draws from one budget of its own there.
         xAI counts the limit per team: keys of one team adding at once share xAI's limit but
         not this budget."""
-        from airflow_provider_grokvideo.hooks.pacer import sync_pacer
+        from airflow_provider_grokvideo.hooks.runtime import process_runtime
 
-        return sync_pacer(
-            (*self._pacer_key, "batch adds"),
-            xb.ADD_CALLS_PER_SECOND,
-            self.budget_store,
-            f"{self._label} batch adds",
-        )
+        runtime = process_runtime(self._runtime_key, self._label)
+        return runtime.sync_pacer(xb.ADD_CALLS_PER_SECOND, self.budget_store, "batch adds")
 
     def create_batch(self, name: str) -> xb.Batch:
         from airflow_provider_grokvideo.hooks.outcomes import is_safe_submit_retry

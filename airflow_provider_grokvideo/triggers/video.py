@@ -25,17 +25,16 @@ import asyncio
 import math
 import random
 import time
-import weakref
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import structlog
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_grokvideo.hooks import shared_video_hook
 from airflow_provider_grokvideo.triggers.progress import WaitProgress
 
 if TYPE_CHECKING:
-    from airflow_provider_grokvideo.hooks.base import GrokVideoHook
     from airflow_provider_grokvideo.models import VideoGeneration
 
 # One module logger rather than one per trigger (a busy triggerer holds thousands of them); the
@@ -315,7 +314,7 @@ class GrokVideoTrigger(BaseTrigger):
         from airflow_provider_grokvideo.budget.spend import settle_billed
 
         try:
-            hook = await _shared_hook(self.conn_id)
+            hook = await shared_video_hook(self.conn_id)
             if hook.budget_store is not None:
                 generation_id, ticks = str(result.get("generation_id")), result.get("cost_ticks")
                 await asyncio.to_thread(settle_billed, hook, generation_id, ticks, log)
@@ -327,7 +326,7 @@ class GrokVideoTrigger(BaseTrigger):
         from airflow_provider_grokvideo.hooks.outcomes import RetryPolicy, is_transient_read_error
 
         try:
-            hook = await _shared_hook(self.conn_id)
+            hook = await shared_video_hook(self.conn_id)
         except Exception as exc:
             return self._payload("error", None, f"cannot use connection {self.conn_id!r}: {exc}")
 
@@ -475,56 +474,3 @@ class GrokVideoTrigger(BaseTrigger):
         if problem:
             message += f" (last problem: {problem})"
         return self._payload("timeout", last, message)
-
-
-# Triggers of one connection in one event loop share one hook for a short while: thousands of
-# waits then cost one async connection lookup (and one set of hook objects), not thousands.  A
-# connection changed in Airflow is picked up by the triggers that start after HOOK_REUSE_SECONDS.
-HOOK_REUSE_SECONDS = 60.0
-_HOOKS: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, dict[str, tuple[float, asyncio.Future[GrokVideoHook]]]
-] = weakref.WeakKeyDictionary()
-
-
-class _LookupInterrupted(Exception):
-    """The trigger that was reading a shared connection was cancelled mid-way."""
-
-
-async def _shared_hook(conn_id: str) -> GrokVideoHook:
-    """The hook of ``conn_id``, read with Airflow's async connection lookup (at most once per
-    :data:`HOOK_REUSE_SECONDS` per event loop, however many triggers start at once)."""
-    loop = asyncio.get_running_loop()
-    hooks = _HOOKS.setdefault(loop, {})
-    while True:
-        now = time.monotonic()
-        cached = hooks.get(conn_id)
-        if cached is not None and cached[0] > now:
-            try:
-                return await asyncio.shield(cached[1])
-            except _LookupInterrupted:
-                continue  # the trigger reading it was cancelled: read it ourselves
-        entry: tuple[float, asyncio.Future[GrokVideoHook]] = (
-            now + HOOK_REUSE_SECONDS,
-            loop.create_future(),
-        )
-        hooks[conn_id] = entry
-        future = entry[1]
-        try:
-            future.set_result(await _read_hook(conn_id))
-        except BaseException as exc:
-            if hooks.get(conn_id) is entry:
-                del hooks[conn_id]  # a failed lookup is not remembered
-            interrupted = not isinstance(exc, Exception)
-            future.set_exception(_LookupInterrupted() if interrupted else exc)
-            future.exception()  # retrieved: no "never retrieved" warning when nobody waits
-            raise
-        return future.result()
-
-
-async def _read_hook(conn_id: str) -> GrokVideoHook:
-    from airflow_provider_grokvideo.hooks import aget_video_hook
-
-    hook = await aget_video_hook(conn_id)
-    hook.settings  # noqa: B018  # reads the key and base URL: fail now, not mid-wait
-    await hook.aload_budget_store()  # the redis connection of a shared budget, if named
-    return hook
