@@ -13,7 +13,7 @@ import dataclasses
 import logging
 import uuid
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -50,7 +50,7 @@ from airflow_provider_grokvideo.hooks.runtime import (
 )
 from airflow_provider_grokvideo.hooks.settings import USER_AGENT, ConnectionSettings
 from airflow_provider_grokvideo.hooks.video_edits import SourceVideoMixin
-from airflow_provider_grokvideo.models import VideoGeneration, VideoRequest
+from airflow_provider_grokvideo.models import GenerationRequest, VideoGeneration
 from airflow_provider_grokvideo.pricing import (
     CostEstimate,
     Price,
@@ -236,66 +236,54 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
         )
 
     # -- the API ----------------------------------------------------------------------------
-    def build_request(
-        self,
-        prompt: str,
-        *,
-        duration: int | float | str | None = None,
-        aspect_ratio: str | None = None,
-        resolution: str | None = None,
-        image_urls: Sequence[str] | None = None,
-        model: str | None = None,
-        reference_image_urls: Sequence[str] | None = None,
-        **options: Any,
-    ) -> HttpCall:
+    def build_request(self, prompt: str, **fields: Any) -> HttpCall:
         """Validate a request against this upstream's limits and return the submit call.
 
-        ``options``: xAI's newer fields under its names (``reference_audios``,
-        ``generate_audio``, ``storage_options``, ``keyframes``, ``upload_url``; see
-        :func:`~airflow_provider_grokvideo.dialects.options.media_options`), refused by name
-        where the upstream documents them not.
+        ``fields``: those of :class:`~airflow_provider_grokvideo.models.GenerationRequest`
+        (``duration``, ``aspect_ratio``, ``resolution``, ``image_urls``, ``model``,
+        ``reference_image_urls``), and xAI's newer fields under its names
+        (``reference_audios``, ``generate_audio``, ``storage_options``, ``keyframes``,
+        ``upload_url``; see :func:`~airflow_provider_grokvideo.dialects.options.media_options`),
+        refused by name where the upstream documents them not.
 
         Raises :class:`~airflow_provider_grokvideo.exceptions.InvalidVideoRequest` (a
         ``ValueError``) naming the field, the value, the model and what it allows.  A model the
         dialect does not know is checked for types only and sent, with a warning (once per
         model): the upstream's own refusal of it, if any, is raised with its message.
         """
-        request = self._request(prompt, duration, aspect_ratio, resolution, image_urls, model)
-        references, chosen = _urls(reference_image_urls), media_options(**options)
-        request = dataclasses.replace(request, reference_image_urls=references, options=chosen)
-        call = self.dialect.submit_call(request, relaxed=self.settings.relax_limits)
-        self._warn_if_unknown_model(request.model)
+        return self.build_call(GenerationRequest.of(prompt, **fields))
+
+    def build_call(self, request: GenerationRequest) -> HttpCall:
+        """:meth:`build_request` of a request object."""
+        neutral = dataclasses.replace(
+            request.neutral(self.settings.model), options=media_options(**request.options)
+        )
+        call = self.dialect.submit_call(neutral, relaxed=self.settings.relax_limits)
+        self._warn_if_unknown_model(neutral.model)
         return call
 
-    def estimate_cost(
-        self,
-        prompt: str = "(cost estimate)",
-        *,
-        duration: int | float | str | None = None,
-        aspect_ratio: str | None = None,
-        resolution: str | None = None,
-        image_urls: Sequence[str] | None = None,
-        model: str | None = None,
-        reference_image_urls: Sequence[str] | None = None,
-    ) -> CostEstimate | None:
+    def estimate_cost(self, prompt: str = "(cost estimate)", **fields: Any) -> CostEstimate | None:
         """What this video should cost, from the price table or the connection's ``prices``
         extra (which overrides it); None where no price is known.  Sends nothing.
 
+        ``fields``: those of :class:`~airflow_provider_grokvideo.models.GenerationRequest`.
         The request is validated first, as :meth:`submit_video` would: bad input raises
         :class:`~airflow_provider_grokvideo.exceptions.InvalidVideoRequest`.
         """
-        request = self._request(prompt, duration, aspect_ratio, resolution, image_urls, model)
-        request = self.dialect.validate(
-            dataclasses.replace(request, reference_image_urls=_urls(reference_image_urls)),
-            relaxed=self.settings.relax_limits,
+        return self.estimate(GenerationRequest(prompt, **fields))
+
+    def estimate(self, request: GenerationRequest) -> CostEstimate | None:
+        """:meth:`estimate_cost` of a request object (its options change no price)."""
+        neutral = self.dialect.validate(
+            request.neutral(self.settings.model), relaxed=self.settings.relax_limits
         )
-        assert request.model is not None  # validate() fills the default model
-        known = self.dialect.model_limits(request.model)
+        assert neutral.model is not None  # validate() fills the default model
+        known = self.dialect.model_limits(neutral.model)
         return estimate_cost(
             self.dialect.name,
-            request.model,
-            request.duration,
-            request.resolution,
+            neutral.model,
+            neutral.duration,
+            neutral.resolution,
             default_duration=(known or self.dialect.limits).default_duration,
             default_resolution=known.default_resolution if known else None,
             overrides=self._price_overrides,
@@ -305,26 +293,6 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
     def _price_overrides(self) -> dict[str, Price]:
         return read_price_overrides(
             self.settings.prices, self.dialect.format_resolution, self.conn_id
-        )
-
-    def _request(
-        self,
-        prompt: str,
-        duration: int | float | str | None,
-        aspect_ratio: str | None,
-        resolution: str | None,
-        image_urls: Sequence[str] | None,
-        model: str | None,
-    ) -> VideoRequest:
-        if isinstance(image_urls, str):
-            image_urls = [image_urls]
-        return VideoRequest(
-            prompt=prompt,
-            model=model or self.settings.model,
-            duration=duration,  # type: ignore[arg-type]  # numeric text is read by the dialect
-            aspect_ratio=aspect_ratio,
-            resolution=resolution,
-            image_urls=tuple(image_urls or ()),
         )
 
     def _warn_if_unknown_model(self, model: str | None) -> None:
@@ -342,32 +310,14 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
             )
 
     def submit_video(
-        self,
-        prompt: str,
-        *,
-        duration: int | float | str | None = None,
-        aspect_ratio: str | None = None,
-        resolution: str | None = None,
-        image_urls: Sequence[str] | None = None,
-        model: str | None = None,
-        reference_image_urls: Sequence[str] | None = None,
-        idempotency_key: str | None = None,
-        **options: Any,
+        self, prompt: str, *, idempotency_key: str | None = None, **fields: Any
     ) -> str:
         """Validate, then submit one generation; return the upstream's generation id.
 
-        See :meth:`submit_call` for retries and ``idempotency_key``.
+        ``fields`` as :meth:`build_request` takes them; see :meth:`submit_call` for retries and
+        ``idempotency_key``.
         """
-        call = self.build_request(
-            prompt,
-            duration=duration,
-            aspect_ratio=aspect_ratio,
-            resolution=resolution,
-            image_urls=image_urls,
-            model=model,
-            reference_image_urls=reference_image_urls,
-            **options,
-        )
+        call = self.build_call(GenerationRequest.of(prompt, **fields))
         return self.submit_call(call, idempotency_key=idempotency_key)
 
     def submit_call(
@@ -692,12 +642,3 @@ class StillRunning:
     None when it had none); read by the dialect's ``parse_still_running``."""
 
     body: Any = None
-
-
-def _urls(value: Any) -> Any:
-    """One URL or a list of them as a tuple (anything else is left for the dialect to refuse)."""
-    if isinstance(value, str):
-        return (value,)
-    if value is None or isinstance(value, (list, tuple)):
-        return tuple(value or ())
-    return value
