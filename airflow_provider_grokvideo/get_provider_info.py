@@ -182,6 +182,8 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_grokvideo.hooks.outcomes",
                     # What a hook reads from its connection.
                     "airflow_provider_grokvideo.hooks.settings",
+                    # Its HTTP clients: the key to the API host only, the pooled async client.
+                    "airflow_provider_grokvideo.hooks.clients",
                     *(f"airflow_provider_grokvideo.hooks.{s}" for s, *_ in _UPSTREAMS),
                     # Edits and extensions (a mixin of the base hook).
                     "airflow_provider_grokvideo.hooks.video_edits",
@@ -193,6 +195,8 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_grokvideo.hooks.pacer",
                     "airflow_provider_grokvideo.hooks.shared_budget",
                     "airflow_provider_grokvideo.hooks.budget_rules",
+                    # One runtime per connection key: its clients, pacers and job durations.
+                    "airflow_provider_grokvideo.hooks.runtime",
                 ],
             }
         ],

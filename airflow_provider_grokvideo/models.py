@@ -7,7 +7,8 @@ round-trips through JSON, because it travels through XCom and trigger events.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Literal
@@ -45,6 +46,67 @@ class VideoRequest:
     reference_image_urls: tuple[str, ...] = ()
     #: xAI's newer fields (sound, its Files, direct delivery, keyframes); see MediaOptions.
     options: MediaOptions = field(default_factory=lambda: NO_OPTIONS)
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """A video as a caller of the hook asks for it, before the connection's defaults and the
+    upstream's validation: the values as given (one URL or a list of them, numeric text for a
+    duration, ``None`` for "the default").
+
+    The hook's ``build_request``, ``estimate_cost`` and ``submit_video`` take these fields as
+    keyword arguments and build one of these; :meth:`neutral` is the :class:`VideoRequest`
+    the dialects read.
+    """
+
+    prompt: str
+    duration: int | float | str | None = None
+    aspect_ratio: str | None = None
+    resolution: str | None = None
+    #: Images to animate: public http(s) URLs, or one URL.
+    image_urls: Sequence[str] | str | None = None
+    #: The model; ``None``: the connection's ``model`` extra, else the upstream's default.
+    model: str | None = None
+    #: Reference-to-video (xAI only): images whose look the video keeps, or one of them.
+    reference_image_urls: Sequence[str] | str | None = None
+    #: xAI's newer fields under its names, as given (read by
+    #: ``dialects.options.media_options``, which refuses a name it does not know).
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, prompt: str, **given: Any) -> GenerationRequest:
+        """The request of a hook method's keyword arguments: the fields above by name, any
+        other keyword an option."""
+        named = {name: given.pop(name) for name in _REQUEST_FIELDS if name in given}
+        return cls(prompt, **named, options=given)
+
+    def neutral(self, default_model: str | None) -> VideoRequest:
+        """The neutral request, options not included (the hook reads them with the dialect's
+        ``media_options``), not yet validated."""
+        images = self.image_urls
+        return VideoRequest(
+            prompt=self.prompt,
+            model=self.model or default_model,
+            duration=self.duration,  # type: ignore[arg-type]  # numeric text is read by the dialect
+            aspect_ratio=self.aspect_ratio,
+            resolution=self.resolution,
+            image_urls=tuple([images] if isinstance(images, str) else images or ()),
+            reference_image_urls=as_urls(self.reference_image_urls),
+        )
+
+
+_REQUEST_FIELDS = tuple(
+    f.name for f in fields(GenerationRequest) if f.name not in ("prompt", "options")
+)
+
+
+def as_urls(value: Any) -> Any:
+    """One URL or a list of them as a tuple (anything else is left for the dialect to refuse)."""
+    if isinstance(value, str):
+        return (value,)
+    if value is None or isinstance(value, (list, tuple)):
+        return tuple(value or ())
+    return value
 
 
 #: An input given by an xAI Files id instead of a URL (``xai-file:file_abc``): sent as

@@ -80,13 +80,14 @@ async def measure(
 
 def waiters() -> dict[str, Callable[[str], Awaitable[None]]]:
     """The scenarios, in the order they run: a name and what each of the N waits runs."""
-    from airflow_provider_grokvideo.triggers.video import GrokVideoTrigger, _shared_hook
+    from airflow_provider_grokvideo.hooks import shared_video_hook
+    from airflow_provider_grokvideo.triggers.video import GrokVideoTrigger
 
     async def bare(generation_id: str) -> None:
         await asyncio.sleep(ASLEEP)
 
     async def one_read(generation_id: str, keep: bool = False) -> None:
-        hook = await _shared_hook(CONN_ID)
+        hook = await shared_video_hook(CONN_ID)
         async with hook.async_session():
             generation = await hook.aget_video(generation_id, retry=False)
             if not keep:

@@ -75,14 +75,15 @@ def emulator(grokvideo_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 @pytest.fixture(autouse=True)
-def unlearned_pacers() -> Any:
-    """Each test starts with no pacer: they are per process, and what one test's injected 429s
-    taught the sync pacer of a key would slow the next test's requests."""
-    from airflow_provider_grokvideo.hooks import pacer
+def fresh_runtimes() -> Any:
+    """Each test starts with no connection runtime: the sync ones live as long as the process,
+    and what one test's injected 429s taught a key's pacer would slow the next test's
+    requests."""
+    from airflow_provider_grokvideo.hooks import runtime
 
-    pacer._SYNC.clear()
+    runtime.reset()
     yield
-    pacer._SYNC.clear()
+    runtime.reset()
 
 
 @pytest.fixture(autouse=True)

@@ -24,10 +24,8 @@ from airflow_provider_grokvideo.exceptions import (
 from airflow_provider_grokvideo.hooks import get_video_hook, hook_class_for
 from airflow_provider_grokvideo.hooks.base import (
     GrokVideoHook,
-    _BearerAuth,
-    _retry_after,
-    _SharedClient,
 )
+from airflow_provider_grokvideo.hooks.clients import BearerAuth, SharedClient, parse_retry_after
 from airflow_provider_grokvideo.hooks.mountsea import MountseaVideoHook
 from airflow_provider_grokvideo.hooks.outcomes import RetryPolicy
 from airflow_provider_grokvideo.hooks.settings import ConnectionSettings
@@ -388,7 +386,7 @@ def test_bearer_auth_is_sent_to_the_api_origin_only():
         seen[str(request.url)] = request.headers.get("Authorization")
         return httpx.Response(200, json={})
 
-    auth = _BearerAuth(SECRET, ("https", "api.x.ai", None))
+    auth = BearerAuth(SECRET, ("https", "api.x.ai", None))
     with httpx.Client(transport=httpx.MockTransport(record), auth=auth) as client:
         client.get("https://api.x.ai/v1/videos/1")
         client.get("https://api.x.ai:443/v1/videos/2")
@@ -427,7 +425,7 @@ async def test_async_status_read_goes_to_the_api_only(monkeypatch):
     monkeypatch.setattr(
         hook,
         "_new_shared_client",
-        lambda: _SharedClient(httpx.AsyncClient(transport=transport), transport),
+        lambda: SharedClient(httpx.AsyncClient(transport=transport), transport),
     )
     generation = await hook.aget_video("r1", retry=False)
     assert (generation.status, generation.progress) == ("queued", 40)
@@ -457,7 +455,7 @@ def test_upstream_text_echoing_the_key_is_scrubbed():
     ("header", "expected"), [("3", 3.0), ("0.5", 0.5), (None, None), ("soon", None)]
 )
 def test_retry_after_header(header, expected):
-    assert _retry_after(header) == expected
+    assert parse_retry_after(header) == expected
 
 
 def test_retry_policy_prefers_the_upstreams_delay():

@@ -9,6 +9,7 @@ import pytest
 from airflow_provider_grokvideo.models import (
     STATUSES,
     TERMINAL_STATUSES,
+    GenerationRequest,
     VideoGeneration,
     VideoRequest,
 )
@@ -76,6 +77,30 @@ def test_a_request_leaves_every_optional_field_to_the_upstream() -> None:
     assert request.image_urls == ()
     with pytest.raises(AttributeError):
         request.prompt = "a dog"  # type: ignore[misc]
+
+
+def test_a_generation_request_takes_its_fields_by_name_and_the_rest_as_options() -> None:
+    request = GenerationRequest.of(
+        "a kite", duration="6", image_urls="https://i.example/a.png", generate_audio=True
+    )
+    assert (request.duration, request.image_urls) == ("6", "https://i.example/a.png")
+    assert request.options == {"generate_audio": True}
+    with pytest.raises(TypeError, match="durration"):
+        GenerationRequest("a kite", durration=6)  # type: ignore[call-arg]
+
+
+def test_the_neutral_request_reads_urls_leniently_and_takes_the_default_model() -> None:
+    one = GenerationRequest("p", image_urls="https://i.example/a.png", reference_image_urls="r")
+    neutral = one.neutral("grok-imagine-video")
+    assert neutral == VideoRequest(
+        prompt="p",
+        model="grok-imagine-video",
+        image_urls=("https://i.example/a.png",),
+        reference_image_urls=("r",),
+    )
+    assert GenerationRequest("p", model="mine").neutral("default").model == "mine"
+    assert GenerationRequest("p").neutral(None).model is None  # the upstream's default
+    assert GenerationRequest("p", reference_image_urls=3).neutral(None).reference_image_urls == 3
 
 
 def test_cost_is_exact_ticks_with_its_source() -> None:

@@ -31,8 +31,8 @@ from airflow_provider_grokvideo.hooks.pacer import (
     SPACING_MARGIN,
     AsyncPacer,
     SyncPacer,
-    async_pacer,
 )
+from airflow_provider_grokvideo.hooks.runtime import loop_runtime
 from airflow_provider_grokvideo.hooks.shared_budget import (
     KEY_PREFIX,
     AsyncStore,
@@ -189,9 +189,8 @@ async def test_a_wait_whose_store_cannot_be_read_paces_alone(
 
 
 def test_without_a_store_one_line_per_process_says_the_key_is_paced_alone(
-    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.setattr(sharing, "_ALONE_LOGGED", set())
     with caplog.at_level(logging.INFO, logger=sharing.__name__):
         hook_for("http://127.0.0.1:9", requests_per_second=2).sync_pacer  # noqa: B018
         hook_for("http://127.0.0.1:9", requests_per_second=2).sync_pacer  # noqa: B018
@@ -465,7 +464,9 @@ async def test_a_store_that_dies_and_returns(
     quick_retry: float,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    pacer = async_pacer(KEY, 20.0, settings_of(redis_server), "xai at https://api.example")
+    pacer = loop_runtime(KEY, "xai at https://api.example").async_pacer(
+        20.0, settings_of(redis_server)
+    )
     assert isinstance(pacer.shared, AsyncStore)
     name = sharing.budget_name(KEY)
     client = client_of(redis_server)

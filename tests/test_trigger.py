@@ -171,9 +171,10 @@ FAST = {"poll_interval": 0.3, "min_poll_interval": 0.05, "max_poll_interval": 0.
 async def no_client_left_open() -> AsyncIterator[None]:
     """Every trigger releases its lease: the loop's shared client is closed after the test."""
     yield
-    from airflow_provider_grokvideo.hooks import base
+    from airflow_provider_grokvideo.hooks import runtime
 
-    assert not base._ASYNC_CLIENTS.get(asyncio.get_running_loop())
+    in_loop = runtime._registry.loops.get(asyncio.get_running_loop())
+    assert in_loop is None or not any(r._clients for r in in_loop.runtimes.values())
 
 
 def refuse_blocking_connection_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -569,7 +570,7 @@ async def test_the_trigger_records_its_jobs_durations(emulator: Emulator) -> Non
     assert all([e["status"] for e in events] == ["succeeded"] for events in results)
     hook = await aget_video_hook("grokvideo_xcompute_default")
     async with hook.async_session():
-        shortest = hook.pacer().durations.shortest
+        shortest = hook.runtime().durations.shortest
     # No longer than the jobs lasted (created_at is whole seconds: up to 1 s more).
     assert shortest is not None and 0.0 < shortest < time.time() - began + 1.0
 

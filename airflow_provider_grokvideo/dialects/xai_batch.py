@@ -29,7 +29,12 @@ from airflow_provider_grokvideo.dialects.options import media_options
 from airflow_provider_grokvideo.dialects.xai import DIALECT as XAI
 from airflow_provider_grokvideo.dialects.xai import billed_ticks
 from airflow_provider_grokvideo.exceptions import InvalidVideoRequest, UnexpectedResponse
-from airflow_provider_grokvideo.models import SourceVideoRequest, VideoGeneration, VideoRequest
+from airflow_provider_grokvideo.models import (
+    SourceVideoRequest,
+    VideoGeneration,
+    VideoRequest,
+    as_urls,
+)
 
 BATCHES_PATH = "/v1/batches"
 #: xAI's limit on one add-requests call ("an add-requests call <= 25 MB", older guide).
@@ -223,8 +228,8 @@ def _build(
             duration=params.get("duration"),
             aspect_ratio=params.get("aspect_ratio"),
             resolution=params.get("resolution"),
-            image_urls=_urls(params.get("image_urls")),
-            reference_image_urls=_urls(params.get("reference_image_urls")),
+            image_urls=as_urls(params.get("image_urls")),
+            reference_image_urls=as_urls(params.get("reference_image_urls")),
             options=media_options(
                 reference_audios=params.get("reference_audios"),
                 generate_audio=params.get("generate_audio"),
@@ -235,14 +240,6 @@ def _build(
         relaxed=relaxed,
     )
     return BatchRequest(batch_request_id, {"video_generation": XAI.submit_body(request)}, request)
-
-
-def _urls(value: Any) -> Any:
-    if isinstance(value, str):
-        return (value,)
-    if value is None or isinstance(value, (list, tuple)):
-        return tuple(value or ())
-    return value  # left for the dialect to refuse
 
 
 def create_call(name: str) -> HttpCall:

@@ -49,3 +49,18 @@ async def aget_video_hook(conn_id: str, retry: RetryPolicy | None = None) -> Gro
     from airflow.sdk.bases.hook import BaseHook
 
     return hook_for_connection(await BaseHook.aget_connection(conn_id), retry)
+
+
+async def shared_video_hook(conn_id: str) -> GrokVideoHook:
+    """The hook for ``conn_id`` that the triggers of the running event loop share: read with
+    Airflow's async lookup, at most once per ``runtime.HOOK_REUSE_SECONDS``, however many
+    triggers start at once."""
+    from airflow_provider_grokvideo.hooks.runtime import reused_hook
+
+    async def read() -> GrokVideoHook:
+        hook = await aget_video_hook(conn_id)
+        hook.settings  # noqa: B018  # reads the key and base URL: fail now, not mid-wait
+        await hook.aload_budget_store()  # the redis connection of a shared budget, if named
+        return hook
+
+    return await reused_hook(conn_id, read)

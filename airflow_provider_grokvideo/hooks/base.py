@@ -1,5 +1,5 @@
-"""The one base hook: the HTTP clients, authentication and the hook's API (its connection's
-settings in ``settings.py``, what a failed request means in ``outcomes.py``).
+"""The one base hook: the hook's API over its connection (its settings in ``settings.py``, its
+HTTP clients in ``clients.py``, what a failed request means in ``outcomes.py``).
 
 Each upstream's hook is a few lines naming its connection type, default base URL and dialect;
 everything that does I/O lives here, once, for the three of them.
@@ -10,14 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import hashlib
 import logging
-import time
 import uuid
 import weakref
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -34,6 +31,8 @@ from airflow_provider_grokvideo.exceptions import (
     UpstreamHTTPError,
     UpstreamUnreachable,
 )
+from airflow_provider_grokvideo.hooks import clients
+from airflow_provider_grokvideo.hooks.clients import Lease, SharedClient, parse_retry_after
 from airflow_provider_grokvideo.hooks.outcomes import (
     RetryPolicy,
     SubmitJournal,
@@ -42,9 +41,16 @@ from airflow_provider_grokvideo.hooks.outcomes import (
     is_transient_read_error,
     may_have_created_a_job,
 )
+from airflow_provider_grokvideo.hooks.runtime import (
+    Runtime,
+    RuntimeKey,
+    loop_runtime,
+    process_runtime,
+    runtime_key,
+)
 from airflow_provider_grokvideo.hooks.settings import USER_AGENT, ConnectionSettings
 from airflow_provider_grokvideo.hooks.video_edits import SourceVideoMixin
-from airflow_provider_grokvideo.models import VideoGeneration, VideoRequest
+from airflow_provider_grokvideo.models import GenerationRequest, VideoGeneration
 from airflow_provider_grokvideo.pricing import (
     CostEstimate,
     Price,
@@ -59,67 +65,6 @@ if TYPE_CHECKING:
     from airflow_provider_grokvideo.hooks.shared_budget import StoreSettings
 
 log = logging.getLogger(__name__)
-
-
-class _BearerAuth(httpx.Auth):
-    """Adds the API key only to requests for the API's own origin, never to another host."""
-
-    def __init__(self, api_key: str, origin: tuple[str, str, int | None]) -> None:
-        self._header = f"Bearer {api_key}"
-        self._origin = origin
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        url = request.url
-        if (url.scheme, url.host, url.port) == self._origin:
-            request.headers["Authorization"] = self._header
-        yield request
-
-    def __repr__(self) -> str:
-        return "_BearerAuth(<redacted>)"
-
-
-@dataclass
-class _SharedClient:
-    client: httpx.AsyncClient
-    #: The client's own transport: the hot status read goes straight to it (see ``_aread``).
-    transport: httpx.AsyncBaseTransport
-    leases: int = 0
-
-
-class _Lease(contextlib.AbstractAsyncContextManager[httpx.AsyncClient]):
-    """One holder's share of the loop's pooled client (the async context manager of
-    :meth:`GrokVideoHook.async_session`).
-
-    A class rather than ``@asynccontextmanager``: a busy triggerer holds one per waiting trigger,
-    and a generator-based one is six objects for the garbage collector to walk, this is one.
-    """
-
-    def __init__(self, hook: GrokVideoHook) -> None:
-        self._hook = hook
-        self._shared: _SharedClient | None = None
-
-    async def __aenter__(self) -> httpx.AsyncClient:
-        self._shared = self._hook._acquire()
-        return self._shared.client
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        if self._shared is not None:
-            shared, self._shared = self._shared, None
-            await self._hook._release(shared)
-
-
-# One pooled async client per event loop and connection settings, shared by every trigger
-# that polls through the same connection: a new client (and TLS handshake) per poll is what
-# makes the generic HTTP trigger expensive.  Weak keys let a finished loop's entries go.
-_ASYNC_CLIENTS: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, dict[tuple[str, ...], _SharedClient]
-] = weakref.WeakKeyDictionary()
-ASYNC_POOL_CONNECTIONS = 256
-#: Seconds an idle pooled connection is kept.  httpx's default (5 s) is shorter than the gaps
-#: between a trigger's polls, so a triggerer would keep re-opening (and TLS-handshaking) the
-#: connections its waits need; common servers keep idle connections 60-75 s, and a GET whose
-#: kept-alive connection the server has just closed is retried once by aiohttp.
-ASYNC_KEEPALIVE_SECONDS = 60.0
 
 
 class GrokVideoHook(SourceVideoMixin, BaseHook):
@@ -152,8 +97,12 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
         self.conn_id = conn_id or self.default_conn_name
         self.retry = retry or RetryPolicy()
         self._connection = connection
-        # (weak reference to a loop, its pacer): weak, so that the loop's registries can let go.
-        self._loop_pacer: tuple[weakref.ref[asyncio.AbstractEventLoop], AsyncPacer] | None = None
+        # The running loop's runtime of the key and its pacer (once asked for), kept for the
+        # next poll: triggers share a hook, and skip the registry on every poll.  The loop is
+        # referenced weakly, so that a finished loop's runtimes can go.
+        self._in_loop: (
+            tuple[weakref.ref[asyncio.AbstractEventLoop], Runtime, AsyncPacer | None] | None
+        ) = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(conn_id={self.conn_id!r})"
@@ -176,13 +125,7 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
 
     @cached_property
     def _sync_client(self) -> httpx.Client:
-        s = self.settings
-        return httpx.Client(
-            base_url=s.base_url,
-            auth=_BearerAuth(s.api_key, s.origin),
-            timeout=self._timeout,
-            headers={"User-Agent": USER_AGENT},
-        )
+        return clients.new_sync_client(self.settings)
 
     def async_session(self) -> contextlib.AbstractAsyncContextManager[httpx.AsyncClient]:
         """Lease this event loop's shared async client for this connection.
@@ -191,54 +134,45 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
         closed when the last lease ends.  A trigger holds a lease for its whole life, so a
         triggerer full of them polls over a few kept-alive connections.
         """
-        return _Lease(self)
+        return Lease(self)
 
-    def _acquire(self) -> _SharedClient:
-        pool = _ASYNC_CLIENTS.setdefault(asyncio.get_running_loop(), {})
-        shared = pool.get(self._pool_key)
-        if shared is None:
-            shared = pool[self._pool_key] = self._new_shared_client()
-        shared.leases += 1
-        return shared
+    def acquire_client(self) -> SharedClient:
+        return self.runtime().acquire_client(self._client_variant, self._new_shared_client)
 
-    async def _release(self, shared: _SharedClient) -> None:
-        shared.leases -= 1
-        if shared.leases == 0:
-            pool = _ASYNC_CLIENTS.get(asyncio.get_running_loop(), {})
-            if pool.get(self._pool_key) is shared:
-                del pool[self._pool_key]
-            await shared.client.aclose()
+    async def release_client(self, shared: SharedClient) -> None:
+        await self.runtime().release_client(self._client_variant, shared)
 
-    # -- pacing: one budget per API key and base URL, shared by every wait ------------------
+    # -- the key's runtime: its clients, pacers and job durations (``runtime.py``) ------------
     @cached_property
-    def _pacer_key(self) -> tuple[str, str]:
-        s = self.settings
-        return (s.base_url, hashlib.sha256(s.api_key.encode()).hexdigest())
+    def _runtime_key(self) -> RuntimeKey:
+        return runtime_key(self.settings.base_url, self.settings.api_key)
+
+    def runtime(self) -> Runtime:
+        """The running event loop's runtime of this connection's key: its pooled clients,
+        its pacer and how long its finished jobs took, shared by every hook of the key."""
+        loop = asyncio.get_running_loop()
+        cached = self._in_loop
+        if cached is not None and cached[0]() is loop:
+            return cached[1]
+        runtime = loop_runtime(self._runtime_key, self._label)
+        self._in_loop = (weakref.ref(loop), runtime, None)
+        return runtime
 
     def pacer(self) -> AsyncPacer:
         """The running loop's pacer of this connection's key (see ``pacer.py``): every async
-        request of the key in this loop passes through it, and it remembers how long the
-        key's finished jobs took."""
-        loop = asyncio.get_running_loop()
-        cached = self._loop_pacer  # triggers share a hook: skip the registry on every poll
-        if cached is not None and cached[0]() is loop:
-            return cached[1]
-        from airflow_provider_grokvideo.hooks.pacer import async_pacer
-
-        pacer = async_pacer(
-            self._pacer_key, self.settings.requests_per_second, self.budget_store, self._label
-        )
-        self._loop_pacer = (weakref.ref(loop), pacer)
+        request of the key in this loop passes through it."""
+        runtime = self.runtime()
+        ref, _, pacer = self._in_loop  # type: ignore[misc]  # set by runtime()
+        if pacer is None:
+            pacer = runtime.async_pacer(self.settings.requests_per_second, self.budget_store)
+            self._in_loop = (ref, runtime, pacer)
         return pacer
 
     @property
     def sync_pacer(self) -> SyncPacer:
         """This process's pacer of the key for sync requests (submits, pokes)."""
-        from airflow_provider_grokvideo.hooks.pacer import sync_pacer
-
-        return sync_pacer(
-            self._pacer_key, self.settings.requests_per_second, self.budget_store, self._label
-        )
+        runtime = process_runtime(self._runtime_key, self._label)
+        return runtime.sync_pacer(self.settings.requests_per_second, self.budget_store)
 
     @cached_property
     def budget_store(self) -> StoreSettings | None:
@@ -281,33 +215,15 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
         return f"{self.dialect.name} at {self.settings.base_url}"
 
     @cached_property
-    def _pool_key(self) -> tuple[str, ...]:
-        s = self.settings
-        return (s.base_url, hashlib.sha256(s.api_key.encode()).hexdigest(), str(s.timeout))
+    def _client_variant(self) -> str:
+        return str(self.settings.timeout)
 
-    def _new_shared_client(self) -> _SharedClient:
-        # Imported here: httpx_aiohttp costs ~115 ms and DAG files never need it.
-        from httpx_aiohttp import AiohttpTransport
-
-        s = self.settings
-        transport = AiohttpTransport(
-            limits=httpx.Limits(
-                max_connections=ASYNC_POOL_CONNECTIONS, keepalive_expiry=ASYNC_KEEPALIVE_SECONDS
-            )
-        )
-        client = httpx.AsyncClient(
-            base_url=s.base_url,
-            auth=_BearerAuth(s.api_key, s.origin),
-            timeout=self._timeout,
-            headers={"User-Agent": USER_AGENT},
-            transport=transport,
-        )
-        return _SharedClient(client, transport)
+    def _new_shared_client(self) -> SharedClient:
+        return clients.new_shared_client(self.settings)
 
     @cached_property
     def _timeout(self) -> httpx.Timeout:
-        timeout = self.settings.timeout
-        return httpx.Timeout(timeout, connect=min(timeout, 10.0))
+        return clients.request_timeout(self.settings.timeout)
 
     @cached_property
     def _status_headers(self) -> httpx.Headers:
@@ -320,66 +236,54 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
         )
 
     # -- the API ----------------------------------------------------------------------------
-    def build_request(
-        self,
-        prompt: str,
-        *,
-        duration: int | float | str | None = None,
-        aspect_ratio: str | None = None,
-        resolution: str | None = None,
-        image_urls: Sequence[str] | None = None,
-        model: str | None = None,
-        reference_image_urls: Sequence[str] | None = None,
-        **options: Any,
-    ) -> HttpCall:
+    def build_request(self, prompt: str, **fields: Any) -> HttpCall:
         """Validate a request against this upstream's limits and return the submit call.
 
-        ``options``: xAI's newer fields under its names (``reference_audios``,
-        ``generate_audio``, ``storage_options``, ``keyframes``, ``upload_url``; see
-        :func:`~airflow_provider_grokvideo.dialects.options.media_options`), refused by name
-        where the upstream documents them not.
+        ``fields``: those of :class:`~airflow_provider_grokvideo.models.GenerationRequest`
+        (``duration``, ``aspect_ratio``, ``resolution``, ``image_urls``, ``model``,
+        ``reference_image_urls``), and xAI's newer fields under its names
+        (``reference_audios``, ``generate_audio``, ``storage_options``, ``keyframes``,
+        ``upload_url``; see :func:`~airflow_provider_grokvideo.dialects.options.media_options`),
+        refused by name where the upstream documents them not.
 
         Raises :class:`~airflow_provider_grokvideo.exceptions.InvalidVideoRequest` (a
         ``ValueError``) naming the field, the value, the model and what it allows.  A model the
         dialect does not know is checked for types only and sent, with a warning (once per
         model): the upstream's own refusal of it, if any, is raised with its message.
         """
-        request = self._request(prompt, duration, aspect_ratio, resolution, image_urls, model)
-        references, chosen = _urls(reference_image_urls), media_options(**options)
-        request = dataclasses.replace(request, reference_image_urls=references, options=chosen)
-        call = self.dialect.submit_call(request, relaxed=self.settings.relax_limits)
-        self._warn_if_unknown_model(request.model)
+        return self.build_call(GenerationRequest.of(prompt, **fields))
+
+    def build_call(self, request: GenerationRequest) -> HttpCall:
+        """:meth:`build_request` of a request object."""
+        neutral = dataclasses.replace(
+            request.neutral(self.settings.model), options=media_options(**request.options)
+        )
+        call = self.dialect.submit_call(neutral, relaxed=self.settings.relax_limits)
+        self._warn_if_unknown_model(neutral.model)
         return call
 
-    def estimate_cost(
-        self,
-        prompt: str = "(cost estimate)",
-        *,
-        duration: int | float | str | None = None,
-        aspect_ratio: str | None = None,
-        resolution: str | None = None,
-        image_urls: Sequence[str] | None = None,
-        model: str | None = None,
-        reference_image_urls: Sequence[str] | None = None,
-    ) -> CostEstimate | None:
+    def estimate_cost(self, prompt: str = "(cost estimate)", **fields: Any) -> CostEstimate | None:
         """What this video should cost, from the price table or the connection's ``prices``
         extra (which overrides it); None where no price is known.  Sends nothing.
 
+        ``fields``: those of :class:`~airflow_provider_grokvideo.models.GenerationRequest`.
         The request is validated first, as :meth:`submit_video` would: bad input raises
         :class:`~airflow_provider_grokvideo.exceptions.InvalidVideoRequest`.
         """
-        request = self._request(prompt, duration, aspect_ratio, resolution, image_urls, model)
-        request = self.dialect.validate(
-            dataclasses.replace(request, reference_image_urls=_urls(reference_image_urls)),
-            relaxed=self.settings.relax_limits,
+        return self.estimate(GenerationRequest(prompt, **fields))
+
+    def estimate(self, request: GenerationRequest) -> CostEstimate | None:
+        """:meth:`estimate_cost` of a request object (its options change no price)."""
+        neutral = self.dialect.validate(
+            request.neutral(self.settings.model), relaxed=self.settings.relax_limits
         )
-        assert request.model is not None  # validate() fills the default model
-        known = self.dialect.model_limits(request.model)
+        assert neutral.model is not None  # validate() fills the default model
+        known = self.dialect.model_limits(neutral.model)
         return estimate_cost(
             self.dialect.name,
-            request.model,
-            request.duration,
-            request.resolution,
+            neutral.model,
+            neutral.duration,
+            neutral.resolution,
             default_duration=(known or self.dialect.limits).default_duration,
             default_resolution=known.default_resolution if known else None,
             overrides=self._price_overrides,
@@ -389,26 +293,6 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
     def _price_overrides(self) -> dict[str, Price]:
         return read_price_overrides(
             self.settings.prices, self.dialect.format_resolution, self.conn_id
-        )
-
-    def _request(
-        self,
-        prompt: str,
-        duration: int | float | str | None,
-        aspect_ratio: str | None,
-        resolution: str | None,
-        image_urls: Sequence[str] | None,
-        model: str | None,
-    ) -> VideoRequest:
-        if isinstance(image_urls, str):
-            image_urls = [image_urls]
-        return VideoRequest(
-            prompt=prompt,
-            model=model or self.settings.model,
-            duration=duration,  # type: ignore[arg-type]  # numeric text is read by the dialect
-            aspect_ratio=aspect_ratio,
-            resolution=resolution,
-            image_urls=tuple(image_urls or ()),
         )
 
     def _warn_if_unknown_model(self, model: str | None) -> None:
@@ -426,32 +310,14 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
             )
 
     def submit_video(
-        self,
-        prompt: str,
-        *,
-        duration: int | float | str | None = None,
-        aspect_ratio: str | None = None,
-        resolution: str | None = None,
-        image_urls: Sequence[str] | None = None,
-        model: str | None = None,
-        reference_image_urls: Sequence[str] | None = None,
-        idempotency_key: str | None = None,
-        **options: Any,
+        self, prompt: str, *, idempotency_key: str | None = None, **fields: Any
     ) -> str:
         """Validate, then submit one generation; return the upstream's generation id.
 
-        See :meth:`submit_call` for retries and ``idempotency_key``.
+        ``fields`` as :meth:`build_request` takes them; see :meth:`submit_call` for retries and
+        ``idempotency_key``.
         """
-        call = self.build_request(
-            prompt,
-            duration=duration,
-            aspect_ratio=aspect_ratio,
-            resolution=resolution,
-            image_urls=image_urls,
-            model=model,
-            reference_image_urls=reference_image_urls,
-            **options,
-        )
+        call = self.build_call(GenerationRequest.of(prompt, **fields))
         return self.submit_call(call, idempotency_key=idempotency_key)
 
     def submit_call(
@@ -554,7 +420,7 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
         if (after > 0 or not pacer.open()) and await pacer.turn(after) is None and not pacer.open():
             await pacer.turn()
         call = self.dialect.status_call(generation_id)
-        shared = self._acquire()
+        shared = self.acquire_client()
         try:
             if not retry:
                 body = await self._apaced_read(pacer, shared.transport, call)
@@ -565,7 +431,7 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
                             await pacer.turn()
                         body = await self._apaced_read(pacer, shared.transport, call)
         finally:
-            await self._release(shared)
+            await self.release_client(shared)
         return self._parse_status(body, generation_id)
 
     def test_connection(self) -> tuple[bool, str]:
@@ -627,7 +493,7 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
         except httpx.TransportError as exc:
             raise self._unreachable(exc, submit=submit) from None
         if response.status_code == 429:
-            pacer.refused(sent_at, _retry_after(response.headers.get("Retry-After")))
+            pacer.refused(sent_at, parse_retry_after(response.headers.get("Retry-After")))
         else:
             pacer.answered()
         return response
@@ -655,7 +521,7 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
         handling) does nothing a status GET needs, yet costs most of httpx's CPU per request: a
         status read over a kept-alive connection went from ~290 to ~185 µs of CPU without it.
         The URL is the connection's base URL plus the dialect's path, so the key in these
-        headers goes to the API's own origin only, as with :class:`_BearerAuth`; redirects are
+        headers goes to the API's own origin only, as with ``clients.BearerAuth``; redirects are
         not followed.
         """
         request = httpx.Request(
@@ -692,7 +558,7 @@ class GrokVideoHook(SourceVideoMixin, BaseHook):
                 response.status_code,
                 code and self._scrub(code),
                 self._scrub(message),
-                retry_after=_retry_after(response.headers.get("Retry-After")),
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
         if response.status_code == 202 and not submit:
             # "Still in progress" (xAI's schema gives it no body; clients have seen
@@ -776,26 +642,3 @@ class StillRunning:
     None when it had none); read by the dialect's ``parse_still_running``."""
 
     body: Any = None
-
-
-def _urls(value: Any) -> Any:
-    """One URL or a list of them as a tuple (anything else is left for the dialect to refuse)."""
-    if isinstance(value, str):
-        return (value,)
-    if value is None or isinstance(value, (list, tuple)):
-        return tuple(value or ())
-    return value
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None

@@ -1,4 +1,4 @@
-"""One request pacer per connection (API key) and process: every wait spends one budget.
+"""A request pacer per connection (API key): every wait spends one budget.
 
 (Across processes: with the connection extra ``redis_conn_id`` the pacers of one key in every
 triggerer and worker draw their turns from one budget in Redis, ``shared_budget.py``; without
@@ -8,7 +8,8 @@ An upstream limits requests per key, not per wait: xAI allows 1 request per seco
 model, the resellers have unpublished limits.  A triggerer full of waits that each space their
 own polls and back off alone on a 429 fight over that budget (120 waits at 4 requests per
 second: 92 % of 3,796 requests refused).  So every request of one key in one event loop (the
-triggerer's) or one process (a worker's sync hook) goes through one pacer:
+triggerer's) or one process (a worker's sync hook) goes through one pacer, which the key's
+runtime holds (``runtime.py``):
 
 * **a budget**: no request leaves sooner than ``1 / rate`` after the previous one (a token
   bucket that holds one token, in its "generic cell rate" form: one number, the time the next
@@ -36,8 +37,8 @@ with an injected clock; :class:`AsyncPacer` and :class:`SyncPacer` only add the 
 timer per connection in the loop; a condition variable for threads) and, with a shared store,
 its calls.  No Airflow import; no I/O but the store's.
 
-The same object remembers how long the connection's finished jobs took
-(:class:`JobDurations`), which the trigger uses to place its polls.
+:class:`JobDurations` remembers how long the connection's finished jobs took, which the
+trigger uses to place its polls (the key's runtime keeps one; pure, as the budget is).
 """
 
 from __future__ import annotations
@@ -48,9 +49,8 @@ import itertools
 import math
 import threading
 import time
-import weakref
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Hashable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_grokvideo.hooks.budget_rules import (
@@ -68,11 +68,10 @@ from airflow_provider_grokvideo.hooks.shared_budget import (
     AsyncStore,
     StoreDown,
     SyncStore,
-    log_pacing_alone,
 )
 
 if TYPE_CHECKING:
-    from airflow_provider_grokvideo.hooks.shared_budget import Grant, StoreSettings
+    from airflow_provider_grokvideo.hooks.shared_budget import Grant
 
 #: A sync request's ``on_turn`` (the durable submit's marker) runs up to this long before the
 #: turn the shared budget reserved for it: about one call to a busy Airflow API server (p95
@@ -297,8 +296,8 @@ class AsyncPacer:
     (so that :meth:`open` stays a cheap local check) and paces alone while the store is down.
     """
 
-    # No reference to its loop (it lives in a registry weakly keyed by the loop): every method
-    # runs in that loop and asks for it.
+    # No reference to its loop (its runtime lives in a registry weakly keyed by the loop):
+    # every method runs in that loop and asks for it.
     __slots__ = (
         "_asking",
         "_granted",
@@ -307,16 +306,16 @@ class AsyncPacer:
         "_tasks",
         "_timer",
         "_timer_at",
-        "durations",
         "shared",
         "turns",
     )
 
     def __init__(
-        self, requests_per_second: float | None = None, shared: AsyncStore | None = None
+        self,
+        requests_per_second: float | None = None,
+        shared: AsyncStore | None = None,
     ) -> None:
         self.turns = Turns(requests_per_second)
-        self.durations = JobDurations()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = math.inf
         #: The key's budget shared with every process (``None``: this loop paces alone).
@@ -602,82 +601,10 @@ def _alive(ticket: list[float]) -> bool:
     return not ticket  # a ticket holds its time once let through, NaN once given up
 
 
-# -- one per connection: per event loop (async), per process (sync) -------------------------
-_ASYNC: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, AsyncPacer]] = (
-    weakref.WeakKeyDictionary()
-)
-_SYNC: dict[Hashable, SyncPacer] = {}
-_SYNC_LOCK = threading.Lock()
-
-
-def async_pacer(
-    key: Hashable,
-    requests_per_second: float | None = None,
-    store: StoreSettings | None = None,
-    label: str = "",
-) -> AsyncPacer:
-    """The running loop's pacer of the connection ``key`` (made on first use); ``store``: the
-    key's budget is shared there with every process (see ``shared_budget.py``)."""
-    loop = asyncio.get_running_loop()
-    pacers = _ASYNC.get(loop)
-    if pacers is None:
-        pacers = _ASYNC[loop] = {}
-    pacer = pacers.get(key)
-    if pacer is None:
-        pacer = pacers[key] = AsyncPacer(requests_per_second)
-        _attach(pacer, key, store, label, AsyncStore)
-    else:
-        if pacer.budget.configured != requests_per_second:
-            pacer.budget.configure(requests_per_second)
-        if _store_changed(pacer.shared, store):
-            _attach(pacer, key, store, label, AsyncStore)
-    return pacer
-
-
-def sync_pacer(
-    key: Hashable,
-    requests_per_second: float | None = None,
-    store: StoreSettings | None = None,
-    label: str = "",
-) -> SyncPacer:
-    """This process's pacer of the connection ``key`` for sync requests."""
-    with _SYNC_LOCK:
-        pacer = _SYNC.get(key)
-        if pacer is None:
-            pacer = _SYNC[key] = SyncPacer(requests_per_second)
-            _attach(pacer, key, store, label, SyncStore)
-        elif _store_changed(pacer.shared, store):
-            _attach(pacer, key, store, label, SyncStore)
-    if pacer.budget.configured != requests_per_second:
-        with pacer._condition:
-            pacer.budget.configure(requests_per_second)
-    return pacer
-
-
-def _store_changed(shared: Any, store: StoreSettings | None) -> bool:
-    return (shared.settings if shared is not None else None) != store
-
-
-def _attach(
-    pacer: AsyncPacer | SyncPacer,
-    key: Hashable,
-    store: StoreSettings | None,
-    label: str,
-    kind: type[AsyncStore] | type[SyncStore],
-) -> None:
-    if store is None:
-        pacer.shared = None
-        log_pacing_alone(key, label, pacer.budget.configured)
-    else:
-        pacer.shared = kind(store, key, label)  # type: ignore[assignment]
-
-
 __all__ = [
     "AsyncPacer",
     "Budget",
     "JobDurations",
     "SyncPacer",
     "Turns",
-    "async_pacer",
-    "sync_pacer",
 ]

@@ -528,14 +528,9 @@ def _checked_error(conn_id: str, exc: Exception) -> Exception:
     )
 
 
-_ALONE_LOGGED: set[Any] = set()
-
-
-def log_pacing_alone(pacer_key: Any, label: str, rate: float | None) -> None:
-    """Once per process and key: without a store, this process paces the key alone."""
-    if pacer_key in _ALONE_LOGGED:
-        return
-    _ALONE_LOGGED.add(pacer_key)
+def log_pacing_alone(label: str, rate: float | None) -> None:
+    """Without a store, this process paces the key alone (said once per process and key, by the
+    key's runtime, ``runtime.py``)."""
     budget = f"{rate:g} requests/s" if rate else "a rate learned from its 429s"
     log.info(
         "%s: this process paces the key alone (%s); every other triggerer or worker using "

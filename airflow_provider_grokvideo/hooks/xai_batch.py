@@ -33,7 +33,7 @@ class XAIBatchMixin:
     if TYPE_CHECKING:  # provided by GrokVideoHook
         settings: Any
         log: Any
-        _pacer_key: tuple[str, str]
+        _runtime_key: tuple[str, str]
         _label: str
         budget_store: Any
 
@@ -43,8 +43,8 @@ class XAIBatchMixin:
         def _read(self, response: Any, *, submit: bool) -> Any: ...
         def _warn_if_unknown_model(self, model: str | None) -> None: ...
         def pacer(self) -> Any: ...
-        def _acquire(self) -> Any: ...
-        async def _release(self, shared: Any) -> None: ...
+        def acquire_client(self) -> Any: ...
+        async def release_client(self, shared: Any) -> None: ...
         async def _apaced_read(self, pacer: Any, transport: Any, call: HttpCall) -> Any: ...
         def estimate_cost(self, prompt: str = ..., **kwargs: Any) -> CostEstimate | None: ...
         def estimate_source_cost(
@@ -105,14 +105,10 @@ class XAIBatchMixin:
         (``redis_conn_id``) every process of the key draws from one budget of its own there.
         xAI counts the limit per team: keys of one team adding at once share xAI's limit but
         not this budget."""
-        from airflow_provider_grokvideo.hooks.pacer import sync_pacer
+        from airflow_provider_grokvideo.hooks.runtime import process_runtime
 
-        return sync_pacer(
-            (*self._pacer_key, "batch adds"),
-            xb.ADD_CALLS_PER_SECOND,
-            self.budget_store,
-            f"{self._label} batch adds",
-        )
+        runtime = process_runtime(self._runtime_key, self._label)
+        return runtime.sync_pacer(xb.ADD_CALLS_PER_SECOND, self.budget_store, "batch adds")
 
     def create_batch(self, name: str) -> xb.Batch:
         from airflow_provider_grokvideo.hooks.outcomes import is_safe_submit_retry
@@ -158,11 +154,11 @@ class XAIBatchMixin:
         pacer = self.pacer()
         if not pacer.open():
             await pacer.turn()
-        shared = self._acquire()
+        shared = self.acquire_client()
         try:
             body = await self._apaced_read(pacer, shared.transport, xb.get_call(batch_id))
         finally:
-            await self._release(shared)
+            await self.release_client(shared)
         return xb.parse_batch(body)
 
     def _read_pages(self, make: Any, parse: Any) -> Iterable[Any]:

@@ -79,11 +79,11 @@ class GrokVideoBatchTrigger(BaseTrigger):
         yield TriggerEvent(await self.wait())
 
     async def wait(self) -> dict[str, Any]:
+        from airflow_provider_grokvideo.hooks import shared_video_hook
         from airflow_provider_grokvideo.hooks.outcomes import is_transient_read_error
-        from airflow_provider_grokvideo.triggers.video import _shared_hook
 
         try:
-            hook: Any = await _shared_hook(self.conn_id)
+            hook: Any = await shared_video_hook(self.conn_id)
         except Exception as exc:
             return _error(f"cannot use connection {self.conn_id!r}: {exc}")
         if not hasattr(hook, "aget_batch"):

@@ -14,13 +14,13 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-import weakref
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_grokvideo.hooks import shared_video_hook
 from airflow_provider_grokvideo.triggers.polling import (
     DEFAULT_MAX_POLL_INTERVAL,
     DEFAULT_MIN_POLL_INTERVAL,
@@ -30,9 +30,6 @@ from airflow_provider_grokvideo.triggers.polling import (
     on_wake_grid,
 )
 from airflow_provider_grokvideo.triggers.wait_state import WaitState
-
-if TYPE_CHECKING:
-    from airflow_provider_grokvideo.hooks.base import GrokVideoHook
 
 # One module logger rather than one per trigger (a busy triggerer holds thousands of them); the
 # triggerer binds each trigger's task to its log records through context variables.
@@ -181,7 +178,7 @@ class GrokVideoTrigger(BaseTrigger):
         from airflow_provider_grokvideo.budget.spend import settle_billed
 
         try:
-            hook = await _shared_hook(self.conn_id)
+            hook = await shared_video_hook(self.conn_id)
             if hook.budget_store is not None:
                 generation_id, ticks = str(result.get("generation_id")), result.get("cost_ticks")
                 await asyncio.to_thread(settle_billed, hook, generation_id, ticks, log)
@@ -204,7 +201,7 @@ class GrokVideoTrigger(BaseTrigger):
             began=min(self.started_at or time.time(), time.time()),
         )
         try:
-            hook = await _shared_hook(self.conn_id)
+            hook = await shared_video_hook(self.conn_id)
         except Exception as exc:
             return state.payload("error", None, f"cannot use connection {self.conn_id!r}: {exc}")
         state.upstream = hook.dialect.name
@@ -212,7 +209,8 @@ class GrokVideoTrigger(BaseTrigger):
         # Hold a lease on the loop's shared pooled client for the whole wait: every poll of
         # every trigger of this connection reuses its kept-alive connections.
         async with hook.async_session():
-            pacer = hook.pacer()  # the connection's budget and the durations of its jobs
+            pacer = hook.pacer()  # the connection's budget
+            durations = hook.runtime().durations  # of the connection's finished jobs
             jitter = random.uniform(0.0, min(self.min_poll_interval, FIRST_POLL_JITTER))
             delay = state.first_delay(time.time(), jitter)
             while True:
@@ -227,7 +225,7 @@ class GrokVideoTrigger(BaseTrigger):
                         generation,
                         time.time(),
                         spread=lambda: random.uniform(1.0 - POLL_SPREAD, 1.0),
-                        shortest_seen=pacer.durations.shortest,
+                        shortest_seen=durations.shortest,
                     )
                 self.polls = state.polls
                 for line in step.info:
@@ -236,7 +234,7 @@ class GrokVideoTrigger(BaseTrigger):
                     log.warning("%s", step.warning)
                 if step.payload is not None:
                     if step.finished_job is not None:
-                        pacer.durations.add(*step.finished_job)
+                        durations.add(*step.finished_job)
                     return step.payload
                 assert step.delay is not None
                 delay = step.delay
@@ -249,56 +247,3 @@ class GrokVideoTrigger(BaseTrigger):
                 if step.on_grid and pacer.shared is None and pacer.open():
                     delay = on_wake_grid(loop.time(), delay)
                 log.debug("next status read of %s in %.1fs", self.generation_id, delay)
-
-
-# Triggers of one connection in one event loop share one hook for a short while: thousands of
-# waits then cost one async connection lookup (and one set of hook objects), not thousands.  A
-# connection changed in Airflow is picked up by the triggers that start after HOOK_REUSE_SECONDS.
-HOOK_REUSE_SECONDS = 60.0
-_HOOKS: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, dict[str, tuple[float, asyncio.Future[GrokVideoHook]]]
-] = weakref.WeakKeyDictionary()
-
-
-class _LookupInterrupted(Exception):
-    """The trigger that was reading a shared connection was cancelled mid-way."""
-
-
-async def _shared_hook(conn_id: str) -> GrokVideoHook:
-    """The hook of ``conn_id``, read with Airflow's async connection lookup (at most once per
-    :data:`HOOK_REUSE_SECONDS` per event loop, however many triggers start at once)."""
-    loop = asyncio.get_running_loop()
-    hooks = _HOOKS.setdefault(loop, {})
-    while True:
-        now = time.monotonic()
-        cached = hooks.get(conn_id)
-        if cached is not None and cached[0] > now:
-            try:
-                return await asyncio.shield(cached[1])
-            except _LookupInterrupted:
-                continue  # the trigger reading it was cancelled: read it ourselves
-        entry: tuple[float, asyncio.Future[GrokVideoHook]] = (
-            now + HOOK_REUSE_SECONDS,
-            loop.create_future(),
-        )
-        hooks[conn_id] = entry
-        future = entry[1]
-        try:
-            future.set_result(await _read_hook(conn_id))
-        except BaseException as exc:
-            if hooks.get(conn_id) is entry:
-                del hooks[conn_id]  # a failed lookup is not remembered
-            interrupted = not isinstance(exc, Exception)
-            future.set_exception(_LookupInterrupted() if interrupted else exc)
-            future.exception()  # retrieved: no "never retrieved" warning when nobody waits
-            raise
-        return future.result()
-
-
-async def _read_hook(conn_id: str) -> GrokVideoHook:
-    from airflow_provider_grokvideo.hooks import aget_video_hook
-
-    hook = await aget_video_hook(conn_id)
-    hook.settings  # noqa: B018  # reads the key and base URL: fail now, not mid-wait
-    await hook.aload_budget_store()  # the redis connection of a shared budget, if named
-    return hook
