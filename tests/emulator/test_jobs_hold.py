@@ -11,7 +11,7 @@ import pytest
 from airflow_provider_grokvideo.emulator import Emulator
 from airflow_provider_grokvideo.emulator.faults import DEFAULT_SCENARIO
 from airflow_provider_grokvideo.emulator.jobs import Job, JobStore
-from tests.emulator.conftest import TERMINAL, Api
+from emulator.conftest import TERMINAL, Api
 
 
 def make_job(job_id: str, created: float, seconds: float) -> Job:

@@ -8,11 +8,11 @@ import base64
 import json
 import time
 from decimal import Decimal
-from pathlib import Path
 
 import httpx
 import pytest
 from airflow.sdk import Connection
+from repo_paths import SAMPLE_MP4
 
 from airflow_provider_grokvideo.emulator import DEFAULT_API_KEY
 from airflow_provider_grokvideo.exceptions import InvalidVideoRequest, UpstreamHTTPError
@@ -21,9 +21,6 @@ from airflow_provider_grokvideo.hooks.base import GrokVideoHook
 from airflow_provider_grokvideo.hooks.outcomes import RetryPolicy
 
 FAST = RetryPolicy(attempts=3, initial_wait=0.05, max_wait=1.0)
-SAMPLE_MP4 = (
-    Path(__file__).resolve().parent.parent / "airflow_provider_grokvideo/emulator/sample.mp4"
-)
 MP4_DATA_URI = "data:video/mp4;base64," + base64.b64encode(SAMPLE_MP4.read_bytes()).decode()
 PNG_DATA_URI = "data:image/png;base64,iVBORw0KGgo="
 

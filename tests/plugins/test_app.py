@@ -17,11 +17,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from repo_paths import EXAMPLE_DAGS
 
 from airflow_provider_grokvideo.emulator import Emulator
 from airflow_provider_grokvideo.plugins.storage_roots import ENV_VAR as ROOTS_VAR
 
-EXAMPLE_DAGS = Path(__file__).resolve().parent.parent / "example_dags"
 LEAK_KEY = "sk-grokvideo-PAGECHECK-51c0ffee"
 FAST_POLLS = {
     "GROKVIDEO_POLL_INTERVAL": "0.3",

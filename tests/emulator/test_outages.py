@@ -19,8 +19,8 @@ import pytest
 
 from airflow_provider_grokvideo.emulator import DEFAULT_API_KEY, UPSTREAMS, Emulator
 from airflow_provider_grokvideo.emulator.__main__ import build_parser
-from tests.emulator.conftest import JOB_SECONDS, Api
-from tests.emulator.test_emulator_server import ENV
+from emulator.conftest import JOB_SECONDS, Api
+from emulator.test_server import ENV
 
 AUTH = {"Authorization": f"Bearer {DEFAULT_API_KEY}"}
 #: What each upstream answers while down with each kind: (status, a fragment of the body).

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from api_support import api, bearer  # noqa: F401  (the fixture)
+from repo_paths import EXAMPLE_DAGS
 
 from airflow_provider_grokvideo.emulator import Emulator
 from airflow_provider_grokvideo.tasks.review import (
@@ -22,7 +23,7 @@ from airflow_provider_grokvideo.tasks.review import (
     output_of,
 )
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "example_dags" / "example_grokvideo_review.py"
+EXAMPLE = EXAMPLE_DAGS / "example_grokvideo_review.py"
 FAST_POLLS = {
     "GROKVIDEO_POLL_INTERVAL": "0.3",
     "GROKVIDEO_MIN_POLL_INTERVAL": "0.1",

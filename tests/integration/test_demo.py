@@ -6,7 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-DEMO = Path(__file__).resolve().parent.parent / "scripts" / "demo.py"
+from repo_paths import SCRIPTS
+
+DEMO = SCRIPTS / "demo.py"
 
 
 def run_demo(home: Path, *args: str) -> subprocess.CompletedProcess[str]:

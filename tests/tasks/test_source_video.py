@@ -6,15 +6,13 @@ import base64
 from pathlib import Path
 
 import pytest
+from repo_paths import SAMPLE_MP4
 
 from airflow_provider_grokvideo.exceptions import InvalidVideoRequest
 from airflow_provider_grokvideo.models import VideoGeneration
 from airflow_provider_grokvideo.tasks import source_video
 from airflow_provider_grokvideo.tasks.source_video import read_source
 
-SAMPLE_MP4 = (
-    Path(__file__).resolve().parent.parent / "airflow_provider_grokvideo/emulator/sample.mp4"
-)
 DONE = VideoGeneration(
     "g1", "succeeded", video_urls=["https://vidgen.x.ai/g1.mp4"], duration=10
 ).to_dict()

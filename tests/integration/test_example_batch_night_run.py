@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from repo_paths import EXAMPLE_DAGS
 
 from airflow_provider_grokvideo.emulator import Emulator
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "example_dags"
+EXAMPLE = EXAMPLE_DAGS
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
 

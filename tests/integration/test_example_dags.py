@@ -11,11 +11,11 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from repo_paths import EXAMPLE_DAGS
 
 from airflow_provider_grokvideo.emulator import UPSTREAMS, Emulator
 from airflow_provider_grokvideo.triggers.video import GrokVideoTrigger
 
-EXAMPLE_DAGS = Path(__file__).resolve().parent.parent / "example_dags"
 LEAK_KEY = "sk-grokvideo-LEAKCHECK-7f3a9c0d51"
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
@@ -397,7 +397,7 @@ def test_30_second_spot_generates_then_extends_twice_and_stores_it(
     # Billed: 10 s generated, then 10 s added twice, at xAI's 480p price ($0.05/s).
     assert [v["cost_usd"] for v in (opening, middle, ending)] == ["0.5", "0.5", "0.5"]
     # The estimates before submitting: 10 s each (an extension by the seconds it adds).
-    # The estimates (10 s per extension) are checked in test_extend_operator.py: after a
+    # The estimates (10 s per extension) are checked in operators/test_extend.py: after a
     # deferral the finished record replaces the submit record, and dag.test() resumes a task
     # with the event alone (airflow/sdk/definitions/dag.py sets next_kwargs to {"event": ...}),
     # dropping the defer kwargs that carry the estimate in a real deployment.
@@ -426,7 +426,7 @@ def test_variants_maps_one_edit_per_market_over_the_approved_video(
     names = sorted(ti.rendered_map_index for ti in run.get_task_instances() if ti.task_id == "edit")
     assert names == sorted(markets)
     # Each edit estimated at its source's length (8 s, known from the approved video's XCom).
-    # The estimates (the source's 8 s) are checked in test_edit_operator.py.
+    # The estimates (the source's 8 s) are checked in operators/test_edit.py.
     assert submissions(emulator) == 1 + len(markets)
     stored = xcoms(run, "download")
     assert [uris[0] for uris in stored] == [

@@ -12,13 +12,13 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 from airflow.sdk import Connection
 from redis_support import RedisServer, redis_server  # noqa: F401  (the fixture)
+from repo_paths import REPO
 
 from airflow_provider_grokvideo.emulator import DEFAULT_API_KEY, Emulator
 from airflow_provider_grokvideo.exceptions import GrokVideoError
@@ -40,7 +40,6 @@ from airflow_provider_grokvideo.hooks.shared_budget import (
     SyncStore,
 )
 
-REPO = Path(__file__).resolve().parent.parent
 KEY = ("https://api.example", "0f" * 32)  # a pacer key: base URL and the API key's hash
 
 

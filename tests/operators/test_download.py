@@ -27,6 +27,7 @@ from download_support import (
     finished_task,
     generation_from_task,
 )
+from repo_paths import EXAMPLE_DAGS
 
 from airflow_provider_grokvideo.operators.download import GrokVideoDownloadOperator
 from airflow_provider_grokvideo.transfers.video_download import (
@@ -38,7 +39,6 @@ from airflow_provider_grokvideo.transfers.video_download import (
     make_download_client,
 )
 
-EXAMPLE_DAGS = Path(__file__).resolve().parent.parent / "example_dags"
 VIDEOS_ASSET = Asset(name="grokvideo_videos", uri="file:///grokvideo/videos")
 
 
@@ -424,7 +424,7 @@ def test_asset_consumer_example_is_scheduled_on_the_videos_asset(airflow_db: Pat
 
 
 DAG_UNDER_TEST = '''
-"""A small DAG for test_download_operator.py: templated, mapped, with the videos Asset as outlet."""
+"""A small DAG for this file: templated, mapped, with the videos Asset as outlet."""
 from __future__ import annotations
 
 from datetime import datetime, timezone

@@ -94,7 +94,7 @@ def test_a_failover_candidate_is_checked_against_its_own_budget(
     [day] = ledger(connections, "budget_small", "0.30").status()
     assert day.spent_ticks == usd_to_ticks("0.25")
     # The page shows each connection's spend for the period against its budget (its route
-    # is the one tests/test_review.py reads through Airflow's API app).
+    # is the one tests/operators/test_review.py reads through Airflow's API app).
     import re
 
     from airflow_provider_grokvideo.plugins.generations import Filters, Page

@@ -2,8 +2,8 @@
 
 Airflow's ``TaskStateStoreAccessor`` only works inside a running task (it talks to the task's
 supervisor), so the ledger is exercised here with a dict of the same three methods
-(``state_store_support.DictStore``); ``tests/test_durable_submit.py`` runs the same protocol
-through the real store in ``dag.test()`` (retries, map indexes, the refusal's message).
+(``state_store_support.DictStore``); ``tests/integration/test_durable_submit.py`` runs the same
+protocol through the real store in ``dag.test()`` (retries, map indexes, the refusal's message).
 """
 
 from __future__ import annotations

@@ -16,15 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from repo_paths import EXAMPLE_DAGS
 
 from airflow_provider_grokvideo import compat
 from airflow_provider_grokvideo.emulator import Emulator
 from airflow_provider_grokvideo.sensors.video import GrokVideoSensor
 from airflow_provider_grokvideo.triggers.video import GrokVideoTrigger
 
-EXAMPLE = (
-    Path(__file__).resolve().parent.parent / "example_dags" / "example_grokvideo_text_to_video.py"
-)
+EXAMPLE = EXAMPLE_DAGS / "example_grokvideo_text_to_video.py"
 EXPECT_BLOCKED = os.environ.get("GROKVIDEO_EXPECT_DEFERRAL_BLOCKED") == "1"
 
 

@@ -1,8 +1,8 @@
 """tasks.wait: one status read and its meaning, shared by the sensor and the operator.
 
 The deferral, the trigger's event and worker-side polling are exercised through both tasks in
-``test_sensor.py``, ``test_generate_operator.py`` and ``test_durable_submit.py``; here, the
-pieces on their own against the emulator.
+``sensors/test_video.py``, ``operators/test_generate.py`` and
+``integration/test_durable_submit.py``; here, the pieces on their own against the emulator.
 """
 
 from __future__ import annotations

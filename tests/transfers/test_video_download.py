@@ -1,8 +1,8 @@
 """The transfer path on its own: input, file names, URL checks, and what a CDN can answer.
 
 Bodies the emulator cannot produce (HTML instead of a video, a 403, an empty body) come from
-``httpx.MockTransport``; the operator's tests (``test_download_operator.py``) run the same path
-against the emulator over real sockets.
+``httpx.MockTransport``; the operator's tests (``tests/operators/test_download.py``) run the same
+path against the emulator over real sockets.
 """
 
 from __future__ import annotations

@@ -9,16 +9,13 @@ from typing import Any
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
+from repo_paths import SAMPLE_MP4
 from state_store_support import DictStore
 
 from airflow_provider_grokvideo.emulator import Emulator
 from airflow_provider_grokvideo.exceptions import InvalidVideoRequest
 from airflow_provider_grokvideo.operators.edit import GrokVideoEditOperator
 from airflow_provider_grokvideo.operators.generate import GrokVideoGenerateOperator
-
-SAMPLE_MP4 = (
-    Path(__file__).resolve().parent.parent / "airflow_provider_grokvideo/emulator/sample.mp4"
-)
 
 
 def edit(upstream: str = "xai", **kwargs: Any) -> GrokVideoEditOperator:
