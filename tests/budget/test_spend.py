@@ -1,51 +1,26 @@
-"""The spend budget (``budget/``): its arithmetic with an injected clock, the Lua twin against a
-real ``redis-server`` (``tests/redis_support.py``) answer for answer, and workers racing for the
-last dollars: never one tick over."""
+"""The spend budget (``budget/spend.py``): reserve, settle, release and expiry with an injected
+clock, a month in a time zone, and workers racing for the last dollars in a real
+``redis-server``: never one tick over."""
 
 from __future__ import annotations
 
-import random
 import threading
 from datetime import datetime, timezone
 from typing import Any
 
 import pytest
-import redis
+from budget_support import DAY, NOON, Clock, redis_store, usd
 from redis_support import RedisServer, redis_server  # noqa: F401  (the fixture)
 
-from airflow_provider_grokvideo.budget.ledger import apply
 from airflow_provider_grokvideo.budget.periods import BudgetLimits
 from airflow_provider_grokvideo.budget.spend import BudgetExceeded, SpendBudget
-from airflow_provider_grokvideo.budget.stores import ProcessStore, RedisStore, ledger_name
-from airflow_provider_grokvideo.exceptions import GrokVideoError
-from airflow_provider_grokvideo.hooks.shared_budget import StoreSettings
-from airflow_provider_grokvideo.pricing import usd_to_ticks
-
-NOON = datetime(2026, 12, 7, 12, 0, tzinfo=timezone.utc).timestamp()
-DAY = 86_400.0
-
-
-class Clock:
-    def __init__(self, now: float = NOON) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def usd(amount: str) -> int:
-    return usd_to_ticks(amount)
+from airflow_provider_grokvideo.budget.stores import ProcessStore, ledger_name
 
 
 def process_budget(clock: Clock, **extra: Any) -> SpendBudget:
     ProcessStore.forget_all()
     limits = BudgetLimits.from_extra("videos", {"budget_usd_per_day": 1, **extra})
     return SpendBudget(limits, ProcessStore(ledger_name("videos")), clock)
-
-
-def redis_store(server: RedisServer, conn_id: str = "videos") -> RedisStore:
-    settings = StoreSettings(conn_id="budget_store", host="127.0.0.1", port=server.port)
-    return RedisStore(settings, ledger_name(conn_id))
 
 
 def test_a_request_that_does_not_fit_is_refused_naming_the_budget_and_the_reset() -> None:
@@ -106,39 +81,9 @@ def test_a_month_and_a_time_zone() -> None:
         budget.reserve("b", usd("1"), "b")
 
 
-@pytest.mark.parametrize(
-    ("extra", "error"),
-    [
-        ({"budget_usd_per_day": "lots"}, r"budget_usd_per_day='lots' is not a number"),
-        ({"budget_usd_per_day": 1, "budget_timezone": "Mars/Base"}, r"not a time zone"),
-    ],
-)
-def test_bad_extras_are_refused_naming_them(extra: dict[str, Any], error: str) -> None:
-    with pytest.raises(GrokVideoError, match=error):
-        BudgetLimits.from_extra("videos", extra)
-
-
 def test_a_budget_without_a_price_refuses_rather_than_pays() -> None:
     with pytest.raises(BudgetExceeded, match="no price is known"):
         process_budget(Clock()).reserve("a", None, "video a")
-
-
-def test_the_lua_script_and_the_python_twin_agree(redis_server: RedisServer) -> None:  # noqa: F811
-    store = redis_store(redis_server)
-    twin: dict[str, str] = {}
-    rng = random.Random(32)
-    now = NOON
-    limits = BudgetLimits.from_extra("videos", {"budget_usd_per_day": 3, "budget_usd_per_month": 7})
-    for step in range(400):
-        now += rng.choice([0.5, 60.0, 3_600.0, 30_000.0])
-        op = rng.choice(["reserve", "reserve", "settle", "release", "status"])
-        ident = rng.choice(["a", "b", "c", "d", "gen:a", "gen:b"])
-        ticks = usd(str(rng.choice(["0.35", "0.7", "1.2", "0"])))
-        alias = rng.choice(["", "", "gen:a", "gen:b"]) if op == "settle" else ""
-        pairs = [t for p in limits.periods(now) for t in (p.name, str(p.limit_ticks))]
-        args = [op, ident, str(ticks), f"{now:.3f}", f"{2 * DAY:.3f}", alias, *pairs]
-        assert store.run(args) == apply(twin, args), f"step {step}: {args}"
-        assert store.fields() == twin, f"step {step}: {args}"
 
 
 def test_workers_racing_for_the_last_dollars_never_go_over(redis_server: RedisServer) -> None:  # noqa: F811
@@ -176,25 +121,3 @@ def test_workers_racing_for_the_last_dollars_never_go_over(redis_server: RedisSe
     assert day.spent_ticks == settled * usd("0.30")
     assert day.reserved_ticks == (len(granted) - settled) * usd("0.35")
     assert day.left_ticks < usd("0.35")
-
-
-def test_the_ledger_is_named_by_a_hash_of_the_connection(redis_server: RedisServer) -> None:  # noqa: F811
-    store = redis_store(redis_server, "marketing")
-    budget = SpendBudget(
-        BudgetLimits.from_extra("marketing", {"budget_usd_per_day": 1}), store, Clock()
-    )
-    budget.reserve("a", usd("0.1"), "a")
-    keys = redis.Redis(port=redis_server.port).keys("grokvideo:spend:*")
-    assert keys == [ledger_name("marketing").encode()] and b"marketing" not in keys[0]
-
-
-def test_a_ledger_that_cannot_be_read_sends_nothing() -> None:
-    from redis_support import free_port
-
-    from airflow_provider_grokvideo.budget.stores import SpendStoreDown
-
-    settings = StoreSettings(conn_id="budget_store", host="127.0.0.1", port=free_port())
-    limits = BudgetLimits.from_extra("videos", {"budget_usd_per_day": 1})
-    budget = SpendBudget(limits, RedisStore(settings, ledger_name("videos")), Clock())
-    with pytest.raises(SpendStoreDown, match=r"cannot be read .* nothing was sent"):
-        budget.reserve("a", usd("0.1"), "a")
