@@ -50,7 +50,6 @@ NOT_YET = {
     "plugins/grok_videos.py",
     "plugins/reviews.py",
     "plugins/spending.py",
-    "tasks/review.py",
 
 }
 
