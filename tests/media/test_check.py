@@ -1,31 +1,25 @@
-"""The delivered-video check (media/probe.py, media/check.py, media/poster.py): a matching and
-a mismatching video, read with PyAV and from the MP4 header alone; and how the page shows it."""
+"""The delivered-video check (``media/check.py``): a matching and a mismatching video, read with
+PyAV and from the MP4 header alone, the tolerances; and how the page shows the check."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 import pytest
 
-from airflow_provider_grokvideo.emulator.cdn import sample_bytes
-from airflow_provider_grokvideo.emulator.media import shape_for, video_bytes
 from airflow_provider_grokvideo.media.check import Expected, compare, expected_audio, video_size
-from airflow_provider_grokvideo.media.poster import poster_jpeg
-from airflow_provider_grokvideo.media.probe import NotAVideo, probe, read_mp4_header
+from airflow_provider_grokvideo.media.probe import probe
 
 SPOT = Expected(duration=3, aspect_ratio="9:16", resolution="720p", audio=True)
 READERS = pytest.mark.parametrize("use_pyav", [True, False], ids=["pyav", "mp4-header"])
 
 
-def made(*, mismatch: bool = False) -> io.BytesIO:
-    data = video_bytes(shape_for(3, "9:16", "720p", True, mismatch=mismatch))
-    assert data is not None
-    return io.BytesIO(data)
-
-
 @READERS
-def test_a_video_that_is_what_was_asked_matches(use_pyav: bool) -> None:
+def test_a_video_that_is_what_was_asked_matches(
+    use_pyav: bool, made: Callable[..., io.BytesIO]
+) -> None:
     delivered = compare(probe(made(), use_pyav=use_pyav), SPOT)
     assert delivered["matches"] is True and delivered["mismatches"] == []
     assert (delivered["width"], delivered["height"], delivered["codec"]) == (720, 1280, "h264")
@@ -33,14 +27,14 @@ def test_a_video_that_is_what_was_asked_matches(use_pyav: bool) -> None:
 
 
 @READERS
-def test_a_video_that_is_not_says_how(use_pyav: bool) -> None:
+def test_a_video_that_is_not_says_how(use_pyav: bool, made: Callable[..., io.BytesIO]) -> None:
     delivered = compare(probe(made(mismatch=True), use_pyav=use_pyav), SPOT)
     assert delivered["matches"] is False
     kinds = [why.split(":")[0] for why in delivered["mismatches"]]
     assert kinds == ["duration", "aspect ratio", "audio"]
 
 
-def test_tolerances_resolution_and_codec() -> None:
+def test_tolerances_resolution_and_codec(made: Callable[..., io.BytesIO]) -> None:
     info = probe(made(), use_pyav=False)
     assert compare(info, Expected(duration=3.08))["matches"]  # within two frames at 24 fps
     assert not compare(info, Expected(duration=3.3))["matches"]
@@ -56,24 +50,7 @@ def test_tolerances_resolution_and_codec() -> None:
     assert expected_audio(None, None) is None
 
 
-def test_the_header_reader_refuses_what_is_no_mp4() -> None:
-    with pytest.raises(NotAVideo, match="no ftyp"):
-        read_mp4_header(io.BytesIO(b"<html>not a video</html>"))
-    sample = sample_bytes("sample.mp4")
-    moov = sample.index(b"moov") - 4
-    with pytest.raises(NotAVideo, match="no moov"):
-        read_mp4_header(io.BytesIO(sample[:moov] if moov > 16 else sample[:16]))
-    with pytest.raises(NotAVideo):
-        probe(io.BytesIO(b"garbage" * 10), use_pyav=True)
-
-
-def test_a_poster_frame_is_a_jpeg() -> None:
-    poster = poster_jpeg(made())
-    assert poster is not None and poster[:3] == b"\xff\xd8\xff"
-    assert poster_jpeg(io.BytesIO(b"not a video")) is None
-
-
-def test_the_page_shows_the_check_and_xais_files_copy() -> None:
+def test_the_page_shows_the_check_and_xais_files_copy(made: Callable[..., io.BytesIO]) -> None:
     from airflow_provider_grokvideo.plugins.generations import Filters, Generation, Page, TaskRef
     from airflow_provider_grokvideo.plugins.page import render_page
 

@@ -27,7 +27,6 @@ from airflow_provider_grokvideo.plugins.storage_roots import (
 MP4 = b"\0\0\0\x18ftypmp42\0\0\0\0isommp42" + bytes(64)
 JPEG = b"\xff\xd8\xff\xe0\0\x10JFIF\0" + bytes(32)
 PNG = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR" + bytes(32)
-WEBP = b"RIFF\x24\0\0\0WEBPVP8 " + bytes(32)
 GIF = b"GIF89a" + bytes(32)
 
 
@@ -283,31 +282,6 @@ def test_the_first_bytes_must_be_those_of_the_kind(store: dict[str, Path]) -> No
         )
     finally:
         stored.handle.close()
-
-
-@pytest.mark.parametrize(
-    ("head", "kind", "media_type"),
-    [
-        (MP4, "video", "video/mp4"),
-        (b"\0\0\0\x14ftypqt  \0\0\0\0", "video", "video/quicktime"),
-        (JPEG, "thumbnail", "image/jpeg"),
-        (PNG, "thumbnail", "image/png"),
-        (WEBP, "thumbnail", "image/webp"),
-        (GIF, "thumbnail", "image/gif"),
-        (JPEG, "video", None),
-        (MP4, "thumbnail", None),
-        (b"<html><script>", "thumbnail", None),
-        (b"RIFF\0\0\0\0WAVE", "thumbnail", None),
-        (b"\0\0\0\x18ftyp", "video", None),  # cut short
-        (b"\0\0\0\x1cftypavif\0\0\0\0", "thumbnail", "image/avif"),
-        (b"\0\0\0\x1cftypavif\0\0\0\0", "video", None),  # a still image, not a video
-        (b"\0\0\0\x18ftypheic\0\0\0\0", "thumbnail", None),  # no browser draws it
-    ],
-)
-def test_signatures(head: bytes, kind: str, media_type: str | None) -> None:
-    from airflow_provider_grokvideo.media.signatures import media_type as detected
-
-    assert detected(head, kind) == media_type  # type: ignore[arg-type]
 
 
 def test_a_fifo_or_a_folder_is_refused_without_hanging(store: dict[str, Path]) -> None:
