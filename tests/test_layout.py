@@ -40,8 +40,6 @@ NOT_YET = {
     "emulator/wire.py",
     "emulator/xcompute.py",
     "hooks/mountsea.py",
-    "hooks/outcomes.py",
-    "hooks/settings.py",
     "hooks/xcompute.py",
     "plugins/generations.py",
     "plugins/grok_videos.py",
