@@ -11,8 +11,8 @@ import time
 import httpx
 import pytest
 from airflow.sdk import Connection
+from hook_support import FAST, make_hook, wait_until_done
 
-from airflow_provider_grokvideo.emulator import DEFAULT_API_KEY
 from airflow_provider_grokvideo.exceptions import (
     GrokVideoError,
     InvalidVideoRequest,
@@ -35,28 +35,7 @@ from airflow_provider_grokvideo.hooks.xai import XAIVideoHook
 from airflow_provider_grokvideo.hooks.xcompute import XComputeVideoHook
 
 UPSTREAMS = ["xcompute", "mountsea", "xai"]
-FAST = RetryPolicy(attempts=4, initial_wait=0.05, max_wait=3.0)
 SECRET = "sk-test-0123456789abcdef"
-
-
-def make_hook(emulator, upstream: str, *, key: str = DEFAULT_API_KEY, **extra) -> GrokVideoHook:
-    conn = Connection(
-        conn_id=f"test_{upstream}",
-        conn_type=f"grokvideo_{upstream}",
-        host=emulator.base_url(upstream),
-        password=key,
-        extra=json.dumps(extra) if extra else None,
-    )
-    return hook_class_for(conn.conn_type)(conn.conn_id, connection=conn, retry=FAST)
-
-
-def wait_until_done(hook: GrokVideoHook, generation_id: str, limit: float = 20.0):
-    deadline = time.monotonic() + limit
-    while True:
-        generation = hook.get_video(generation_id)
-        if generation.is_terminal or time.monotonic() > deadline:
-            return generation
-        time.sleep(0.2)
 
 
 def submissions(emulator, upstream: str) -> int:

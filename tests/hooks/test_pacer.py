@@ -9,16 +9,15 @@ import json
 import signal
 import threading
 import time
+from functools import partial
 from typing import Any
 
 import pytest
-from airflow.sdk import Connection
+from hook_support import make_hook
 
-from airflow_provider_grokvideo.emulator import DEFAULT_API_KEY, Emulator
+from airflow_provider_grokvideo.emulator import Emulator
 from airflow_provider_grokvideo.exceptions import GrokVideoError, UpstreamHTTPError
-from airflow_provider_grokvideo.hooks import hook_class_for
 from airflow_provider_grokvideo.hooks import pacer as pacing
-from airflow_provider_grokvideo.hooks.base import GrokVideoHook
 from airflow_provider_grokvideo.hooks.outcomes import RetryPolicy
 from airflow_provider_grokvideo.hooks.pacer import (
     DECREASE,
@@ -246,15 +245,8 @@ def test_a_wait_interrupted_by_a_signal_leaves_the_queue() -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def hook_for(emulator: Emulator, upstream: str, **extra: Any) -> GrokVideoHook:
-    conn = Connection(
-        conn_id=f"paced_{upstream}",
-        conn_type=f"grokvideo_{upstream}",
-        host=emulator.base_url(upstream),
-        password=DEFAULT_API_KEY,
-        extra=json.dumps(extra) if extra else None,
-    )
-    return hook_class_for(conn.conn_type)(conn.conn_id, connection=conn, retry=RetryPolicy(1))
+# One try: a 429 must reach the test, not be retried away.
+hook_for = partial(make_hook, retry=RetryPolicy(1))
 
 
 def test_requests_per_second_extra_is_read_and_checked(grokvideo_emulator: Emulator) -> None:

@@ -5,44 +5,18 @@ that offer none say who does."""
 from __future__ import annotations
 
 import base64
-import json
-import time
 from decimal import Decimal
 
 import httpx
 import pytest
-from airflow.sdk import Connection
+from hook_support import make_hook, wait_until_done
 from repo_paths import SAMPLE_MP4
 
 from airflow_provider_grokvideo.emulator import DEFAULT_API_KEY
 from airflow_provider_grokvideo.exceptions import InvalidVideoRequest, UpstreamHTTPError
-from airflow_provider_grokvideo.hooks import hook_class_for
-from airflow_provider_grokvideo.hooks.base import GrokVideoHook
-from airflow_provider_grokvideo.hooks.outcomes import RetryPolicy
 
-FAST = RetryPolicy(attempts=3, initial_wait=0.05, max_wait=1.0)
 MP4_DATA_URI = "data:video/mp4;base64," + base64.b64encode(SAMPLE_MP4.read_bytes()).decode()
 PNG_DATA_URI = "data:image/png;base64,iVBORw0KGgo="
-
-
-def make_hook(emulator, upstream: str = "xai", **extra) -> GrokVideoHook:
-    conn = Connection(
-        conn_id=f"test_{upstream}",
-        conn_type=f"grokvideo_{upstream}",
-        host=emulator.base_url(upstream),
-        password=DEFAULT_API_KEY,
-        extra=json.dumps(extra) if extra else None,
-    )
-    return hook_class_for(conn.conn_type)(conn.conn_id, connection=conn, retry=FAST)
-
-
-def finished(hook: GrokVideoHook, generation_id: str, limit: float = 20.0):
-    deadline = time.monotonic() + limit
-    while True:
-        generation = hook.get_video(generation_id)
-        if generation.is_terminal or time.monotonic() > deadline:
-            return generation
-        time.sleep(0.1)
 
 
 def requests(emulator, upstream: str = "xai") -> int:
@@ -56,7 +30,9 @@ def test_generate_extend_extend_is_a_30_second_video_billed_by_the_added_seconds
     grokvideo_emulator,
 ):
     hook = make_hook(grokvideo_emulator)
-    clip = finished(hook, hook.submit_video("a surfer at dawn [emulator:seconds=0.3]", duration=10))
+    clip = wait_until_done(
+        hook, hook.submit_video("a surfer at dawn [emulator:seconds=0.3]", duration=10)
+    )
     assert clip.status == "succeeded" and clip.duration == 10
     source = clip
     for length in (20, 30):
@@ -66,7 +42,7 @@ def test_generate_extend_extend_is_a_30_second_video_billed_by_the_added_seconds
             duration=10,
             source_duration=source.duration,
         )
-        source = finished(hook, generation_id)
+        source = wait_until_done(hook, generation_id)
         assert source.status == "succeeded" and source.video_urls
         assert source.duration == length  # the source plus the added seconds
         # 10 s added, billed at xAI's 480p price: $0.50, read from usage.cost_in_usd_ticks.
@@ -76,8 +52,10 @@ def test_generate_extend_extend_is_a_30_second_video_billed_by_the_added_seconds
 
 def test_an_edit_keeps_its_sources_length(grokvideo_emulator):
     hook = make_hook(grokvideo_emulator)
-    approved = finished(hook, hook.submit_video("a bottle [emulator:seconds=0.3]", duration=8))
-    edited = finished(
+    approved = wait_until_done(
+        hook, hook.submit_video("a bottle [emulator:seconds=0.3]", duration=8)
+    )
+    edited = wait_until_done(
         hook,
         hook.submit_video_edit(
             "make it blue [emulator:seconds=0.3]", video_url=approved.video_urls[0]
@@ -91,7 +69,7 @@ def test_an_edit_keeps_its_sources_length(grokvideo_emulator):
 
 def test_an_edit_of_a_data_uri_is_accepted(grokvideo_emulator):
     hook = make_hook(grokvideo_emulator)
-    edited = finished(hook, hook.submit_video_edit("sepia", video_url=MP4_DATA_URI))
+    edited = wait_until_done(hook, hook.submit_video_edit("sepia", video_url=MP4_DATA_URI))
     assert edited.status == "succeeded" and edited.video_urls
 
 
@@ -156,7 +134,7 @@ def test_relax_limits_sends_what_xai_may_have_widened(grokvideo_emulator):
 
 def test_the_emulator_refuses_an_edit_of_a_video_too_long(grokvideo_emulator):
     hook = make_hook(grokvideo_emulator)
-    clip = finished(hook, hook.submit_video("long [emulator:seconds=0.2]", duration=10))
+    clip = wait_until_done(hook, hook.submit_video("long [emulator:seconds=0.2]", duration=10))
     # Its length unknown to the hook (not passed): the upstream's own refusal reaches the user.
     with pytest.raises(UpstreamHTTPError) as info:
         hook.submit_video_edit("p", video_url=clip.video_urls[0])
@@ -199,7 +177,7 @@ def test_reference_images_end_to_end(grokvideo_emulator):
     call = hook.build_request("the same bottle on a beach", duration=10, reference_image_urls=refs)
     assert call.json["reference_images"] == [{"url": url} for url in refs]
     assert "image" not in call.json
-    generation = finished(
+    generation = wait_until_done(
         hook,
         hook.submit_video(
             "the bottle [emulator:seconds=0.2]", duration=10, reference_image_urls=refs
@@ -327,7 +305,7 @@ def test_edits_share_the_faults_and_rate_limits_of_submits(grokvideo_emulator):
 
 def test_1080p_on_imagine_1_5_only(grokvideo_emulator):
     hook = make_hook(grokvideo_emulator)
-    generation = finished(
+    generation = wait_until_done(
         hook,
         hook.submit_video(
             "city at night [emulator:seconds=0.2]",

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from decimal import Decimal
 
 import pytest
-from airflow.sdk import Connection
+from hook_support import make_hook
 
 from airflow_provider_grokvideo.exceptions import InvalidVideoRequest, UpstreamHTTPError
-from airflow_provider_grokvideo.hooks.outcomes import RetryPolicy
-from airflow_provider_grokvideo.hooks.xai import XAIVideoHook
 from airflow_provider_grokvideo.pricing import BATCH_PRICE_SOURCE
 
-FAST = RetryPolicy(attempts=3, initial_wait=0.05, max_wait=1.0)
 SECRET = "sk-test-0123456789abcdef"
 
 
@@ -24,17 +20,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def make_hook(emulator, key: str | None = None, **extra) -> XAIVideoHook:
-    conn = Connection(
-        conn_id="test_xai_batch",
-        conn_type="grokvideo_xai",
-        host=emulator.base_url("xai"),
-        password=key or emulator.api_key,
-        extra=json.dumps(extra) if extra else None,
-    )
-    return XAIVideoHook(conn.conn_id, connection=conn, retry=FAST)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from airflow.sdk import Connection
+from hook_support import make_hook
 
 from airflow_provider_grokvideo.emulator import DEFAULT_API_KEY
 from airflow_provider_grokvideo.exceptions import (
@@ -18,8 +19,6 @@ from airflow_provider_grokvideo.exceptions import (
     UpstreamHTTPError,
 )
 from airflow_provider_grokvideo.hooks import hook_class_for
-from airflow_provider_grokvideo.hooks.base import GrokVideoHook
-from airflow_provider_grokvideo.hooks.outcomes import RetryPolicy
 from airflow_provider_grokvideo.tasks.submit_record import (
     LedgerJournal,
     SubmitLedger,
@@ -28,19 +27,7 @@ from airflow_provider_grokvideo.tasks.submit_record import (
     idempotency_key,
 )
 
-FAST = RetryPolicy(attempts=4, initial_wait=0.05, max_wait=1.0)
 FINGERPRINT = "sha256:0123456789abcdef"
-
-
-def make_hook(emulator: Any, upstream: str, **extra: Any) -> GrokVideoHook:
-    conn = Connection(
-        conn_id=f"test_{upstream}",
-        conn_type=f"grokvideo_{upstream}",
-        host=emulator.base_url(upstream),
-        password=DEFAULT_API_KEY,
-        extra=json.dumps(extra) if extra else None,
-    )
-    return hook_class_for(conn.conn_type)(conn.conn_id, connection=conn, retry=FAST)
 
 
 def stats(emulator: Any, upstream: str) -> dict[str, int]:

@@ -16,6 +16,7 @@ from airflow.sdk.exceptions import (
     AirflowSkipException,
     TaskDeferred,
 )
+from hook_support import submit
 
 from airflow_provider_grokvideo.emulator import UPSTREAMS, Emulator
 from airflow_provider_grokvideo.exceptions import GenerationFailed
@@ -24,12 +25,6 @@ from airflow_provider_grokvideo.tasks.links import GrokVideoLink
 from airflow_provider_grokvideo.triggers.video import GrokVideoTrigger
 
 CONTEXT: Any = {}
-
-
-def submit(upstream: str, prompt: str = "a hummingbird, macro") -> str:
-    from airflow_provider_grokvideo.hooks import get_video_hook
-
-    return get_video_hook(f"grokvideo_{upstream}_default").submit_video(prompt)
 
 
 def sensor(**kwargs: Any) -> GrokVideoSensor:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from airflow.sdk import BaseOperator
+from hook_support import submit
 
 from airflow_provider_grokvideo.emulator import Emulator
 from airflow_provider_grokvideo.models import VideoGeneration
@@ -32,12 +33,6 @@ class Waiter(GenerationWaitMixin, BaseOperator):
         self.conn_id = conn_id
         self.timeout = 30.0
         self._set_poll_settings(0.2, 0.1, 0.5)
-
-
-def submit(upstream: str, prompt: str = "a windmill") -> str:
-    from airflow_provider_grokvideo.hooks import get_video_hook
-
-    return get_video_hook(f"grokvideo_{upstream}_default").submit_video(prompt)
 
 
 def test_seconds_takes_numbers_and_timedeltas_and_refuses_negatives() -> None:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from hook_support import submit
 
 from airflow_provider_grokvideo.emulator import DEFAULT_API_KEY, UPSTREAMS, Emulator
 from airflow_provider_grokvideo.triggers.video import (
@@ -184,12 +185,6 @@ def refuse_blocking_connection_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("blocking BaseHook.get_connection called inside the trigger")
 
     monkeypatch.setattr(BaseHook, "get_connection", classmethod(refuse))
-
-
-def submit(upstream: str, prompt: str = "a lighthouse in a storm") -> str:
-    from airflow_provider_grokvideo.hooks import get_video_hook
-
-    return get_video_hook(f"grokvideo_{upstream}_default").submit_video(prompt)
 
 
 async def events_of(trigger: GrokVideoTrigger) -> list[dict[str, Any]]:
