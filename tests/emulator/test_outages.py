@@ -7,9 +7,6 @@ on one (besides the shared port); the session's ``fast_emulator`` has none.
 from __future__ import annotations
 
 import re
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -19,8 +16,8 @@ import pytest
 
 from airflow_provider_grokvideo.emulator import DEFAULT_API_KEY, UPSTREAMS, Emulator
 from airflow_provider_grokvideo.emulator.__main__ import build_parser
+from emulator.command_line import running_emulator
 from emulator.conftest import JOB_SECONDS, Api
-from emulator.test_server import ENV
 
 AUTH = {"Authorization": f"Bearer {DEFAULT_API_KEY}"}
 #: What each upstream answers while down with each kind: (status, a fragment of the body).
@@ -253,26 +250,8 @@ def test_http_control_refuse_without_own_port(emu: Emulator):
 def test_cli_serves_an_upstream_on_its_own_port_and_refuses_it():
     options = {o for a in build_parser()._actions for o in a.option_strings}
     assert "--upstream-port" in options
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "airflow_provider_grokvideo.emulator",
-            "--port",
-            "0",
-            "--upstream-port",
-            "xai",
-            "--log-level",
-            "warning",
-        ],
-        env=ENV,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        lines = [process.stdout.readline() for _ in range(5)]  # banner, 3 upstreams, control
+    with running_emulator("--upstream-port", "xai", "--log-level", "warning") as output:
+        lines = [output.readline() for _ in range(5)]  # banner, 3 upstreams, control
         url = re.search(r"listening on (http://[\d.:]+)", lines[0]).group(1)  # type: ignore[union-attr]
         xai = re.search(r"xai\s+(http://[\d.:]+/xai)", "".join(lines)).group(1)  # type: ignore[union-attr]
         assert not xai.startswith(url + "/")
@@ -288,11 +267,3 @@ def test_cli_serves_an_upstream_on_its_own_port_and_refuses_it():
         assert refused(f"{xai}/v1/videos/nope")
         httpx.put(f"{url}/_emulator/outages", json={"xai": None}).raise_for_status()
         assert httpx.get(f"{xai}/v1/videos/nope", headers=AUTH).status_code == 404
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    assert process.returncode == 0, process.stderr.read() if process.stderr else ""

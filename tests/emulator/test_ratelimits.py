@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from typing import Any
 
@@ -15,6 +13,7 @@ from airflow_provider_grokvideo.emulator import DEFAULT_API_KEY, Emulator
 from airflow_provider_grokvideo.emulator.__main__ import build_parser
 from airflow_provider_grokvideo.emulator.app import EmulatorApp
 from airflow_provider_grokvideo.emulator.ratelimits import RateLimits
+from emulator.command_line import running_emulator
 
 UPSTREAMS = ["xcompute", "mountsea", "xai"]
 
@@ -110,26 +109,10 @@ def test_command_line_option() -> None:
 
 
 def test_command_line_emulator_enforces_it() -> None:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "airflow_provider_grokvideo.emulator",
-            "--port",
-            "0",
-            "--log-level",
-            "warning",
-            "--rate-limit",
-            "mountsea=1",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        first = process.stdout.readline()
+    with running_emulator("--log-level", "warning", "--rate-limit", "mountsea=1") as output:
+        first = output.readline()
         url = first.split(" on ", 1)[1].split(" ", 1)[0]
-        lines = [process.stdout.readline() for _ in range(3)]
+        lines = [output.readline() for _ in range(3)]
         assert any("mountsea" in line and "1 requests/s per key" in line for line in lines)
         headers = {"Authorization": f"Bearer {DEFAULT_API_KEY}"}
         codes = [
@@ -140,6 +123,3 @@ def test_command_line_emulator_enforces_it() -> None:
         stats = httpx.get(f"{url}/_emulator/stats").json()
         assert stats["upstreams"]["mountsea"]["rate_limited_status"] == 1
         assert json.dumps(stats["rate_limits"]) == '{"mountsea": 1.0}'
-    finally:
-        process.terminate()
-        process.wait(10)

@@ -1,16 +1,13 @@
-"""Starting the emulator (thread, CLI, pytest plugin), TLS, stats, reset, connections."""
+"""Starting the emulator (``emulator/server.py``): in a thread, with TLS, in process as an ASGI
+app; its stats, reset and job inspection; the Airflow connection of an emulator elsewhere."""
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
 import sys
-import textwrap
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,11 +16,8 @@ import trustme
 from airflow.sdk import Connection
 
 from airflow_provider_grokvideo.emulator import DEFAULT_API_KEY, Emulator, create_app
-from airflow_provider_grokvideo.emulator.__main__ import build_parser
 from airflow_provider_grokvideo.emulator.connections import ConnectionDropped
-
-REPO = Path(__file__).resolve().parents[2]
-ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+from emulator.command_line import ENV
 
 
 def test_package_import_is_light() -> None:
@@ -113,20 +107,6 @@ def test_stats_shape_reset_and_job_inspection(api: Any) -> None:
     assert httpx.get(f"{api.emulator.url}/_emulator/unknown").status_code == 404
 
 
-def test_connections_opened_counts_real_connections(emu: Emulator) -> None:
-    headers = {"Authorization": f"Bearer {DEFAULT_API_KEY}"}
-    with httpx.Client(headers=headers) as pooled:
-        job = pooled.post(emu.base_url("xai") + "/v1/videos/generations", json={"prompt": "x"})
-        for _ in range(20):
-            pooled.get(emu.base_url("xai") + f"/v1/videos/{job.json()['request_id']}")
-    assert emu.stats()["connections_opened"] == 1
-    for _ in range(5):
-        httpx.get(f"{emu.url}/_emulator/health")
-    stats = emu.stats()
-    assert stats["connections_opened"] == 6
-    assert stats["upstreams"]["xai"]["status_reads"] == 20
-
-
 @pytest.fixture(scope="module")
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, str]]:
     ca = trustme.CA()
@@ -160,126 +140,6 @@ def test_tls(tls_files: tuple[str, str, str]) -> None:
             assert emu.stats()["connections_opened"] == 1  # one pooled TLS connection
             assert client.get(emu.base_url("xai") + f"/v1/videos/{request_id}").is_success
         assert emu.stats()["connections_opened"] == 2  # a new one after the drop
-
-
-def test_cli_help_lists_every_option() -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "airflow_provider_grokvideo.emulator", "--help"],
-        env=ENV,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    options = [o for a in build_parser()._actions for o in a.option_strings if o.startswith("--")]
-    expected = {
-        "--host",
-        "--port",
-        "--job-seconds",
-        "--api-key",
-        "--max-jobs",
-        "--ssl-certfile",
-        "--ssl-keyfile",
-        "--log-level",
-    }
-    assert expected <= set(options)
-    for option in options:
-        assert option in out, option
-    assert DEFAULT_API_KEY in out
-
-
-def test_cli_starts_answers_and_stops(tmp_path: Path) -> None:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "airflow_provider_grokvideo.emulator",
-            "--port",
-            "0",
-            "--job-seconds",
-            "0",
-            "--api-key",
-            "cli-key",
-            "--max-jobs",
-            "100",
-            "--log-level",
-            "warning",
-        ],
-        env=ENV,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        banner = process.stdout.readline()
-        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", banner)
-        assert match, banner
-        url = match.group(1)
-        headers = {"Authorization": "Bearer cli-key"}
-        for _ in range(100):
-            try:
-                response = httpx.post(
-                    f"{url}/mountsea/xai/videos",
-                    json={"model": "grok-imagine-video", "prompt": "x"},
-                    headers=headers,
-                )
-                break
-            except httpx.ConnectError:
-                time.sleep(0.05)
-        assert response.status_code == 200
-        task = httpx.get(
-            f"{url}/mountsea/xai/tasks",
-            params={"taskId": response.json()["taskId"]},
-            headers=headers,
-        ).json()
-        assert task["status"] == "completed"
-        assert httpx.get(f"{url}/_emulator/stats").json()["max_jobs"] == 100
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    assert process.returncode == 0, process.stderr.read() if process.stderr else ""
-
-
-def test_pytest_plugin(tmp_path: Path) -> None:
-    (tmp_path / "conftest.py").write_text(
-        'pytest_plugins = ["airflow_provider_grokvideo.emulator.pytest_plugin"]\n'
-    )
-    (tmp_path / "pytest.ini").write_text("[pytest]\ngrokvideo_emulator_job_seconds = 0.2\n")
-    (tmp_path / "test_uses_plugin.py").write_text(
-        textwrap.dedent(
-            """
-            import httpx
-
-            def test_first(grokvideo_emulator):
-                assert grokvideo_emulator.stats()["job_seconds"] == 0.2
-                r = httpx.post(
-                    grokvideo_emulator.base_url("xai") + "/v1/videos/generations",
-                    json={"prompt": "x"},
-                    headers={"Authorization": "Bearer emulator-key"},
-                )
-                assert r.status_code == 200
-                assert grokvideo_emulator.stats()["jobs_total"] == 1
-
-            def test_second_is_reset(grokvideo_emulator, grokvideo_emulator_session):
-                assert grokvideo_emulator is grokvideo_emulator_session
-                assert grokvideo_emulator.stats()["jobs_total"] == 0
-            """
-        )
-    )
-    env = {k: v for k, v in ENV.items() if not k.startswith("GROKVIDEO_EMULATOR_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "2 passed" in result.stdout
 
 
 async def test_in_process_asgi_app() -> None:

@@ -1,9 +1,11 @@
-"""The emulator's xAI edits, extensions, reference images, 1080p and 202 polls, over raw HTTP
-as UPSTREAMS.md section 3 writes them (no provider code in the loop)."""
+"""The emulator's xAI API over raw HTTP (``emulator/xai.py``), as UPSTREAMS.md section 3 writes
+it (no provider code in the loop): edits, extensions, reference images, 1080p and 202 polls;
+the flow; each documented rule refused in xAI's own error shape."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -14,6 +16,13 @@ from airflow_provider_grokvideo.emulator.__main__ import build_parser
 from airflow_provider_grokvideo.emulator.app import EmulatorApp
 from airflow_provider_grokvideo.emulator.faults import MarkerError, parse_markers
 from airflow_provider_grokvideo.emulator.xai import UNKNOWN_SOURCE_SECONDS, output_seconds
+from emulator.checks import (
+    MISSING,
+    XAI,
+    assert_mp4,
+    assert_progress_rises,
+    body_with,
+)
 
 EDITS, EXTENSIONS = "/v1/videos/edits", "/v1/videos/extensions"
 
@@ -127,3 +136,108 @@ def test_cli_option() -> None:
     assert build_parser().parse_args(["--xai-pending-202", "body"]).xai_pending_202 == "body"
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--xai-pending-202", "always"])
+
+
+# --- the flow ------------------------------------------------------------------------------
+
+
+def test_xai_flow(api: Any, media: Callable[..., httpx.Response]) -> None:
+    response = api.submit(
+        "xai",
+        prompt="a lighthouse [emulator:seconds=1]",  # long enough to see queued and running
+        model="grok-imagine-video",
+        duration=6,
+        aspect_ratio="4:3",
+        resolution="720p",
+        image={"url": "https://example.com/start.png"},
+    )
+    assert response.status_code == 200
+    assert set(response.json()) == {"request_id"}
+    bodies = api.poll("xai", response.json()["request_id"])
+    assert {b["status"] for b in bodies[:-1]} == {"pending"}
+    assert any("progress" not in b for b in bodies[:-1])  # queued: no progress
+    assert any("progress" in b for b in bodies[:-1])  # running: progress present
+    assert_progress_rises([b["progress"] for b in bodies if "progress" in b])
+    done = bodies[-1]
+    assert done == {
+        "status": "done",
+        "video": {"url": done["video"]["url"], "duration": 6, "respect_moderation": True},
+        "model": "grok-imagine-video",
+        "usage": {"cost_in_usd_ticks": 6 * 700_000_000},  # $0.07/s at 720p: $0.42
+    }
+    assert_mp4(media(done["video"]["url"]))
+
+
+def test_xai_imagine_1_5_is_accepted_echoed_and_billed(api: Any) -> None:
+    request_id = api.submit_id("xai", model="grok-imagine-video-1.5", duration=10)
+    done = api.poll("xai", request_id)[-1]
+    assert done["model"] == "grok-imagine-video-1.5"
+    # Billed at its published base price, $0.08/s.
+    assert done["usage"] == {"cost_in_usd_ticks": 10 * 800_000_000}
+    response = api.submit("xai", model="grok-imagine-video-2")
+    assert response.status_code == 400 and "grok-imagine-video-2" in response.json()["error"]
+
+
+def test_xai_default_duration_and_data_uri_image(api: Any) -> None:
+    image = {"url": "data:image/png;base64,iVBORw0KGgo="}
+    done = api.poll("xai", api.submit_id("xai", image=image))[-1]
+    assert done["video"]["duration"] == 8
+
+
+def test_xai_failed_expired_no_url(api: Any) -> None:
+    ids = [api.submit_id("xai", prompt=f"x [emulator:{m}]") for m in ("fail", "expire", "no-url")]
+    failed, expired, no_url = (api.poll("xai", job_id)[-1] for job_id in ids)
+    assert failed["status"] == "failed"
+    assert failed["error"]["code"] and failed["error"]["message"]
+    assert expired["status"] == "expired" and "video" not in expired
+    assert no_url["status"] == "done"
+    assert no_url["video"]["respect_moderation"] is False and "url" not in no_url["video"]
+
+
+# --- validation ---------------------------------------------------------------------------
+
+XAI_INVALID = [
+    ("prompt", MISSING),
+    ("prompt", ""),
+    ("prompt", ["a"]),
+    ("model", "grok-imagine-1.0-video-apimart"),
+    ("duration", 0),
+    ("duration", 16),
+    ("duration", "8"),
+    ("duration", 7.5),
+    ("aspect_ratio", "5:4"),
+    ("aspect_ratio", "16x9"),
+    ("resolution", "720P"),
+    ("resolution", "1080p"),
+    ("image", "https://example.com/a.png"),
+    ("image", [{"url": "https://example.com/a.png"}]),
+    ("image", {"url": "ftp://example.com/a.png"}),
+    ("image", {"url": "iVBORw0KGgoAAAANSUhEUgAAAAEAAAAB"}),
+    ("image", {}),
+    ("prompt", "x [emulator:cancel]"),
+    ("prompt", "x [emulator:seconds=abc]"),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), XAI_INVALID)
+def test_xai_validation(api: Any, field: str, value: Any) -> None:
+    response = api.submit("xai", body_with(XAI, field, value))
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["code"] == "Client specified an invalid argument"
+    assert isinstance(body["error"], str) and body["error"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("duration", 1),
+        ("duration", 15),
+        ("aspect_ratio", "3:4"),
+        ("resolution", "480p"),
+        ("model", "grok-imagine-video"),
+        ("image", {"url": "data:image/jpeg;base64,/9j/4AAQSkZJRg=="}),
+    ],
+)
+def test_xai_accepts_documented_values(api: Any, field: str, value: Any) -> None:
+    assert api.submit("xai", body_with(XAI, field, value)).status_code == 200
