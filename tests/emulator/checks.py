@@ -9,6 +9,10 @@ from typing import Any
 
 import httpx
 
+from airflow_provider_grokvideo.emulator import DEFAULT_API_KEY
+
+#: The emulator's accepted key, as a request sends it.
+AUTH = {"Authorization": f"Bearer {DEFAULT_API_KEY}"}
 #: The smallest valid submit body of each upstream.
 XC = {"model": "grok-imagine-1.0-video-apimart", "prompt": "a dog"}
 MS = {"model": "grok-imagine-video", "prompt": "a cat"}
@@ -40,3 +44,12 @@ def assert_mp4(response: httpx.Response) -> None:
 def assert_progress_rises(values: list[int]) -> None:
     assert values == sorted(values)
     assert all(0 <= v <= 100 for v in values)
+
+
+def refused(url: str) -> bool:
+    """Whether a fresh connect to ``url`` fails (httpx's ConnectError)."""
+    try:
+        httpx.get(url, timeout=5)
+    except httpx.ConnectError:
+        return True
+    return False
