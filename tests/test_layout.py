@@ -31,10 +31,7 @@ NOT_YET = {
     "emulator/delivery.py",
     "emulator/files.py",
     "plugins/generations.py",
-    "plugins/grok_videos.py",
     "plugins/reviews.py",
-    "plugins/spending.py",
-
 }
 
 #: Test folders that mirror no module: see the module docstring.
