@@ -25,12 +25,12 @@ NO_TEST_FILE = {
     "hooks/budget_rules.py",  # the budget's AIMD numbers, asserted through both budgets' tests
 }
 #: Modules still without a test file of their own (item 7 of issue 29): each one comes off this
-#: list with its test file; the check fails on a module listed here that has one.
+#: list with its test file; the check fails on a module listed here that has one.  Today each
+#: is exercised through another module's tests, which is why none was written first:
 NOT_YET = {
-    "delivery/check.py",
-    "emulator/delivery.py",
-    "plugins/generations.py",
-    "plugins/reviews.py",
+    "delivery/check.py",  # through tasks/test_deliver.py (the deliver task on a moto bucket)
+    "plugins/generations.py",  # through plugins/test_app.py (records of dag.test() runs)
+    "plugins/reviews.py",  # through plugins/test_app.py and the browser's review form
 }
 
 #: Test folders that mirror no module: see the module docstring.
