@@ -58,3 +58,10 @@ def wait_until_done(
         if generation.is_terminal or time.monotonic() > deadline:
             return generation
         time.sleep(every)
+
+
+def submissions(emulator: Emulator) -> dict[str, int]:
+    """Jobs each upstream of ``emulator`` accepted since its last reset."""
+    return {
+        name: upstream["submissions"] for name, upstream in emulator.stats()["upstreams"].items()
+    }
