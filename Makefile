@@ -62,7 +62,7 @@ test-floor-canary:
 	$(CANARY_PY) -m pip install --quiet --upgrade pip
 	$(CANARY_PY) -m pip install --quiet "apache-airflow>=3.1,<3.2" "cryptography>=51" . \
 		"pytest>=8" "pytest-asyncio>=0.24"
-	GROKVIDEO_EXPECT_DEFERRAL_BLOCKED=1 $(CANARY_PY) scripts/test_floor.py tests/test_deferral_guard.py
+	GROKVIDEO_EXPECT_DEFERRAL_BLOCKED=1 $(CANARY_PY) scripts/test_floor.py tests/integration/test_deferral_guard.py
 	-$(CANARY_PY) -m pip check
 	GROKVIDEO_EXPECT_DEFERRAL_BLOCKED=1 $(CANARY_PY) scripts/floor_canary.py
 

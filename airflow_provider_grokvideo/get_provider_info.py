@@ -95,7 +95,7 @@ _IDEMPOTENT_SUBMITS: dict[str, Any] = {
 
 
 # The connection form of each upstream: its default model (the dialect's, repeated here so that
-# the UI's form needs no dialect import; tests/test_provider_info.py checks they agree) and
+# the UI's form needs no dialect import; tests/test_get_provider_info.py checks they agree) and
 # where its key comes from.
 _FORMS: dict[str, dict[str, str]] = {
     "xcompute": {

@@ -27,10 +27,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SELECTION = (
-    "tests/test_example_dags.py",
+    "tests/integration/test_example_dags.py",
     "tests/test_import_cost.py",
     "tests/test_compat.py",
-    "tests/test_deferral_guard.py",
+    "tests/integration/test_deferral_guard.py",
 )
 
 

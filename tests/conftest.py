@@ -15,9 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-REPO = Path(__file__).resolve().parent.parent
-EXAMPLE_DAGS = REPO / "example_dags"
+from repo_paths import EXAMPLE_DAGS
 
 _home = Path(tempfile.mkdtemp(prefix="grokvideo-airflow-home-"))
 os.environ["AIRFLOW_HOME"] = str(_home)

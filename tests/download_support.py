@@ -12,12 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from repo_paths import SAMPLE_JPG, SAMPLE_MP4  # noqa: F401  (the download tests' files)
 
 from airflow_provider_grokvideo.models import VideoGeneration
 
-REPO = Path(__file__).resolve().parent.parent
-SAMPLE_MP4 = REPO / "airflow_provider_grokvideo" / "emulator" / "sample.mp4"
-SAMPLE_JPG = REPO / "airflow_provider_grokvideo" / "emulator" / "sample.jpg"
 MODEL = "grok-imagine-1.0-video-apimart"
 
 

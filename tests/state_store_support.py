@@ -1,6 +1,7 @@
 """A dict with the interface of Airflow's task state store accessor, for operator calls made
 outside a running task (``execute(context)`` in a test), where the real accessor cannot work:
-it talks to the task's supervisor.  ``tests/test_durable_submit.py`` uses the real one."""
+it talks to the task's supervisor.  ``tests/integration/test_durable_submit.py`` uses the real
+one."""
 
 from __future__ import annotations
 

@@ -17,11 +17,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from repo_paths import REPO
 
 from airflow_provider_grokvideo import compat
 from airflow_provider_grokvideo.get_provider_info import MIN_AIRFLOW_VERSION, get_provider_info
 
-REPO = Path(__file__).resolve().parent.parent
 PACKAGE = Path(compat.__file__).resolve().parent
 
 IMPORT_ALL_WITH_FALLBACKS = textwrap.dedent(

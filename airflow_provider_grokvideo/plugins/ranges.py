@@ -5,7 +5,7 @@ is a ``206 Partial Content`` of that slice alone.  The file is opened through it
 (fsspec: local files, ``s3://``, ``gs://``...), *seeked* to ``START`` and read from there in
 :data:`CHUNK_SIZE` pieces: a local file reads only those bytes, an object store answers a
 ranged GET of its own, so seeking to the end of a 200 MB video does not read its start
-(``tests/test_video_ranges.py`` counts the bytes the process reads).
+(``tests/plugins/test_ranges.py`` counts the bytes the process reads).
 """
 
 from __future__ import annotations

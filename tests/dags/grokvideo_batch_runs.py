@@ -1,4 +1,4 @@
-"""DAGs run by ``tests/test_batch_operator.py`` with ``dag.test()``: the batch operator against
+"""DAGs run by ``tests/operators/test_batch.py`` with ``dag.test()``: the batch operator against
 the emulator, requests and destination from the run's conf, fast polls, a retry allowed."""
 
 from __future__ import annotations

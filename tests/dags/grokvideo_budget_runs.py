@@ -1,6 +1,6 @@
-"""DAGs run by ``tests/test_budget_runs.py`` with ``dag.test()``: paid requests against a spend
-budget (each 5 s at 480p on xAI: $0.25 at $0.05/s), on the emulator.  Registered as a DAG
-bundle by the tests."""
+"""DAGs run by ``tests/integration/test_budget_runs.py`` with ``dag.test()``: paid requests
+against a spend budget (each 5 s at 480p on xAI: $0.25 at $0.05/s), on the emulator.
+Registered as a DAG bundle by the tests."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""DAGs run by ``tests/test_durable_submit.py`` with ``dag.test()``: the generate operator's
-durable submits and its wait mode, with retries, against the emulator.
+"""DAGs run by ``tests/integration/test_durable_submit.py`` with ``dag.test()``: the generate
+operator's durable submits and its wait mode, with retries, against the emulator.
 
 The connection and prompt come from the run's conf; poll settings are fast.  Registered as a
 DAG bundle of its own by the tests (``dag.test()`` only runs a DAG found in a bundle).

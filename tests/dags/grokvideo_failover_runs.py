@@ -1,5 +1,5 @@
-"""DAGs run by ``tests/test_failover_runs.py`` with ``dag.test()``: a sensor that polls the
-connection the generate task's record names, against the emulator.
+"""DAGs run by ``tests/integration/test_failover_runs.py`` with ``dag.test()``: a sensor that
+polls the connection the generate task's record names, against the emulator.
 
 ``failover_made`` is the connection that makes every video here (xAI); each sensor is given
 ``failover_first`` (Mountsea), as a DAG whose generate task failed over from its first

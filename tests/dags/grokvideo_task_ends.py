@@ -1,4 +1,4 @@
-"""DAGs run by ``tests/test_task_end.py`` with ``dag.test()``: waits that their trigger ends,
+"""DAGs run by ``tests/tasks/test_ending.py`` with ``dag.test()``: waits that their trigger ends,
 with retries and callbacks, against the emulator.
 
 Each callback appends a line to the file named by ``GROKVIDEO_TEST_CALLBACKS`` (when set), from

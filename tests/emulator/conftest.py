@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from airflow_provider_grokvideo.emulator import DEFAULT_API_KEY, Emulator
+from airflow_provider_grokvideo.emulator import DEFAULT_API_KEY, UPSTREAMS, Emulator
 
 #: Job duration of the test emulator: short, so that flows finish fast.
 JOB_SECONDS = 0.3
@@ -125,3 +125,21 @@ def media() -> Callable[[str], httpx.Response]:
         return httpx.get(url, timeout=10, **kw)
 
     return get
+
+
+@pytest.fixture(scope="module")
+def own_ports_emulator() -> Iterator[Emulator]:
+    """An emulator serving each upstream on a port of its own too (what ``refuse`` needs)."""
+    with Emulator(job_seconds=JOB_SECONDS, upstream_ports=UPSTREAMS) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def emu_ports(own_ports_emulator: Emulator) -> Emulator:
+    own_ports_emulator.reset()
+    return own_ports_emulator
+
+
+@pytest.fixture
+def api_ports(emu_ports: Emulator, client: httpx.Client) -> Api:
+    return Api(emu_ports, client)

@@ -1,0 +1,85 @@
+"""The page's data (``plugins/generations.py``): generations read from the records two real
+runs of the main example left in the metadata database (``runs``, tests/plugins/conftest.py),
+filtered, paged, limited to the DAGs a user may read; and what a page may ask for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from airflow_provider_grokvideo.plugins.generations import (
+    MAX_PAGE_SIZE,
+    Filters,
+    Page,
+    dag_ids_with_generations,
+    list_generations,
+    read_record,
+)
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
+
+def page(**filters: Any) -> Page:
+    from airflow.utils.session import create_session
+
+    readable = filters.pop("readable_dags", None)
+    with create_session() as session:
+        return list_generations(session, Filters(**filters), readable_dags=readable)
+
+
+def test_a_runs_generation_merges_its_tasks_records(runs: dict[str, Any]) -> None:
+    good, bad = runs["good"], runs["bad"]
+    [made] = page(dag_id=good.dag_id, run_id=good.run_id).generations
+    assert made.status == "succeeded" and "paper" in made.record["prompt"]
+    assert made.stored_by is not None and made.last_task == made.stored_by
+    assert {ref.run_id for ref in made.tasks.values()} == {good.run_id}
+    [failed] = page(dag_id=bad.dag_id, run_id=bad.run_id).generations
+    assert failed.status == "failed" and failed.stored_by is None
+
+
+def test_filters_newest_first_and_pages(runs: dict[str, Any]) -> None:
+    good, bad = runs["good"], runs["bad"]
+    # Other tests of this process may run the same DAG: one page holds them all.
+    listed = page(dag_id=good.dag_id, page_size=MAX_PAGE_SIZE).generations
+    assert {good.run_id, bad.run_id} <= {g.run_id for g in listed}
+    submitted = [g.submitted for g in listed]
+    assert submitted == sorted(submitted, reverse=True)  # newest first
+    assert all(g.status == "failed" for g in page(dag_id=good.dag_id, status="failed").generations)
+    first = page(dag_id=good.dag_id, page_size=1)
+    assert len(first.generations) == 1 and first.pages == first.total >= 2
+    assert page(dag_id=good.dag_id, page=first.total + 1).generations == []
+
+
+def test_only_readable_dags_are_listed(runs: dict[str, Any]) -> None:
+    from airflow.utils.session import create_session
+
+    dag_id = runs["good"].dag_id
+    assert page(dag_id=dag_id, readable_dags=[]).generations == []
+    assert page(dag_id=dag_id, readable_dags=["another"]).total == 0
+    with create_session() as session:
+        assert dag_id in dag_ids_with_generations(session)
+        assert dag_ids_with_generations(session, readable_dags=["another"]) == []
+
+
+def test_a_tasks_record_is_read_back(runs: dict[str, Any]) -> None:
+    from airflow.utils.session import create_session
+
+    good = runs["good"]
+    [made] = page(dag_id=good.dag_id, run_id=good.run_id).generations
+    with create_session() as session:
+        record = read_record(session, made.tasks["submitted"])
+    assert record is not None and record["generation_id"] == made.generation_id
+
+
+@pytest.mark.parametrize(
+    ("filters", "words"),
+    [
+        ({"status": "lost"}, "status must be one of"),
+        ({"page": 0}, "page must be 1 or more"),
+        ({"page_size": MAX_PAGE_SIZE + 1}, f"page_size must be within 1..{MAX_PAGE_SIZE}"),
+    ],
+)
+def test_what_a_page_may_ask_for(filters: dict[str, Any], words: str) -> None:
+    with pytest.raises(ValueError, match=words):
+        Filters(**filters)
