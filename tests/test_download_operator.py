@@ -101,6 +101,17 @@ def test_outlet_asset_event_extra_carries_the_stored_uris(
     assert (extra["cost_ticks"], extra["cost_usd"], extra["cost_source"]) == (None, None, None)
 
 
+@pytest.mark.parametrize("render", [dict, json.dumps], ids=["xcom", "json-text"])
+def test_outlet_asset_event_names_the_connection_of_the_waits_result(
+    grokvideo_emulator: Any, tmp_path: Path, render: Any
+) -> None:
+    # The wait's result, as its XCom or rendered by a template: the connection survives both.
+    generation = {**finished_generation(grokvideo_emulator), "conn_id": "grokvideo_made_it"}
+    operator = make_operator(render(generation), tmp_path, outlets=[VIDEOS_ASSET])
+    _, events = run_operator(operator)
+    assert events[VIDEOS_ASSET].extra["conn_id"] == "grokvideo_made_it"
+
+
 @pytest.mark.parametrize("source", ["billed", "estimated"])
 def test_outlet_asset_event_extra_carries_the_cost(
     grokvideo_emulator: Any, tmp_path: Path, source: str

@@ -3,7 +3,8 @@
 It is the generate operator with another upstream call (see
 :class:`~airflow_provider_grokvideo.tasks.upstream_call.UpstreamCall`): the durable submit
 (:mod:`airflow_provider_grokvideo.tasks.submit`), the cost cap, the ``generation_id`` XCom, the
-page's record and the one-task wait are the generate operator's.  Imported by DAG files: nothing heavy at import.
+page's record and the one-task wait are the generate operator's.  Imported by DAG files:
+nothing heavy at import.
 """
 
 from __future__ import annotations

@@ -124,17 +124,22 @@ def annotate_assets(
     operator: Any, context: Any, result: dict[str, Any], delivery: dict[str, Any] | None
 ) -> None:
     """The delivered object and its check (where delivered), and xAI's Files copy, in each
-    outlet Asset's event."""
+    outlet Asset's event; ``result`` is the wait's (``WaitResult.to_xcom()``)."""
     from airflow.sdk import Asset
+
+    from airflow_provider_grokvideo.models import WaitResult
 
     assets = [outlet for outlet in (operator.outlets or []) if isinstance(outlet, Asset)]
     if not assets:
         return
+    finished = WaitResult.from_xcom(result)
     extra: dict[str, Any] = {
-        "generation_id": result.get("generation_id"),
-        "file_output": result.get("file_output"),
-        "cost_usd": result.get("cost_usd"),
-        "cost_source": result.get("cost_source"),
+        "generation_id": finished.generation_id,
+        # The connection that made the video, as the download's event names it.
+        "conn_id": finished.conn_id,
+        "file_output": finished.file_output,
+        "cost_usd": finished.cost_usd_text,
+        "cost_source": finished.cost_source,
     }
     if delivery is not None:
         extra.update(
