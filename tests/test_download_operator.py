@@ -28,8 +28,7 @@ from download_support import (
     generation_from_task,
 )
 
-from airflow_provider_grokvideo.operators.download import GrokVideoDownloadOperator
-from airflow_provider_grokvideo.transfers.video_download import (
+from airflow_provider_grokvideo.delivery.download import (
     InvalidDownloadInput,
     VideoDownloadError,
     VideoURLExpired,
@@ -37,6 +36,7 @@ from airflow_provider_grokvideo.transfers.video_download import (
     format_expiry,
     make_download_client,
 )
+from airflow_provider_grokvideo.operators.download import GrokVideoDownloadOperator
 
 EXAMPLE_DAGS = Path(__file__).resolve().parent.parent / "example_dags"
 VIDEOS_ASSET = Asset(name="grokvideo_videos", uri="file:///grokvideo/videos")

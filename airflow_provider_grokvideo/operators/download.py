@@ -4,7 +4,7 @@ It takes the :class:`~airflow_provider_grokvideo.models.WaitResult` that the sen
 generate task's wait) pushes to XCom and copies each video (and, if asked, the thumbnail) under an
 ``ObjectStoragePath`` destination (``file://``, ``s3://``, ``gs://``, ...).  The transfer path
 itself (URL checks, naming, streaming, atomic commit) lives in
-:mod:`airflow_provider_grokvideo.transfers.video_download`; this module is the operator only.
+:mod:`airflow_provider_grokvideo.delivery.download`; this module is the operator only.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_grokvideo.tasks.links import GrokVideoLink
-from airflow_provider_grokvideo.transfers.video_download import (
+from airflow_provider_grokvideo.delivery.download import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_DOWNLOAD_TIMEOUT,
     DEFAULT_FILE_NAME,
@@ -28,6 +27,7 @@ from airflow_provider_grokvideo.transfers.video_download import (
     thumbnail_file_name,
     video_file_names,
 )
+from airflow_provider_grokvideo.tasks.links import GrokVideoLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
@@ -178,10 +178,10 @@ class GrokVideoDownloadOperator(BaseOperator):
         """The first stored video read (``media.probe``) and compared with ``expect``."""
         from airflow.sdk import ObjectStoragePath
 
+        from airflow_provider_grokvideo.delivery.download import parse_expect
         from airflow_provider_grokvideo.media.check import Expected, compare
         from airflow_provider_grokvideo.media.probe import NotAVideo, probe
         from airflow_provider_grokvideo.tasks.deliver import describe
-        from airflow_provider_grokvideo.transfers.video_download import parse_expect
 
         video = next((item for item in stored if item.kind == "video"), None)
         if video is None:

@@ -3,8 +3,9 @@
 What :class:`~airflow_provider_grokvideo.operators.download.GrokVideoDownloadOperator` and
 ``benchmarks/download.py`` share: reading the sensor's XCom value, checking URLs, naming the
 files, streaming each one and committing it atomically under an ``ObjectStoragePath``
-(``file://``, ``s3://``, ``gs://``, ...).  Kept apart from the operator as Airflow's own
-providers keep ``transfers/`` apart from ``operators/``.
+(``file://``, ``s3://``, ``gs://``, ...).  Not an operator, so not in ``transfers/`` (where
+Airflow's providers keep transfer *operators*): the batch operator and the direct delivery's
+fallback (:mod:`.check`) download through it too.
 
 The download path is deliberately separate from the upstream hooks: it uses its own
 ``httpx.Client`` with no authentication, no base URL and no Airflow connection, so the API key
