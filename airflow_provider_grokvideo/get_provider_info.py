@@ -231,12 +231,14 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             }
         ],
-        # The videos' way into object storage (fsspec, Airflow's ObjectStoragePath: "Common IO").
+        # The videos' way into object storage (fsspec, Airflow's ObjectStoragePath: "Common IO"):
+        # the download operator is the transfer operator.  Its module stays in operators/, the
+        # path DAG files import it by.
         "transfers": [
             {
                 "source-integration-name": INTEGRATION,
                 "target-integration-name": "Common IO",
-                "python-module": "airflow_provider_grokvideo.transfers.video_download",
+                "python-module": "airflow_provider_grokvideo.operators.download",
             }
         ],
         "extra-links": [

@@ -250,6 +250,13 @@ class VideoGeneration:
         """The cost in US dollars, exactly (see ``cost_source`` for whose figure it is)."""
         return None if self.cost_ticks is None else ticks_to_usd(self.cost_ticks)
 
+    @property
+    def cost_usd_text(self) -> str | None:
+        """:attr:`cost_usd` as exact decimal text (``"0.48"``), as XCom and Asset events carry
+        it."""
+        cost = self.cost_usd
+        return None if cost is None else usd_text(cost)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict, as pushed to XCom and carried by trigger events.
 
@@ -258,8 +265,7 @@ class VideoGeneration:
         :meth:`from_dict` ignores those.
         """
         data = asdict(self)
-        cost = self.cost_usd
-        data["cost_usd"] = None if cost is None else usd_text(cost)
+        data["cost_usd"] = self.cost_usd_text
         for name in ("expires_at", "created_at"):
             data[f"{name}_utc"] = utc_text(data[name])
         return data
@@ -272,6 +278,51 @@ class VideoGeneration:
         if known.get("cost_ticks") is None and data.get("cost_usd") not in (None, ""):
             known["cost_ticks"] = usd_to_ticks(data["cost_usd"])
         return cls(**known)
+
+
+@dataclass(frozen=True)
+class WaitResult(VideoGeneration):
+    """What a finished wait returns (the sensor's, or the generate task's with
+    ``wait_for_completion``): the succeeded generation with its cost (billed, else the generate
+    task's estimate: ``cost_source`` says which) and ``conn_id``, the connection polled, the one
+    that made the video (after a failover, not always the task's first).
+
+    The download and the Asset events read it; its XCom is ``VideoGeneration.to_dict()`` with
+    ``conn_id`` last, the JSON users already pull.  :meth:`from_xcom` reads that back, and an
+    older version's dict without ``conn_id`` too.  XCom is data another task wrote: reading it
+    only checks types and values (``__post_init__``), it never evaluates anything.
+    """
+
+    conn_id: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.conn_id is not None and not isinstance(self.conn_id, str):
+            raise ValueError(f"conn_id must be text, not {type(self.conn_id).__name__}")
+
+    def to_xcom(self) -> dict[str, Any]:
+        """The task's return value: ``to_dict()`` with ``conn_id`` after the generation's own
+        keys, in the order earlier versions pushed them."""
+        data = self.to_dict()
+        data["conn_id"] = data.pop("conn_id")
+        return data
+
+    @classmethod
+    def from_xcom(cls, value: Any) -> WaitResult:
+        """Read a wait's XCom value (a dict, with or without ``conn_id``), a
+        :class:`VideoGeneration` (no connection known) or a ``WaitResult``.  Raises
+        ``TypeError`` for anything else and ``ValueError`` for a bad value."""
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, VideoGeneration):
+            return cls(
+                **{name: getattr(value, name) for name in VideoGeneration.__dataclass_fields__}
+            )
+        if not isinstance(value, dict):
+            raise TypeError(f"a wait's result is a dict, not {type(value).__name__}")
+        result = cls.from_dict(value)
+        assert isinstance(result, cls)  # from_dict builds the class it is called on
+        return result
 
 
 def utc_text(seconds: float | None) -> str | None:

@@ -3,7 +3,7 @@
 Starts the bundled emulator (a real HTTP server on 127.0.0.1, in a thread of this process),
 creates one xcompute job whose video is ``--mb`` megabytes (``[emulator:video-mb=N]``), then:
 
-1. downloads it with :func:`airflow_provider_grokvideo.transfers.video_download.download_file` (the
+1. downloads it with :func:`airflow_provider_grokvideo.delivery.download.download_file` (the
    function ``GrokVideoDownloadOperator`` calls) into a temporary directory, in a fresh Python
    subprocess, whose peak RSS (``ru_maxrss`` from ``wait4``) is the download's memory high-water
    mark; the RSS after imports, before the download, is reported too;
@@ -39,7 +39,7 @@ API_KEY = "benchmark-key"
 CHILD = r"""
 import json, resource, sys, time
 sys.path.insert(0, sys.argv[3])
-from airflow_provider_grokvideo.transfers.video_download import download_file
+from airflow_provider_grokvideo.delivery.download import download_file
 rss_after_imports = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 started = time.perf_counter()
 stored = download_file(sys.argv[1], sys.argv[2], overwrite=True)

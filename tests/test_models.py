@@ -12,6 +12,7 @@ from airflow_provider_grokvideo.models import (
     GenerationRequest,
     VideoGeneration,
     VideoRequest,
+    WaitResult,
 )
 
 
@@ -153,3 +154,43 @@ def test_the_videos_length_round_trips_and_source_requests_are_plain_data():
     assert VideoGeneration.from_dict({"generation_id": "g", "status": "running"}).duration is None
     request = SourceVideoRequest("extend", "next", "https://v/a.mp4", duration=6)
     assert SOURCE_OPERATIONS == ("edit", "extend") and request.source_duration is None
+
+
+def waited(conn_id: str | None = "grokvideo_xai_default") -> WaitResult:
+    fields = {name: getattr(finished(), name) for name in VideoGeneration.__dataclass_fields__}
+    fields.update(cost_ticks=4_800_000_000, cost_source="billed")
+    return WaitResult(**fields, conn_id=conn_id)
+
+
+def test_a_wait_result_is_the_generations_xcom_with_the_connection_last() -> None:
+    result = waited()
+    data = json.loads(json.dumps(result.to_xcom()))
+    as_generation = VideoGeneration.from_dict(data).to_dict()
+    # The JSON users already pull: the generation's own keys, in their order, then conn_id.
+    assert list(data) == [*as_generation, "conn_id"]
+    assert {k: v for k, v in data.items() if k != "conn_id"} == as_generation
+    assert data["conn_id"] == "grokvideo_xai_default" and data["cost_usd"] == "0.48"
+    assert WaitResult.from_xcom(data) == result
+
+
+def test_an_older_versions_result_reads_without_a_connection() -> None:
+    old = finished().to_dict()  # what a wait pushed before it named its connection
+    assert WaitResult.from_xcom(old).conn_id is None
+    assert WaitResult.from_xcom(old).generation_id == "task_01"
+    assert WaitResult.from_xcom(finished()).conn_id is None
+    assert WaitResult.from_xcom(waited()) == waited()
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        ("{'generation_id': 'g', 'status': 'succeeded'}", TypeError),  # text is never evaluated
+        ([finished().to_dict()], TypeError),
+        ({**finished().to_dict(), "conn_id": 7}, ValueError),
+        ({**finished().to_dict(), "status": "done"}, ValueError),
+        ({**finished().to_dict(), "cost_ticks": -1, "cost_source": "billed"}, ValueError),
+    ],
+)
+def test_a_wait_result_that_is_not_one_is_refused(value: object, error: type) -> None:
+    with pytest.raises(error):
+        WaitResult.from_xcom(value)

@@ -113,7 +113,7 @@ def _fetch_object(bucket: Bucket, handle: IO[bytes]) -> str | None:
 
 
 def _download(url: str, handle: IO[bytes], timeout: float) -> None:
-    from airflow_provider_grokvideo.transfers.video_download import (
+    from airflow_provider_grokvideo.delivery.download import (
         check_download_url,
         make_download_client,
     )

@@ -233,7 +233,7 @@ class GrokVideoBatchOperator(BaseOperator):
     ) -> None:
         from airflow.sdk import ObjectStoragePath
 
-        from airflow_provider_grokvideo.transfers.video_download import make_download_client
+        from airflow_provider_grokvideo.delivery.download import make_download_client
 
         entries: dict[str, Any] = record.setdefault("entries", {})
         new = [
@@ -259,7 +259,7 @@ class GrokVideoBatchOperator(BaseOperator):
     def _store_one(
         self, result: BatchResult, destination: Any, client: Any, batch_id: str
     ) -> dict[str, Any]:
-        from airflow_provider_grokvideo.transfers.video_download import (
+        from airflow_provider_grokvideo.delivery.download import (
             VideoURLExpired,
             download_file,
             video_file_names,

@@ -1,10 +1,10 @@
 """The operator that stores the videos of a finished Grok generation in any object storage.
 
-It takes the :class:`~airflow_provider_grokvideo.models.VideoGeneration` dict that the sensor
-pushes to XCom and copies each video (and, if asked, the thumbnail) under an
+It takes the :class:`~airflow_provider_grokvideo.models.WaitResult` that the sensor (or the
+generate task's wait) pushes to XCom and copies each video (and, if asked, the thumbnail) under an
 ``ObjectStoragePath`` destination (``file://``, ``s3://``, ``gs://``, ...).  The transfer path
 itself (URL checks, naming, streaming, atomic commit) lives in
-:mod:`airflow_provider_grokvideo.transfers.video_download`; this module is the operator only.
+:mod:`airflow_provider_grokvideo.delivery.download`; this module is the operator only.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_grokvideo.tasks.links import GrokVideoLink
-from airflow_provider_grokvideo.transfers.video_download import (
+from airflow_provider_grokvideo.delivery.download import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_DOWNLOAD_TIMEOUT,
     DEFAULT_FILE_NAME,
@@ -28,19 +27,21 @@ from airflow_provider_grokvideo.transfers.video_download import (
     thumbnail_file_name,
     video_file_names,
 )
+from airflow_provider_grokvideo.tasks.links import GrokVideoLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
 
-    from airflow_provider_grokvideo.models import VideoGeneration
+    from airflow_provider_grokvideo.models import WaitResult
 
 
 class GrokVideoDownloadOperator(BaseOperator):
     """Store the videos of a finished generation under an ``ObjectStoragePath`` destination.
 
-    :param generation: the ``GrokVideoSensor``'s XCom value: a ``VideoGeneration.to_dict()``
-        dict (``wait.output``, or ``"{{ ti.xcom_pull('wait') }}"``); a JSON string of it is
-        accepted.  It must be a succeeded generation with ``video_urls``.  Templated, mappable
+    :param generation: the ``GrokVideoSensor``'s XCom value: a ``WaitResult.to_xcom()`` dict
+        (an older version's ``VideoGeneration.to_dict()`` too; ``wait.output``, or
+        ``"{{ ti.xcom_pull('wait') }}"``); a JSON string of it is accepted.  It must be a
+        succeeded generation with ``video_urls``.  Templated, mappable
         (``.partial(destination=...).expand(generation=wait.output)``).
     :param destination: a directory URI understood by Airflow's ``ObjectStoragePath``:
         ``file:///data/videos``, ``s3://aws_default@bucket/videos``, ``gs://bucket/videos``...
@@ -172,15 +173,15 @@ class GrokVideoDownloadOperator(BaseOperator):
         return uris
 
     def _check_videos(
-        self, generation: VideoGeneration, stored: list[StoredFile]
+        self, generation: WaitResult, stored: list[StoredFile]
     ) -> dict[str, Any] | None:
         """The first stored video read (``media.probe``) and compared with ``expect``."""
         from airflow.sdk import ObjectStoragePath
 
+        from airflow_provider_grokvideo.delivery.download import parse_expect
         from airflow_provider_grokvideo.media.check import Expected, compare
         from airflow_provider_grokvideo.media.probe import NotAVideo, probe
         from airflow_provider_grokvideo.tasks.deliver import describe
-        from airflow_provider_grokvideo.transfers.video_download import parse_expect
 
         video = next((item for item in stored if item.kind == "video"), None)
         if video is None:
@@ -203,7 +204,7 @@ class GrokVideoDownloadOperator(BaseOperator):
     def _annotate_asset_events(
         self,
         context: Context,
-        generation: VideoGeneration,
+        generation: WaitResult,
         stored: list[StoredFile],
         delivered: dict[str, Any] | None = None,
     ) -> None:
@@ -216,9 +217,7 @@ class GrokVideoDownloadOperator(BaseOperator):
         extra: dict[str, Any] = {
             "generation_id": generation.generation_id,
             # The connection that made the video, as the wait's result names it.
-            "conn_id": self.generation.get("conn_id")
-            if isinstance(self.generation, dict)
-            else None,
+            "conn_id": generation.conn_id,
             "uris": [item.uri for item in stored],
             "videos": [item.uri for item in stored if item.kind == "video"],
             "thumbnail": next((item.uri for item in stored if item.kind == "thumbnail"), None),
@@ -228,7 +227,7 @@ class GrokVideoDownloadOperator(BaseOperator):
             ],
             # What the video cost (exact: ticks, and dollars as text), and whose figure it is.
             "cost_ticks": generation.cost_ticks,
-            "cost_usd": generation.to_dict()["cost_usd"],
+            "cost_usd": generation.cost_usd_text,
             "cost_source": generation.cost_source,
             # The stored video against what was asked, and xAI's Files copy if kept there.
             "delivered": delivered,

@@ -2,8 +2,9 @@
 
 It is the generate operator with another upstream call (see
 :class:`~airflow_provider_grokvideo.tasks.upstream_call.UpstreamCall`): the durable submit
-record, the cost cap, the ``generation_id`` XCom, the page's record and the one-task wait are
-the generate operator's.  Imported by DAG files: nothing heavy at import.
+(:mod:`airflow_provider_grokvideo.tasks.submit`), the cost cap, the ``generation_id`` XCom, the
+page's record and the one-task wait are the generate operator's.  Imported by DAG files:
+nothing heavy at import.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_grokvideo.operators.generate import GrokVideoGenerateOperator, _blank_to_none
+from airflow_provider_grokvideo.operators.generate import GrokVideoGenerateOperator
+from airflow_provider_grokvideo.tasks.rendered import blank_to_none
 
 if TYPE_CHECKING:
     from airflow_provider_grokvideo.hooks.base import GrokVideoHook
@@ -98,17 +100,17 @@ class GrokVideoEditOperator(GrokVideoGenerateOperator):
         if dialect.file_inputs and is_local_input(self.video_url):
             # A stored copy goes to xAI's Files, not into the body as base64.
             (ref,) = self._uploaded(hook, [self.video_url], "video_url")
-            length = _blank_to_none(self.source_duration)
+            length = blank_to_none(self.source_duration)
             return {"video_url": ref, "model": self._model_for(hook), "source_duration": length}
         url, length = read_source(
-            self.video_url, _blank_to_none(self.source_duration), upstream=dialect.name
+            self.video_url, blank_to_none(self.source_duration), upstream=dialect.name
         )
         return {"video_url": url, "model": self._model_for(hook), "source_duration": length}
 
     def _source_options(self, hook: GrokVideoHook) -> dict[str, Any]:
         """xAI's ``storage_options`` and the delivery URL, where given."""
         options = {
-            "storage_options": _blank_to_none(self.storage_options),
+            "storage_options": blank_to_none(self.storage_options),
             "upload_url": self._upload_url(hook),
         }
         return {name: value for name, value in options.items() if value is not None}

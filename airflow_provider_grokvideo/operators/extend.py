@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_grokvideo.operators.edit import _NOT_FOR_SOURCE, GrokVideoEditOperator
-from airflow_provider_grokvideo.operators.generate import _blank_to_none
+from airflow_provider_grokvideo.tasks.rendered import blank_to_none
 
 if TYPE_CHECKING:
     from airflow_provider_grokvideo.hooks.base import GrokVideoHook
@@ -71,7 +71,7 @@ class GrokVideoExtendOperator(GrokVideoEditOperator):
         from airflow_provider_grokvideo.tasks.upstream_call import UpstreamCall
 
         args = self._source_arguments(hook)
-        args["duration"] = _blank_to_none(self.duration)
+        args["duration"] = blank_to_none(self.duration)
         return UpstreamCall(
             call=hook.build_source_request(
                 self.operation, self.prompt, **args, **self._source_options(hook)

@@ -3,9 +3,12 @@
 It knows no upstream: the connection's type (``grokvideo_xcompute``, ``grokvideo_mountsea``,
 ``grokvideo_xai``) picks the hook, so a DAG switches upstream by changing only ``conn_id``.
 
-Every submit is recorded in Airflow 3.3's task state store before it is sent, and its id as
-soon as the answer is read (:mod:`airflow_provider_grokvideo.tasks.submit_record`): a retry never
-pays for the same video twice.
+The operator is the Airflow face: its arguments, the request it builds from them
+(``_upstream_call``, the one method the edit and extension operators override) and the wait.
+The submit itself (the durable record, failover, the spend budget) is
+:mod:`airflow_provider_grokvideo.tasks.submit`: every submit is recorded in Airflow 3.3's task
+state store before it is sent, and its id as soon as the answer is read, so a retry never pays
+for the same video twice.
 
 This module is imported by DAG files on every parse: the hooks (and httpx) load only when the
 task runs, and nothing here reads a connection or opens a socket at import or construction.
@@ -19,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_grokvideo.compat import AirflowFailException, deferral_blocked
+from airflow_provider_grokvideo.compat import deferral_blocked
 from airflow_provider_grokvideo.tasks.links import GrokVideoLink
+from airflow_provider_grokvideo.tasks.rendered import as_urls, blank_to_none
 from airflow_provider_grokvideo.tasks.wait import (
     DEFAULT_MAX_POLL_INTERVAL,
     DEFAULT_MIN_POLL_INTERVAL,
@@ -35,10 +39,8 @@ if TYPE_CHECKING:
 
     from airflow.sdk import Context
 
-    from airflow_provider_grokvideo.budget.spend import Reservation
     from airflow_provider_grokvideo.hooks.base import GrokVideoHook
-    from airflow_provider_grokvideo.tasks.submit_record import SubmitLedger, SubmitRecord
-    from airflow_provider_grokvideo.tasks.upstream_call import Candidate, UpstreamCall
+    from airflow_provider_grokvideo.tasks.upstream_call import UpstreamCall
 
 
 class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
@@ -204,13 +206,23 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
         self.max_cost_usd = max_cost_usd
         self.fallback_conn_ids = fallback_conn_ids
         self.end_from_trigger = end_from_trigger
+        #: The upstream of ``conn_id``, set by the submit once its hook is known.
         self._primary_upstream: str | None = None
-        self._resubmitting = False
 
     def execute(self, context: Context) -> Any:
-        # Its XCom record (the id, the request, the estimate) is pushed in there, at once:
-        # whatever happens next, the id is visible.
-        generation_id = self._submit_or_reattach(context)
+        from airflow_provider_grokvideo.tasks.catalog import record_submission
+        from airflow_provider_grokvideo.tasks.submit import submit_or_reattach
+
+        submitted = submit_or_reattach(self, context)
+        self._polled_conn_id = submitted.conn_id  # the connection that made it: waited on
+        if submitted.cost_estimate is not None:
+            self.cost_estimate = submitted.cost_estimate  # the one-task wait's result
+        # Its XCom record (the id, the request, the estimate), at once: whatever happens next,
+        # the id is visible.
+        record_submission(
+            context, self, submitted.hook, submitted.generation_id, reattached=submitted.reattached
+        )
+        generation_id = submitted.generation_id
         self._grokvideo_generation_id = generation_id  # for the task's link, without a read
         if not self.wait_for_completion:
             return generation_id
@@ -218,289 +230,27 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
             return self._wait_in_triggerer(generation_id, context)
         return self._poll_on_worker(generation_id, context)
 
-    # -- the durable submit ---------------------------------------------------------------
-    def _submit_or_reattach(self, context: Context) -> str:
-        from airflow_provider_grokvideo.hooks import get_video_hook
-        from airflow_provider_grokvideo.tasks.submit_record import decide, unknown_submit_message
-
-        ledger = self._ledger(context)
-        # A first try has no earlier try whose record it could carry on (a retry, or a user's
-        # clear, runs as the next try): one Execution API call per video saved.
-        record = ledger.read() if ledger is not None and _try_number(context) > 1 else None
-        if record is not None and record.generation_id:
-            return self._reattach(context, get_video_hook(record.conn_id), record, ledger)
-
-        # Every candidate validated (and priced under max_cost_usd) before anything is
-        # recorded or sent: bad input costs no request, on any of them.
-        candidates = self._candidates(context)
-        # An earlier try's marker belongs to the connection it was sent to.
-        mine = next((c for c in candidates if record and c.conn_id == record.conn_id), None)
-        decision = decide(
-            record,
-            resubmit_unknown=_as_bool(self.resubmit_unknown),
-            fingerprint=mine.fingerprint if mine else None,
-            replayable=mine is not None and mine.hook.idempotent,
-        )
-        if decision == "refuse" and record is not None:
-            ti = context.get("ti")
-            raise AirflowFailException(
-                unknown_submit_message(
-                    record,
-                    fingerprint=(mine or candidates[0]).fingerprint,
-                    dag_id=getattr(ti, "dag_id", None),
-                    run_id=getattr(ti, "run_id", None),
-                    task_id=getattr(ti, "task_id", None),
-                    map_index=getattr(ti, "map_index", None),
-                )
-            )
-        self._resubmitting = decision == "resubmit"
-        if decision == "resubmit" and record is not None:
-            self.log.warning(
-                "resubmit_unknown is set: submitting again although try %s's submit of %s may "
-                "have created (and billed) a job",
-                record.try_number,
-                record.sent_at,
-            )
-        if decision == "replay" and record is not None and mine is not None:
-            self.log.info(
-                "Try %s's submit to %s (sent at %s) ended before its answer was read; sending "
-                "the identical request again with its Idempotency-Key %s: %s answers the "
-                "original job rather than making a second",
-                record.try_number,
-                record.upstream,
-                record.sent_at,
-                record.idempotency_key,
-                record.upstream,
-            )
-            # The earlier request may have made the job: only that connection, with its key.
-            return self._submit_to([mine], context, ledger, replay_key=record.idempotency_key)
-        return self._submit_to(candidates, context, ledger)
-
-    def _reattach(
-        self,
-        context: Context,
-        hook: GrokVideoHook,
-        record: SubmitRecord,
-        ledger: SubmitLedger | None,
-    ) -> str:
-        """Carry on with the generation an earlier try submitted (its id is recorded)."""
-        from airflow_provider_grokvideo.tasks.catalog import record_submission
-        from airflow_provider_grokvideo.tasks.submit_record import request_fingerprint
-
-        assert record.generation_id
-        self.log.info(
-            "Submitting nothing: try %s already submitted generation %s through %s at %s "
-            "(task state store key %r); carrying on with it",
-            record.try_number,
-            record.generation_id,
-            record.conn_id,
-            record.sent_at,
-            ledger.key if ledger is not None else "",
-        )
-        self._polled_conn_id = record.conn_id  # the connection that made it: the wait polls it
-        try:
-            upstream = self._upstream_call(hook)
-        except Exception:
-            upstream = None  # the request no longer validates: the video exists all the same
-        record_submission(context, self, hook, record.generation_id, reattached=True)
-        if upstream is None or record.fingerprint != request_fingerprint(
-            upstream.call.method, upstream.call.path, upstream.call.json
-        ):
-            self.log.warning(
-                "The request has changed since generation %s was submitted; it is reused "
-                "all the same (never pay twice). To generate the new request, delete the "
-                "task's state store record first.",
-                record.generation_id,
-            )
-        return record.generation_id
-
-    def _candidates(self, context: Context) -> list[Candidate]:
-        """``conn_id`` then each of ``fallback_conn_ids``, each with its request in its own
-        upstream's dialect, validated and checked against ``max_cost_usd``.  Those that refuse
-        it are left out (logged); when none accepts it, the task fails naming each reason."""
-        from airflow_provider_grokvideo.exceptions import InvalidVideoRequest
-        from airflow_provider_grokvideo.hooks import get_video_hook
-        from airflow_provider_grokvideo.tasks.costs import estimate_before_submit
-        from airflow_provider_grokvideo.tasks.upstream_call import Candidate
-
-        conn_ids = [self.conn_id, *_as_conn_ids(self.fallback_conn_ids)]
-        accepted: list[Candidate] = []
-        refusals: list[str] = []
-        for conn_id in dict.fromkeys(conn_ids):  # each once, in order
-            hook = get_video_hook(conn_id)
-            if self._primary_upstream is None:
-                self._primary_upstream = hook.dialect.name
-            try:
-                upstream = self._upstream_call(hook)
-                estimate = estimate_before_submit(self.max_cost_usd, hook, upstream, self.log)
-            except (InvalidVideoRequest, AirflowFailException) as exc:
-                if len(conn_ids) == 1 and isinstance(exc, AirflowFailException):
-                    raise
-                if len(conn_ids) == 1:
-                    raise AirflowFailException(str(exc)) from exc
-                refusals.append(f"{conn_id}: {exc}")
-                self.log.warning("Connection %s cannot take this request: %s", conn_id, exc)
-                continue
-            accepted.append(Candidate(conn_id, hook, upstream, estimate))
-        if not accepted:
-            raise AirflowFailException(
-                "No connection accepts this request, so nothing was sent: " + "; ".join(refusals)
-            )
-        return accepted
-
-    def _submit_to(
-        self,
-        candidates: list[Candidate],
-        context: Context,
-        ledger: SubmitLedger | None,
-        *,
-        replay_key: str | None = None,
-    ) -> str:
-        """Submit to the first candidate; go to the next only after an outcome that surely
-        created no job (``tasks.failover.no_job_reason``), never after one that may have."""
-        from airflow_provider_grokvideo.budget.spend import BudgetExceeded
-        from airflow_provider_grokvideo.tasks.catalog import record_submission
-        from airflow_provider_grokvideo.tasks.failover import no_job_reason
-        from airflow_provider_grokvideo.tasks.submit_record import (
-            LedgerJournal,
-            MemoryStore,
-            SubmitLedger,
-            SubmitRecord,
-            idempotency_key,
-        )
-
-        ti = context.get("ti")
-        passed: list[str] = []
-        for number, candidate in enumerate(candidates, 1):
-            hook = candidate.hook
-            key = replay_key
-            if key is None and hook.dialect.idempotency_keys and ti is not None:
-                key = idempotency_key(
-                    ti.dag_id, ti.run_id, ti.task_id, ti.map_index, candidate.fingerprint
-                )
-            marker = SubmitRecord.before_send(
-                conn_id=candidate.conn_id,
-                upstream=hook.dialect.name,
-                fingerprint=candidate.fingerprint,
-                try_number=getattr(ti, "try_number", None),
-                idempotency_key=key if hook.dialect.idempotency_keys else None,
-                model=candidate.model,
-                prompt=self.prompt,
-            )
-            # The marker is written once the request budget grants the POST its turn, right
-            # before it leaves, and removed after an answer that surely made no job; the hook
-            # writes the id before anything else.  A crash while a request may be in flight is
-            # known to later tries.  Without a state store the journal still knows it, for
-            # failover.
-            journal = LedgerJournal(
-                ledger or SubmitLedger(MemoryStore()),
-                marker,
-                job_may_exist=replay_key is not None,
-            )
-            try:  # the money first (see budget/spend.py): refused here, nothing is sent
-                held = self._reserve(candidate, ti)
-            except BudgetExceeded as exc:
-                if number == len(candidates):
-                    raise AirflowFailException(f"{exc}{_after(passed)}") from exc
-                passed.append(f"{candidate.conn_id} ({hook.dialect.name}): over its budget")
-                self.log.warning("%s; failing over to %s", exc, candidates[number].conn_id)
-                continue
-            if candidate.estimate is not None:
-                self.cost_estimate = candidate.estimate.to_dict()  # the one-task wait's result
-            try:
-                generation_id = hook.submit_call(
-                    candidate.upstream.call, idempotency_key=key, journal=journal
-                )
-            except Exception as exc:
-                if held is not None and not journal.job_may_exist:
-                    held.release(self.log)
-                reason = None if journal.job_may_exist else no_job_reason(exc, hook.dialect)
-                if reason is not None and number < len(candidates):
-                    passed.append(f"{candidate.conn_id} ({hook.dialect.name}): {reason}")
-                    self.log.warning(
-                        "Connection %s (%s) made no job: %s; failing over to connection %s",
-                        candidate.conn_id,
-                        hook.dialect.name,
-                        reason,
-                        candidates[number].conn_id,
-                    )
-                    continue
-                raise self._submit_error(exc, passed) from exc
-            self._polled_conn_id = candidate.conn_id  # the connection that made it: waited on
-            if held is not None:
-                held.created(generation_id, self.log)
-            self.log.info(
-                "Submitted generation %s through connection %s%s",
-                generation_id,
-                candidate.conn_id,
-                f" (after {'; '.join(passed)})" if passed else "",
-            )
-            record_submission(context, self, hook, generation_id)  # for the "Grok videos" page
-            return generation_id
-        raise AssertionError("unreachable: the last candidate returns or raises")
-
-    def _reserve(self, candidate: Candidate, ti: Any) -> Reservation | None:
-        """Reserve the candidate's estimate on its connection's spend budget, named by this
-        task instance's request (a retry finds its own reservation; a deliberate resubmit
-        is a second job, so a second reservation)."""
-        import uuid
-
-        from airflow_provider_grokvideo.budget.spend import reserve_submit
-        from airflow_provider_grokvideo.tasks.submit_record import idempotency_key, prompt_start
-
-        names = [getattr(ti, name, None) for name in ("dag_id", "run_id", "task_id")]
-        if not all(names):  # no task instance to name it by (a test's bare execute)
-            ident = f"submit:{uuid.uuid4().hex}"
-        else:
-            dag_id, run_id, task_id = (str(name) for name in names)
-            map_index = getattr(ti, "map_index", None)
-            ident = "submit:" + idempotency_key(
-                dag_id, run_id, task_id, map_index, candidate.fingerprint
-            )
-            if self._resubmitting:
-                ident += f":try{getattr(ti, 'try_number', 0)}"
-        estimate = candidate.estimate
-        what = f"the video {prompt_start(str(self.prompt))!r}"
-        ticks = estimate.cost_ticks if estimate is not None else None
-        return reserve_submit(candidate.hook, ticks, ident, what, self.log)
-
-    def _submit_error(self, error: BaseException, passed: list[str]) -> BaseException:
-        """What the task raises for a submit that failed on its last candidate: the error
-        itself where Airflow's retries are safe (it surely never reached the upstream), else
-        an ``AirflowFailException`` saying why it is not retried."""
-        from airflow_provider_grokvideo.exceptions import InvalidVideoRequest
-        from airflow_provider_grokvideo.hooks.outcomes import is_safe_submit_retry
-
-        before = f" (failed over before: {'; '.join(passed)})" if passed else ""
-        if isinstance(error, InvalidVideoRequest):
-            return AirflowFailException(f"{error}{before}")
-        if is_safe_submit_retry(error):
-            if passed:
-                self.log.warning("Every connection failed%s", before)
-            return error
-        return AirflowFailException(f"{error} (not retried: {_why_not_retried(error)}){before}")
-
     def _upstream_call(self, hook: GrokVideoHook) -> UpstreamCall:
         """What this task submits, validated (``InvalidVideoRequest`` for bad input): the one
         method the edit and extension operators override."""
         from airflow_provider_grokvideo.tasks.upstream_call import UpstreamCall
 
         request = {
-            "duration": _blank_to_none(self.duration),
-            "aspect_ratio": _blank_to_none(self.aspect_ratio),
-            "resolution": _blank_to_none(self.resolution),
-            "image_urls": self._uploaded(hook, _as_urls(self.image_urls), "image_urls"),
+            "duration": blank_to_none(self.duration),
+            "aspect_ratio": blank_to_none(self.aspect_ratio),
+            "resolution": blank_to_none(self.resolution),
+            "image_urls": self._uploaded(hook, as_urls(self.image_urls), "image_urls"),
             "model": self._model_for(hook),
         }
         references = self._uploaded(
-            hook, _as_urls(self.reference_image_urls), "reference_image_urls"
+            hook, as_urls(self.reference_image_urls), "reference_image_urls"
         )
         if references:  # only then: a hook without the argument still submits generations
             request["reference_image_urls"] = references
         options = {
-            "reference_audios": _blank_to_none(self.reference_audios),
-            "generate_audio": _blank_to_none(self.generate_audio),
-            "storage_options": _blank_to_none(self.storage_options),
+            "reference_audios": blank_to_none(self.reference_audios),
+            "generate_audio": blank_to_none(self.generate_audio),
+            "storage_options": blank_to_none(self.storage_options),
             "keyframes": self._keyframes(hook),
             "upload_url": self._upload_url(hook),
         }
@@ -534,7 +284,7 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
         """``keyframes`` as ``(image, timestamp_s)`` pairs, local images uploaded."""
         from airflow_provider_grokvideo.dialects.options import keyframe_pairs
 
-        pairs = keyframe_pairs(_blank_to_none(self.keyframes))
+        pairs = keyframe_pairs(blank_to_none(self.keyframes))
         if not pairs:
             return None
         images = self._uploaded(hook, [image for image, _ in pairs], "keyframes[].image")
@@ -545,7 +295,7 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
         by name, before presigning, by an upstream that delivers nowhere."""
         from airflow_provider_grokvideo.tasks.deliver import presigned_upload_url
 
-        if not _blank_to_none(self.deliver_to):
+        if not blank_to_none(self.deliver_to):
             return None
         if not hook.dialect.offers_option("upload_url"):
             hook.dialect.refuse_option("upload_url", self.deliver_to)
@@ -560,7 +310,7 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
             return result
         from airflow_provider_grokvideo.tasks.deliver import annotate_assets, finish_delivery
 
-        if _blank_to_none(self.deliver_to):
+        if blank_to_none(self.deliver_to):
             return finish_delivery(self, result, context)
         if result.get("file_output"):
             annotate_assets(self, context, result, None)
@@ -570,76 +320,7 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
         """``model`` where ``hook`` is of the same upstream as ``conn_id``; a fallback of
         another upstream uses its own (its connection's ``model`` extra, else its default):
         model names differ between upstreams."""
-        model = _blank_to_none(self.model)
+        model = blank_to_none(self.model)
         if self._primary_upstream in (None, hook.dialect.name):
             return model
         return None
-
-    def _ledger(self, context: Context) -> SubmitLedger | None:
-        from airflow_provider_grokvideo.compat import task_state_store
-        from airflow_provider_grokvideo.tasks.submit_record import SubmitLedger
-
-        store = task_state_store(context, self.log)
-        if store is None:
-            return None
-        return SubmitLedger(store)
-
-
-def _after(passed: list[str]) -> str:
-    return f" (failed over before: {'; '.join(passed)})" if passed else ""
-
-
-def _try_number(context: Context) -> int:
-    """The running try's number; ``2`` where the context does not say (a bare ``execute``),
-    so that the durable record is read whenever it is not sure to be absent."""
-    try:
-        return int(getattr(context.get("ti"), "try_number", None) or 2)
-    except (TypeError, ValueError):
-        return 2
-
-
-def _blank_to_none(value: Any) -> Any:
-    """A template rendering to ``""`` or ``"None"`` means "not given"."""
-    if isinstance(value, str) and value.strip() in ("", "None"):
-        return None
-    return value
-
-
-def _as_urls(value: Sequence[str] | str | None) -> list[str] | None:
-    value = _blank_to_none(value)
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return [value]
-    return [str(url) for url in value]
-
-
-def _as_conn_ids(value: Sequence[str] | str | None) -> list[str]:
-    """``fallback_conn_ids`` as a list: one id, a list, or a comma-separated template."""
-    value = _blank_to_none(value)
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return [str(conn_id) for conn_id in value]
-
-
-def _why_not_retried(error: BaseException) -> str:
-    """The words for a submit failure the hook's rule does not retry (the rule itself is
-    ``is_safe_submit_retry``)."""
-    from airflow_provider_grokvideo.exceptions import SubmitOutcomeUnknown, UpstreamHTTPError
-
-    if isinstance(error, SubmitOutcomeUnknown) or (
-        isinstance(error, UpstreamHTTPError) and error.status_code >= 500
-    ):
-        return "the job may exist upstream; submitting again could bill it twice"
-    if isinstance(error, UpstreamHTTPError):
-        return "the upstream refused the request; fix it, then clear the task"
-    return "fix the connection or the request, then clear the task"
-
-
-def _as_bool(value: Any) -> bool:
-    """``True``, or a template that rendered to true/yes/1/on."""
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "yes", "1", "on")
-    return bool(value)

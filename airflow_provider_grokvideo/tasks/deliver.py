@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from airflow_provider_grokvideo.tasks.rendered import blank_to_none
+
 
 class DeliveringTask(Protocol):
     """What delivery reads of the generate operator (typed here, not imported: the operator
@@ -44,16 +46,18 @@ def expected_of(operator: DeliveringTask, reported: Any = None) -> Any:
 
     if getattr(operator, "operation", None) in ("edit", "extend"):
         # The output follows its source: only what xAI says it made is known (its length).
-        return Expected(duration=_value(reported))
-    duration = _value(operator.duration)
-    limits = XAI.model_limits(_value(operator.model))
+        return Expected(duration=blank_to_none(reported))
+    duration = blank_to_none(operator.duration)
+    limits = XAI.model_limits(blank_to_none(operator.model))
     if duration is None and limits is not None:
         duration = limits.default_duration
     return Expected(
         duration=float(duration) if duration is not None else None,
-        aspect_ratio=_value(operator.aspect_ratio) or "16:9",  # xAI's documented default
-        resolution=_value(operator.resolution),
-        audio=expected_audio(_value(operator.generate_audio), _value(operator.reference_audios)),
+        aspect_ratio=blank_to_none(operator.aspect_ratio) or "16:9",  # xAI's documented default
+        resolution=blank_to_none(operator.resolution),
+        audio=expected_audio(
+            blank_to_none(operator.generate_audio), blank_to_none(operator.reference_audios)
+        ),
     )
 
 
@@ -91,10 +95,10 @@ def finish_delivery(
         "prompt": str(operator.prompt),
         "upstream": "xai",
         "conn_id": result.get("conn_id") or operator.conn_id,
-        "model": _value(operator.model),
-        "duration": _value(operator.duration),
-        "aspect_ratio": _value(operator.aspect_ratio),
-        "resolution": _value(operator.resolution),
+        "model": blank_to_none(operator.model),
+        "duration": blank_to_none(operator.duration),
+        "aspect_ratio": blank_to_none(operator.aspect_ratio),
+        "resolution": blank_to_none(operator.resolution),
         "cost_estimate": operator.cost_estimate
         if isinstance(operator.cost_estimate, dict)
         else None,
@@ -124,17 +128,22 @@ def annotate_assets(
     operator: Any, context: Any, result: dict[str, Any], delivery: dict[str, Any] | None
 ) -> None:
     """The delivered object and its check (where delivered), and xAI's Files copy, in each
-    outlet Asset's event."""
+    outlet Asset's event; ``result`` is the wait's (``WaitResult.to_xcom()``)."""
     from airflow.sdk import Asset
+
+    from airflow_provider_grokvideo.models import WaitResult
 
     assets = [outlet for outlet in (operator.outlets or []) if isinstance(outlet, Asset)]
     if not assets:
         return
+    finished = WaitResult.from_xcom(result)
     extra: dict[str, Any] = {
-        "generation_id": result.get("generation_id"),
-        "file_output": result.get("file_output"),
-        "cost_usd": result.get("cost_usd"),
-        "cost_source": result.get("cost_source"),
+        "generation_id": finished.generation_id,
+        # The connection that made the video, as the download's event names it.
+        "conn_id": finished.conn_id,
+        "file_output": finished.file_output,
+        "cost_usd": finished.cost_usd_text,
+        "cost_source": finished.cost_source,
     }
     if delivery is not None:
         extra.update(
@@ -145,9 +154,3 @@ def annotate_assets(
         )
     for asset in assets:
         context["outlet_events"][asset].extra.update(extra)
-
-
-def _value(value: Any) -> Any:
-    if isinstance(value, str) and value.strip() in ("", "None"):
-        return None
-    return value

@@ -41,9 +41,11 @@ def wait_result(generation: Mapping[str, Any], cost_estimate: Any, conn_id: str)
     """The return value of a wait whose generation succeeded: its cost (billed, else the
     estimate, see ``tasks.costs.with_estimate``) and the connection polled (after a failover,
     not always the task's ``conn_id``)."""
+    from airflow_provider_grokvideo.models import WaitResult
     from airflow_provider_grokvideo.tasks.costs import with_estimate
 
-    return {**with_estimate(dict(generation), cost_estimate), "conn_id": conn_id}
+    result = {**with_estimate(dict(generation), cost_estimate), "conn_id": conn_id}
+    return WaitResult.from_xcom(result).to_xcom()
 
 
 def recorded_status(event_status: Any) -> str | None:

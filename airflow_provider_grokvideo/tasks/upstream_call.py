@@ -1,8 +1,8 @@
 """What a submitting task asks its upstream for, prepared before anything is recorded or sent.
 
 The generate operator and its edit and extension subclasses differ only in the hook call they
-make; everything around it (the durable submit record, the cost cap, XCom, the page's record)
-is the generate operator's, once.  Each operator builds one :class:`UpstreamCall`: the
+make; everything around it (the durable submit record, the cost cap, failover) is
+:mod:`.submit`'s, once.  Each operator builds one :class:`UpstreamCall`: the
 validated request (whose fingerprint the durable record keeps, and which ``hook.submit_call``
 sends as it is) and its cost estimate.
 

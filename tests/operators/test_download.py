@@ -29,8 +29,7 @@ from download_support import (
 )
 from repo_paths import EXAMPLE_DAGS
 
-from airflow_provider_grokvideo.operators.download import GrokVideoDownloadOperator
-from airflow_provider_grokvideo.transfers.video_download import (
+from airflow_provider_grokvideo.delivery.download import (
     InvalidDownloadInput,
     VideoDownloadError,
     VideoURLExpired,
@@ -38,6 +37,7 @@ from airflow_provider_grokvideo.transfers.video_download import (
     format_expiry,
     make_download_client,
 )
+from airflow_provider_grokvideo.operators.download import GrokVideoDownloadOperator
 
 VIDEOS_ASSET = Asset(name="grokvideo_videos", uri="file:///grokvideo/videos")
 
@@ -99,6 +99,17 @@ def test_outlet_asset_event_extra_carries_the_stored_uris(
     json.dumps(extra)  # plain JSON, as an asset event's extra must be
     # xcompute bills nothing it reports, and no estimate was given: the cost is unknown.
     assert (extra["cost_ticks"], extra["cost_usd"], extra["cost_source"]) == (None, None, None)
+
+
+@pytest.mark.parametrize("render", [dict, json.dumps], ids=["xcom", "json-text"])
+def test_outlet_asset_event_names_the_connection_of_the_waits_result(
+    grokvideo_emulator: Any, tmp_path: Path, render: Any
+) -> None:
+    # The wait's result, as its XCom or rendered by a template: the connection survives both.
+    generation = {**finished_generation(grokvideo_emulator), "conn_id": "grokvideo_made_it"}
+    operator = make_operator(render(generation), tmp_path, outlets=[VIDEOS_ASSET])
+    _, events = run_operator(operator)
+    assert events[VIDEOS_ASSET].extra["conn_id"] == "grokvideo_made_it"
 
 
 @pytest.mark.parametrize("source", ["billed", "estimated"])

@@ -16,8 +16,7 @@ import httpx
 import pytest
 from download_support import files_under
 
-from airflow_provider_grokvideo.models import VideoGeneration
-from airflow_provider_grokvideo.transfers.video_download import (
+from airflow_provider_grokvideo.delivery.download import (
     InvalidDownloadInput,
     VideoDownloadError,
     VideoURLExpired,
@@ -29,6 +28,7 @@ from airflow_provider_grokvideo.transfers.video_download import (
     thumbnail_file_name,
     video_file_names,
 )
+from airflow_provider_grokvideo.models import VideoGeneration
 
 
 def succeeded(**changes: Any) -> dict[str, Any]:

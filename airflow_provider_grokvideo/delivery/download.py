@@ -3,8 +3,9 @@
 What :class:`~airflow_provider_grokvideo.operators.download.GrokVideoDownloadOperator` and
 ``benchmarks/download.py`` share: reading the sensor's XCom value, checking URLs, naming the
 files, streaming each one and committing it atomically under an ``ObjectStoragePath``
-(``file://``, ``s3://``, ``gs://``, ...).  Kept apart from the operator as Airflow's own
-providers keep ``transfers/`` apart from ``operators/``.
+(``file://``, ``s3://``, ``gs://``, ...).  Not an operator, so not in ``transfers/`` (where
+Airflow's providers keep transfer *operators*): the batch operator and the direct delivery's
+fallback (:mod:`.check`) download through it too.
 
 The download path is deliberately separate from the upstream hooks: it uses its own
 ``httpx.Client`` with no authentication, no base URL and no Airflow connection, so the API key
@@ -36,7 +37,7 @@ import httpx
 from airflow_provider_grokvideo.compat import AirflowFailException
 from airflow_provider_grokvideo.exceptions import GrokVideoError
 from airflow_provider_grokvideo.media.signatures import SIGNATURE_BYTES, describe_problem
-from airflow_provider_grokvideo.models import VideoGeneration
+from airflow_provider_grokvideo.models import VideoGeneration, WaitResult
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
@@ -103,15 +104,16 @@ class StoredFile:
 # Input
 
 
-def parse_generation(value: Any) -> VideoGeneration:
+def parse_generation(value: Any) -> WaitResult:
     """Read the operator's ``generation`` input and check that it can be downloaded.
 
-    Accepts the sensor's XCom value (a ``VideoGeneration.to_dict()`` dict), a
-    :class:`VideoGeneration`, or that dict rendered as a string: JSON (``| tojson``) or the
-    Python ``repr`` that a plain ``{{ ti.xcom_pull(...) }}`` template produces.
+    Accepts the wait's XCom value (:meth:`WaitResult.to_xcom`, or an older version's
+    ``VideoGeneration.to_dict()`` dict without ``conn_id``), a :class:`VideoGeneration` or
+    :class:`WaitResult`, or that dict rendered as a string: JSON (``| tojson``) or the Python
+    ``repr`` that a plain ``{{ ti.xcom_pull(...) }}`` template produces.
     """
     if isinstance(value, VideoGeneration):
-        generation = value
+        generation = WaitResult.from_xcom(value)
     else:
         data = value
         if isinstance(value, (str, bytes)):
@@ -128,7 +130,7 @@ def parse_generation(value: Any) -> VideoGeneration:
                 f"generation has no generation_id; keys given: {sorted(map(str, data))}"
             )
         try:
-            generation = VideoGeneration.from_dict(data)
+            generation = WaitResult.from_xcom(data)
         except (TypeError, ValueError) as exc:
             raise InvalidDownloadInput(f"generation is not a valid VideoGeneration: {exc}") from exc
     if generation.status != "succeeded":

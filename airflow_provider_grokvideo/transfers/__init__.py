@@ -1,1 +1,0 @@
-"""Copying what a generation produced to other systems (its videos into object storage)."""
