@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install test test-deploy test-floor test-floor-canary lint demo bench clean
+.PHONY: install test test-deploy test-floor test-floor-canary lint docs demo bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,16 @@ test-floor-canary:
 	-$(CANARY_PY) -m pip check
 	GROKVIDEO_EXPECT_DEFERRAL_BLOCKED=1 $(CANARY_PY) scripts/floor_canary.py
 
+# The documentation site (mkdocs.yml: README.md as its home page, then docs/) built into site/.
+# --strict fails the build on a page missing from the nav and on a broken link or anchor,
+# README.md's included. Material's notice about its successor is not news on every build.
+$(VENV)/.docs-installed: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e ".[docs]"
+	touch $@
+
+docs: $(VENV)/.docs-installed
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
 demo: install
 	$(PY) scripts/demo.py
 
@@ -78,4 +88,4 @@ bench: install
 	$(PY) benchmarks/video_page.py
 
 clean:
-	rm -rf $(VENV) $(FLOOR_VENV) $(CANARY_VENV) demo-output browser-screenshots .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(FLOOR_VENV) $(CANARY_VENV) site demo-output browser-screenshots .pytest_cache .ruff_cache
