@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install test test-deploy test-floor test-floor-canary lint demo bench clean
+.PHONY: install test test-deploy test-floor test-floor-canary test-32 lint docs demo bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,34 @@ test-floor-canary:
 	-$(CANARY_PY) -m pip check
 	GROKVIDEO_EXPECT_DEFERRAL_BLOCKED=1 $(CANARY_PY) scripts/floor_canary.py
 
+# The newest Airflow 3.2 release (.ci/airflow-3.2-constraints.txt, with the pins it needs) in a
+# venv of its own, the provider from a wheel: the same selection as test-floor.
+AF32_VENV ?= .venv-32
+AF32_PY := $(AF32_VENV)/bin/python
+
+$(AF32_VENV)/.installed: pyproject.toml .ci/airflow-3.2-constraints.txt
+	rm -rf $(AF32_VENV)
+	$(PYTHON) -m venv $(AF32_VENV)
+	$(AF32_PY) -m pip install --quiet --upgrade pip
+	$(AF32_PY) -m pip install --quiet -c .ci/airflow-3.2-constraints.txt \
+		"apache-airflow" . "pytest>=8" "pytest-asyncio>=0.24"
+	touch $@
+
+test-32: $(AF32_VENV)/.installed
+	$(AF32_PY) -m pip install --quiet --no-deps --force-reinstall .
+	$(AF32_PY) -m pip check
+	$(AF32_PY) scripts/test_floor.py
+
+# The documentation site (mkdocs.yml: README.md as its home page, then docs/) built into site/.
+# --strict fails the build on a page missing from the nav and on a broken link or anchor,
+# README.md's included. Material's notice about its successor is not news on every build.
+$(VENV)/.docs-installed: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e ".[docs]"
+	touch $@
+
+docs: $(VENV)/.docs-installed
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
 demo: install
 	$(PY) scripts/demo.py
 
@@ -78,4 +106,4 @@ bench: install
 	$(PY) benchmarks/video_page.py
 
 clean:
-	rm -rf $(VENV) $(FLOOR_VENV) $(CANARY_VENV) demo-output browser-screenshots .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(FLOOR_VENV) $(CANARY_VENV) $(AF32_VENV) site demo-output browser-screenshots .pytest_cache .ruff_cache

@@ -1,7 +1,9 @@
 """``make test-floor``: the example DAGs and the import-cost check on the oldest supported Airflow.
 
 Run by the floor virtual environment's Python (``.venv-floor``, made by ``make test-floor``
-with ``.ci/floor-constraints.txt``), with the provider installed from a wheel, not editable.
+with ``.ci/floor-constraints.txt``), with the provider installed from a wheel, not editable;
+``make test-32`` runs the same on the newest Airflow 3.2 (``.venv-32``,
+``.ci/airflow-3.2-constraints.txt``).
 It runs the pytest selection below (every example DAG under ``dag.test()`` on the bundled
 emulator, the trigger executed; the import-cost check; the compat shims; the deferral guard)
 and prints the Airflow version, then one line per DAG run: the DAG, its connection, its
@@ -82,7 +84,7 @@ class FloorReport:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         write = terminalreporter.write_line
         write("")
-        write(f"Floor: apache-airflow {version('apache-airflow')}; DAG runs under dag.test():")
+        write(f"apache-airflow {version('apache-airflow')}; DAG runs under dag.test():")
         for r in self.runs:
             tasks = ", ".join(f"{n} {state}" for state, n in sorted(r["tasks"].items()))
             events = ", ".join(r["events"]) or "none"

@@ -3,7 +3,8 @@
 * ``/xcompute/…``, ``/mountsea/…``, ``/xai/…``: each upstream's API (wire formats in
   ``xcompute.py``, ``mountsea.py``, ``xai.py``; job life in ``jobs.py``);
 * ``/cdn/videos/<id>.mp4`` and ``/cdn/thumbnails/<id>.jpg``: the finished media (``cdn.py``);
-* ``/_emulator/…``: stats, reset, faults and job inspection (a small Starlette router).
+* ``/_emulator/…``: stats, reset, faults and job inspection (``control.py``, a small Starlette
+  router).
 
 The upstream and CDN paths are the hot path (thousands of status polls per second), so they are
 plain ASGI: a dictionary lookup for the prefix, a dictionary lookup for the job, one JSON dump.
@@ -29,8 +30,6 @@ from airflow_provider_grokvideo.emulator.defaults import (
 from airflow_provider_grokvideo.emulator.delivery import deliver_if_due
 from airflow_provider_grokvideo.emulator.faults import (
     DELAYED_FAULTS,
-    FAULTS,
-    MARKERS,
     Fault,
     FaultQueue,
     make_fault,
@@ -49,6 +48,7 @@ from airflow_provider_grokvideo.emulator.media import video_bytes
 from airflow_provider_grokvideo.emulator.mountsea import MountseaAPI
 from airflow_provider_grokvideo.emulator.outages import REFUSE, check_outages, outage_reply
 from airflow_provider_grokvideo.emulator.ratelimits import RateLimits
+from airflow_provider_grokvideo.emulator.stats import UpstreamStats
 from airflow_provider_grokvideo.emulator.upstream import (
     SUBMIT,
     Links,
@@ -80,45 +80,6 @@ _MALFORMED = Reply(200, b'{"code":200,"data":{"id":"task_01J', [CT_JSON])
 _MALFORMED_MEDIA = Reply(200, b"<html><body>upstream error</body></html>", [VIDEO_TYPE])
 #: Faults whose request is processed before the fault shows (the others replace the answer).
 _FAULTS_AFTER_PROCESSING = frozenset({"lost-answer", "late-answer"})
-
-
-class UpstreamStats:
-    """Counters of one upstream (plain attributes: incremented on every request)."""
-
-    __slots__ = (
-        "auth_failures",
-        "faults",
-        "idempotent_replays",
-        "not_found",
-        "outage_connections_closed",
-        "outage_refused",
-        "rate_limited_status",
-        "rate_limited_submit",
-        "rejected",
-        "requests",
-        "status_reads",
-        "submissions",
-        "submit_requests",
-    )
-
-    def __init__(self) -> None:
-        self.requests = 0  # every request under this upstream's prefix
-        self.submit_requests = 0  # submissions that reached the handler (accepted or not)
-        self.submissions = 0  # accepted submissions: jobs created
-        self.status_reads = 0  # status reads that reached the handler
-        self.rejected = 0  # submissions refused by validation (400/413)
-        self.auth_failures = 0  # requests refused for a missing or wrong key
-        self.not_found = 0  # status reads of unknown job ids
-        self.faults = 0  # requests that got an injected fault
-        self.rate_limited_submit = 0  # submissions refused by the rate limit (429)
-        self.rate_limited_status = 0  # status reads refused by the rate limit (429)
-        self.idempotent_replays = 0  # submissions answered with an earlier job (same key)
-        self.outage_refused = 0  # requests answered with an outage's error (401, 402, credits)
-        # Connections a "refuse" outage closed (the connects it refuses never reach us).
-        self.outage_connections_closed = 0
-
-    def to_dict(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in self.__slots__}
 
 
 def _keys(api_key: str | Iterable[str]) -> frozenset[str]:
@@ -693,155 +654,11 @@ class EmulatorApp:
 
     def _control_app(self) -> Any:
         if self._control is None:
-            self._control = _build_control(self)
+            # Starlette is imported by the first control request: the hot path never needs it.
+            from airflow_provider_grokvideo.emulator.control import control_router
+
+            self._control = control_router(self)
         return self._control
-
-
-def _build_control(app: EmulatorApp) -> Any:
-    """The ``/_emulator`` router (Starlette; loaded on first use)."""
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse, Response
-    from starlette.routing import Route, Router
-
-    async def index(request: Request) -> Response:
-        base = str(request.base_url).rstrip("/")
-        return JSONResponse(
-            {
-                "emulator": "grokvideo",
-                "upstreams": {name: f"{base}/{name}" for name in UPSTREAMS},
-                "control": {
-                    "stats": "GET /_emulator/stats",
-                    "reset": "POST /_emulator/reset",
-                    "faults": "GET|POST|DELETE /_emulator/faults",
-                    "rate_limits": "GET|PUT /_emulator/rate-limits",
-                    "outages": "GET|PUT /_emulator/outages",
-                    "xai_pending_202": "GET|PUT /_emulator/xai-pending-202",
-                    "hold": "POST /_emulator/hold",
-                    "release": "POST /_emulator/release",
-                    "job": "GET /_emulator/jobs/{id}",
-                    "health": "GET /_emulator/health",
-                },
-                "faults": list(FAULTS),
-                "markers": sorted(MARKERS),
-            }
-        )
-
-    async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
-    async def stats(request: Request) -> Response:
-        return JSONResponse(app.stats())
-
-    async def reset(request: Request) -> Response:
-        app.reset()
-        return JSONResponse({"reset": True})
-
-    async def faults(request: Request) -> Response:
-        if request.method == "GET":
-            return JSONResponse({"faults": app.faults.pending()})
-        if request.method == "DELETE":
-            app.clear_faults()
-            return JSONResponse({"faults": []})
-        try:
-            body = await request.json()
-        except ValueError:
-            return JSONResponse({"error": "body must be JSON"}, status_code=400)
-        if not isinstance(body, dict) or "fault" not in body:
-            return JSONResponse({"error": "body must be an object with a 'fault'"}, 400)
-        unknown = set(body) - {"fault", "count", "upstream", "endpoint", "retry_after", "delay"}
-        if unknown:
-            return JSONResponse({"error": f"unknown fields: {', '.join(sorted(unknown))}"}, 400)
-        try:
-            added = app.inject(
-                body["fault"],
-                count=body.get("count", 1),
-                upstream=body.get("upstream"),
-                endpoint=body.get("endpoint"),
-                retry_after=body.get("retry_after"),
-                delay=body.get("delay"),
-            )
-        except ValueError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
-        return JSONResponse({"added": added, "faults": app.faults.pending()}, status_code=201)
-
-    async def put_json(request: Request, apply: Callable[[Any], object]) -> Response | None:
-        """A PUT's JSON body given to ``apply``; the 400 to answer when it is refused."""
-        if request.method != "PUT":
-            return None
-        try:
-            body = await request.json()
-        except ValueError:
-            return JSONResponse({"error": "body must be JSON"}, status_code=400)
-        try:
-            apply(body)
-        except ValueError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
-        return None
-
-    async def rate_limits(request: Request) -> Response:
-        refused = await put_json(request, app.set_rate_limits)
-        return refused or JSONResponse({"rate_limits": dict(app.rate_limits.limits)})
-
-    async def xai_batch(request: Request) -> Response:
-        # {"url_seconds": N} shortens how long a batch result's URL lives (null: one hour).
-        def apply(body: Any) -> None:
-            if not isinstance(body, dict) or set(body) - {"url_seconds"}:
-                raise ValueError('body must be {"url_seconds": <seconds or null>}')
-            app.batches.set_url_seconds(body.get("url_seconds"))
-
-        refused = await put_json(request, apply)
-        return refused or JSONResponse(app.batches.describe())
-
-    async def outages(request: Request) -> Response:
-        refused = await put_json(request, app.set_outages)
-        return refused or JSONResponse({"outages": dict(app.outages)})
-
-    async def pending_202(request: Request) -> Response:
-        if request.method == "PUT":
-            try:
-                body = await request.json()
-                app.set_xai_pending_202(body.get("xai_pending_202"))
-            except (ValueError, AttributeError) as exc:
-                return JSONResponse(
-                    {"error": f'body must be {{"xai_pending_202": "empty"|"body"|null}}: {exc}'},
-                    status_code=400,
-                )
-        return JSONResponse({"xai_pending_202": app.xai_pending_202})
-
-    async def hold(request: Request) -> Response:
-        app.hold()
-        return JSONResponse({"held": True})
-
-    async def release(request: Request) -> Response:
-        return JSONResponse({"held": False, "jobs_released": app.release()})
-
-    async def job(request: Request) -> Response:
-        info = app.job(request.path_params["job_id"])
-        if info is None:
-            return JSONResponse({"error": "unknown job id"}, status_code=404)
-        return JSONResponse(info)
-
-    async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
-        await send_reply(send, Reply(404, b'{"error":"not found"}', [CT_JSON]))
-
-    return Router(
-        routes=[
-            Route("/", index, methods=["GET"]),
-            Route("/_emulator", index, methods=["GET"]),
-            Route("/_emulator/health", health, methods=["GET"]),
-            Route("/_emulator/stats", stats, methods=["GET"]),
-            Route("/_emulator/reset", reset, methods=["POST"]),
-            Route("/_emulator/faults", faults, methods=["GET", "POST", "DELETE"]),
-            Route("/_emulator/rate-limits", rate_limits, methods=["GET", "PUT"]),
-            Route("/_emulator/outages", outages, methods=["GET", "PUT"]),
-            Route("/_emulator/xai-pending-202", pending_202, methods=["GET", "PUT"]),
-            Route("/_emulator/xai-batch", xai_batch, methods=["GET", "PUT"]),
-            Route("/_emulator/hold", hold, methods=["POST"]),
-            Route("/_emulator/release", release, methods=["POST"]),
-            Route("/_emulator/jobs/{job_id}", job, methods=["GET"]),
-        ],
-        default=not_found,
-    )
 
 
 def create_app(
@@ -862,7 +679,7 @@ def create_app(
     )
 
 
-__all__ = ["EmulatorApp", "UpstreamStats", "create_app"]
+__all__ = ["EmulatorApp", "create_app"]
 
 
 def _submit_headers(scope: Scope | None) -> tuple[bytes | None, bytes | None]:
