@@ -14,18 +14,17 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from airflow_provider_grokvideo.pricing import ticks_to_usd, usd_text, usd_to_ticks
-
-Status = Literal["queued", "running", "succeeded", "failed", "cancelled", "expired"]
+from airflow_provider_grokvideo.statuses import (  # noqa: F401  (the model's names, re-exported)
+    FAILED_STATUSES,
+    STATUSES,
+    TERMINAL_STATUSES,
+    Status,
+)
 
 #: Where a cost comes from: the upstream's bill, or the provider's estimate before submitting.
 CostSource = Literal["billed", "estimated"]
 COST_SOURCES: tuple[CostSource, ...] = ("billed", "estimated")
 
-STATUSES: tuple[Status, ...] = ("queued", "running", "succeeded", "failed", "cancelled", "expired")
-#: Statuses after which the upstream will never change its answer.
-TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled", "expired"})
-#: The terminal statuses of a generation that made no video.
-FAILED_STATUSES: tuple[str, ...] = ("failed", "cancelled", "expired")
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from airflow_provider_grokvideo.compat import (
     AirflowSkipException,
     deferral_blocked,
 )
-from airflow_provider_grokvideo.models import FAILED_STATUSES
+from airflow_provider_grokvideo.statuses import FAILED_STATUSES
 from airflow_provider_grokvideo.tasks.links import GrokVideoLink, GrokVideoUpstreamLink
 from airflow_provider_grokvideo.tasks.wait import (
     DEFAULT_MAX_POLL_INTERVAL,

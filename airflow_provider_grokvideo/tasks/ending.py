@@ -29,7 +29,7 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_provider_grokvideo.models import FAILED_STATUSES
+from airflow_provider_grokvideo.statuses import FAILED_STATUSES
 from airflow_provider_grokvideo.tasks.catalog import XCOM_KEY, generation_record
 
 #: The trigger's events a task-end event can stand for; ``error`` always resumes on a worker.

@@ -39,7 +39,7 @@ from airflow_provider_grokvideo.compat import (
     AirflowSensorTimeout,
 )
 from airflow_provider_grokvideo.exceptions import GenerationFailed
-from airflow_provider_grokvideo.models import FAILED_STATUSES
+from airflow_provider_grokvideo.statuses import FAILED_STATUSES
 
 # The poll spacing alone (pure, light): importing an operator does not import the trigger.
 from airflow_provider_grokvideo.triggers.polling import (  # noqa: F401  (re-exported)
