@@ -6,9 +6,12 @@ provider from its wheel) with the batch CI cannot afford in its hour.
 Every job held by the emulator until the kills; one triggerer SIGKILLed once half the waits
 are deferred (its peer takes over), one Celery worker once all are (restarted after 5 s); then
 the jobs released (``--worker-kill submitting``: the worker killed while submits still go out
-instead). Prints the figures (run time, waits deferred at each kill, jobs per video,
-the limited key's 429 share, p95 time from a job's end to its task's success, metadata rows and
-Execution API calls per video); asserts nothing.
+instead). ``--compare``: then the same batch again in the same deployment with every finished
+wait resuming on a worker (``end_from_trigger=False``, the provider before waits ended in the
+triggerer), the killed triggerer restarted and the emulator reset in between.  The waits that
+end in the triggerer run first, on cold processes. Prints the figures (run time, waits deferred
+at each kill, jobs per video, the limited key's 429 share, p95 time from a job's end to its
+task's success, metadata rows, task starts and Execution API calls per video); asserts nothing.
 
 ``--batch``: the scenario of ``tests/deploy/test_batch_deployment.py`` instead (one xAI batch of
 ``--videos`` videos on a key limited to 1 request/s, result URLs living ``--url-seconds``, the
@@ -17,6 +20,7 @@ triggerer holding the batch's trigger and the worker storing its results SIGKILL
 Run it alone on the machine (under the shared lock on a shared one):
 
     flock /tmp/grokvideo-heavy.lock .venv/bin/python benchmarks/deployment.py --videos 1000
+    flock /tmp/grokvideo-heavy.lock .venv/bin/python benchmarks/deployment.py --compare
     flock /tmp/grokvideo-heavy.lock .venv/bin/python benchmarks/deployment.py --batch --videos 2000
 """
 
@@ -35,7 +39,13 @@ sys.path.insert(0, str(REPO / "tests"))
 from deploy.postgres import PostgresServer  # noqa: E402
 from deploy.provider_venv import build_wheel, provider_venv  # noqa: E402
 from deploy.redis_server import RedisServer  # noqa: E402
-from deploy.scenarios import distributed_deployment, run_distributed  # noqa: E402
+from deploy.scenarios import (  # noqa: E402
+    DISTRIBUTED_DAG,
+    ON_WORKER_DAG,
+    DistributedRun,
+    distributed_deployment,
+    run_distributed,
+)
 from deploy.xai_batch_scenario import BATCH_API_DAG, XAI_RATE, run_xai_batch  # noqa: E402
 
 
@@ -51,6 +61,11 @@ def main() -> None:
         "--job-seconds", help="jobs' length once released (20-60; with --batch 10-130)"
     )
     parser.add_argument("--batch", action="store_true", help="one xAI batch of --videos videos")
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="then the same batch resuming every wait on a worker, in the same deployment",
+    )
     parser.add_argument(
         "--url-seconds", type=float, default=120.0, help="with --batch: a result URL's life"
     )
@@ -85,20 +100,34 @@ def main() -> None:
         with distributed_deployment(
             say, venv, root, postgres, redis, args.rate, parallelism=args.parallelism
         ) as deployment:
-            run = run_distributed(
-                deployment, args.videos, (low, high), say, worker_kill=args.worker_kill
-            )
-        say(f"deploy: distributed figures: {run.figures()}")
-        say(f"deploy: distributed per video: {run.writes}; {run.calls}")
-        say(
-            f"deploy: failed tasks {len(run.not_succeeded)}, jobs {run.jobs} for {run.videos} "
-            f"videos; {time.monotonic() - started:.0f} s in all"
-        )
+            dags = (DISTRIBUTED_DAG, ON_WORKER_DAG) if args.compare else (DISTRIBUTED_DAG,)
+            run: DistributedRun | None = None
+            for dag in dags:
+                if run is not None:  # back to two triggerers, an emulator without jobs
+                    deployment.restart(run.killed_triggerer)
+                    deployment.reset_emulator(deployment.emulator_url)
+                run = run_distributed(
+                    deployment,
+                    args.videos,
+                    (low, high),
+                    say,
+                    worker_kill=args.worker_kill,
+                    dag=dag,
+                )
+                report(run)
+        say(f"deploy: {time.monotonic() - started:.0f} s in all")
     finally:
         redis.stop()
         postgres.stop()
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def report(run: DistributedRun) -> None:
+    name = "waits ending in the triggerer" if run.dag == DISTRIBUTED_DAG else "waits on a worker"
+    say(f"deploy: {run.dag} ({name}): {run.figures()}")
+    say(f"deploy: per video: {run.writes}; {run.calls}; {run.starts}")
+    say(f"deploy: failed tasks {len(run.not_succeeded)}, jobs {run.jobs} for {run.videos} videos")
 
 
 if __name__ == "__main__":

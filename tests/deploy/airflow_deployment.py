@@ -586,6 +586,11 @@ class Deployment:
         httpx.put(f"{url}/_emulator/outages", json=dict(outages), timeout=30).raise_for_status()
 
     @staticmethod
+    def reset_emulator(url: str) -> None:
+        """Forget every job and counter; the rate limits given at start stay."""
+        httpx.post(f"{url}/_emulator/reset", timeout=30).raise_for_status()
+
+    @staticmethod
     def hold_jobs(url: str) -> None:
         """Stop the emulated jobs' clocks: no job ends until :meth:`release_jobs`."""
         httpx.post(f"{url}/_emulator/hold", timeout=30).raise_for_status()

@@ -125,13 +125,21 @@ def _execution_api_lines(deployment: Deployment) -> Iterator[tuple[str, dict[str
                 yield match.group("at"), pairs
 
 
-def execution_api_calls(deployment: Deployment) -> ExecutionApiCalls:
-    """Every Execution API call in the API server's log (:class:`ExecutionApiCalls`)."""
+def execution_api_calls(deployment: Deployment, since: float | None = None) -> ExecutionApiCalls:
+    """Every Execution API call in the API server's log (:class:`ExecutionApiCalls`), or those
+    that ended after ``since`` (epoch seconds: one run of several in a deployment)."""
     from datetime import datetime
 
     calls = ExecutionApiCalls()
     calls.pool_exhausted = sum(text.count(_POOL_EXHAUSTED) for text in _api_server_logs(deployment))
     for at, pairs in _execution_api_lines(deployment):
+        if since is not None:
+            try:
+                end = datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                continue  # no timestamp: cannot tell which run it belongs to
+            if end < since:
+                continue
         parts = [p for p in pairs["path"].split("/")[2:] if p and not _ID.match(p)]
         kind = parts[0] if parts else "?"
         if kind == "task-instances" and len(parts) > 1:
@@ -220,6 +228,8 @@ class HeldBudget:
 
 # -- the distributed batch ----------------------------------------------------------------
 DISTRIBUTED_DAG = "grokvideo_deploy_distributed"
+#: The same batch with ``end_from_trigger=False``: every finished wait resumes on a worker.
+ON_WORKER_DAG = "grokvideo_deploy_distributed_on_worker"
 #: The upstream limited in the emulator and paced on its connection (xAI publishes 1 request
 #: per second per video model; the test uses more, to finish in CI's time).
 LIMITED_UPSTREAM = "xai"
@@ -309,6 +319,9 @@ class DistributedRun:
     #: How many waits a worker started how many times (1: ended by its trigger).
     wait_starts: Counter[int] = field(default_factory=Counter)
     starts: str = ""
+    #: The DAG run and the triggerer SIGKILLed (restarted by a second run in the deployment).
+    dag: str = DISTRIBUTED_DAG
+    killed_triggerer: str = ""
 
     @property
     def share_429(self) -> float:
@@ -346,16 +359,19 @@ def run_distributed(
     job_seconds: tuple[int, int],
     say: Callable[[str], None],
     worker_kill: str = "deferred",
+    dag: str = DISTRIBUTED_DAG,
 ) -> DistributedRun:
     """The distributed batch: every job held until the kills; one triggerer SIGKILLed once
     half the waits are deferred (its peer takes over, no replacement), one Celery worker once
     all are (``worker_kill="deferred"``), or once three quarters of the videos have their job
     while the other submits still go out (``"submitting"``: a submit killed after its POST
     left is then refused on its retry, rightly), restarted a few seconds later; then the jobs
-    released."""
+    released.  ``dag``: :data:`DISTRIBUTED_DAG`, or :data:`ON_WORKER_DAG` for the same batch
+    resuming every finished wait on a worker."""
     if worker_kill not in ("deferred", "submitting"):
         raise ValueError(f"worker_kill is 'deferred' or 'submitting', not {worker_kill!r}")
-    url, result = deployment.emulator_url, DistributedRun(videos, worker_kill=worker_kill)
+    url = deployment.emulator_url
+    result = DistributedRun(videos, worker_kill=worker_kill, dag=dag)
     for upstream in ("xcompute", "mountsea", "xai"):
         response = deployment.api.post(
             "/pools",
@@ -363,19 +379,17 @@ def run_distributed(
         )
         assert response.status_code in (200, 201, 409), response.text
     low, high = job_seconds
-    started = time.monotonic()
+    started, started_at = time.monotonic(), time.time()
     deployment.hold_jobs(url)
     cpu = CpuMeter(lambda: [*deployment.services.values(), *deployment.stopped]).start()
-    run_id = deployment.trigger(
-        DISTRIBUTED_DAG, {"videos": videos, "min_seconds": low, "max_seconds": high}
-    )
-    dag = DISTRIBUTED_DAG
+    run_id = deployment.trigger(dag, {"videos": videos, "min_seconds": low, "max_seconds": high})
 
     # One triggerer, the one holding more triggers, once half the waits are deferred.
     wait_deferred(deployment, dag, run_id, math.ceil(videos / 2), 1800)
     result.triggers_before_kill = deployment.triggers_per_triggerer()
     victim = max(result.triggers_before_kill, key=lambda name: result.triggers_before_kill[name])
     victim_job = deployment.triggerer_job_ids[victim]
+    result.killed_triggerer = victim
     result.deferred_at_triggerer_kill = deployment.count(dag, run_id, "deferred")
     pids = deployment.kill(victim)
     killed_at = time.monotonic()
@@ -459,7 +473,7 @@ def run_distributed(
     )
     result.jobs_without_task = result.jobs - int(recorded[0][0])
     result.writes = metadata_writes(deployment, dag, run_id, videos)
-    result.calls = describe_calls(execution_api_calls(deployment), videos)
+    result.calls = describe_calls(execution_api_calls(deployment, since=started_at), videos)
     result.wait_starts = task_starts(deployment, waits)
     result.starts = f"{describe_starts(task_starts(deployment, tis), videos)}; waits: " + (
         describe_starts(result.wait_starts, videos)

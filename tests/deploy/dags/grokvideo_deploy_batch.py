@@ -5,7 +5,10 @@ any wait, and a ``report`` that counts what came back.
 * ``grokvideo_deploy_batch``: no retries anywhere (the LocalExecutor and SQLite scenarios);
 * ``grokvideo_deploy_distributed``: as docs/production.md advises for a CeleryExecutor deployment,
   each generate task through its upstream's pool (``grokvideo_<upstream>``, created by the
-  test) and with ``retries`` (safe: the durable submit); the waits still without retries.
+  test) and with ``retries`` (safe: the durable submit); the waits still without retries;
+* ``grokvideo_deploy_distributed_on_worker``: the same with ``end_from_trigger=False``: every
+  finished wait resumes on a worker, as before the waits ended in the triggerer (the "before"
+  of ``benchmarks/deployment.py --compare``).
 
 The run's ``conf`` sets the batch: ``videos`` (default 300) and the emulated jobs' length,
 spread between ``min_seconds`` and ``max_seconds`` by the ``[emulator:seconds=N]`` marker.
@@ -32,7 +35,13 @@ WAIT_TIMEOUT = 1800.0
 ONE_TASK = {"wait_for_completion": True, "deferrable": True, "timeout": WAIT_TIMEOUT, **POLL}
 
 
-def batch(dag_id: str, *, pools: bool = False, generate_retries: int = 0) -> DAG:
+def batch(
+    dag_id: str,
+    *,
+    pools: bool = False,
+    generate_retries: int = 0,
+    end_from_trigger: bool | None = None,
+) -> DAG:
     with DAG(
         dag_id=dag_id,
         schedule=None,
@@ -76,12 +85,16 @@ def batch(dag_id: str, *, pools: bool = False, generate_retries: int = 0) -> DAG
                 conn_id=conn_id,
                 timeout=WAIT_TIMEOUT,
                 retries=0,
+                end_from_trigger=end_from_trigger,
                 **POLL,
             ).expand(generation_id=generate.output)
             outputs.append(wait.output)
             # The one-task wait defers in the same task: no retries, as any wait here.
             one_task = GrokVideoGenerateOperator.partial(
-                task_id=f"generate_and_wait_{upstream}", **{**submit, "retries": 0}, **ONE_TASK
+                task_id=f"generate_and_wait_{upstream}",
+                **{**submit, "retries": 0},
+                **ONE_TASK,
+                end_from_trigger=end_from_trigger,
             ).expand(
                 prompt=plan.override(task_id=f"plan_one_task_{upstream}")(upstream, "one_task")
             )
@@ -103,3 +116,6 @@ def batch(dag_id: str, *, pools: bool = False, generate_retries: int = 0) -> DAG
 
 batch_dag = batch("grokvideo_deploy_batch")
 distributed_dag = batch("grokvideo_deploy_distributed", pools=True, generate_retries=2)
+on_worker_dag = batch(
+    "grokvideo_deploy_distributed_on_worker", pools=True, generate_retries=2, end_from_trigger=False
+)
