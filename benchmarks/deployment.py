@@ -62,6 +62,11 @@ def main() -> None:
     )
     parser.add_argument("--batch", action="store_true", help="one xAI batch of --videos videos")
     parser.add_argument(
+        "--replace-triggerer",
+        action="store_true",
+        help="start the killed triggerer again at once, as a process supervisor would",
+    )
+    parser.add_argument(
         "--compare",
         action="store_true",
         help="then the same batch resuming every wait on a worker, in the same deployment",
@@ -104,7 +109,8 @@ def main() -> None:
             run: DistributedRun | None = None
             for dag in dags:
                 if run is not None:  # back to two triggerers, an emulator without jobs
-                    deployment.restart(run.killed_triggerer)
+                    if not args.replace_triggerer:
+                        deployment.restart(run.killed_triggerer)
                     deployment.reset_emulator(deployment.emulator_url)
                 run = run_distributed(
                     deployment,
@@ -113,6 +119,7 @@ def main() -> None:
                     say,
                     worker_kill=args.worker_kill,
                     dag=dag,
+                    replace_triggerer=args.replace_triggerer,
                 )
                 report(run)
         say(f"deploy: {time.monotonic() - started:.0f} s in all")

@@ -255,6 +255,8 @@ class Deployment:
                 "AIRFLOW__CORE__DAGS_FOLDER": str(self.home / "dags"),
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.database_url,
                 "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+                # Where the test DAGs' callbacks note that they ran (grokvideo_deploy_endings).
+                "GROKVIDEO_TEST_CALLBACKS": str(self.home / "callbacks.jsonl"),
                 **airflow_settings(self.api_port),
                 **self.settings,
             }

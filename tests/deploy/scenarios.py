@@ -152,17 +152,23 @@ def execution_api_calls(deployment: Deployment, since: float | None = None) -> E
     return calls
 
 
-def task_starts(deployment: Deployment, tis: list[dict[str, Any]]) -> Counter[int]:
-    """How many task instances of ``tis`` a worker started how many times: the Execution API's
-    ``PATCH task-instances/<id>/run``, sent by a try's start and by every resume after a
-    deferral.  A wait that its trigger ended was started once."""
+def worker_starts(deployment: Deployment, tis: list[dict[str, Any]]) -> dict[str, int]:
+    """How many times a worker started each task instance of ``tis`` (by its id): the
+    Execution API's ``PATCH task-instances/<id>/run``, sent by a try's start and by every resume
+    after a deferral.  A wait that its trigger ended was started once per try."""
     ids = {str(ti["id"]) for ti in tis}
     starts: Counter[str] = Counter(dict.fromkeys(ids, 0))
     for _, pairs in _execution_api_lines(deployment):
         parts = pairs["path"].strip("/").split("/")
         if len(parts) == 4 and parts[1:4:2] == ["task-instances", "run"] and parts[2] in ids:
             starts[parts[2]] += 1
-    return Counter(starts.values())
+    return dict(starts)
+
+
+def task_starts(deployment: Deployment, tis: list[dict[str, Any]]) -> Counter[int]:
+    """How many task instances of ``tis`` a worker started how many times
+    (:func:`worker_starts`)."""
+    return Counter(worker_starts(deployment, tis).values())
 
 
 def describe_starts(starts: Counter[int], videos: int) -> str:
@@ -322,6 +328,8 @@ class DistributedRun:
     #: The DAG run and the triggerer SIGKILLed (restarted by a second run in the deployment).
     dag: str = DISTRIBUTED_DAG
     killed_triggerer: str = ""
+    #: The triggers each live triggerer held once the killed one's were taken over.
+    triggers_at_release: dict[str, int] = field(default_factory=dict)
 
     @property
     def share_429(self) -> float:
@@ -332,7 +340,8 @@ class DistributedRun:
             f"videos {self.videos}, run {self.state} in {self.seconds:.0f} s; "
             f"waits deferred at the triggerer kill {self.deferred_at_triggerer_kill} "
             f"(triggers held {self.triggers_before_kill}), taken over in "
-            f"{self.takeover_seconds:.0f} s; at the worker kill {self.deferred_at_worker_kill} "
+            f"{self.takeover_seconds:.0f} s (then held {self.triggers_at_release}); "
+            f"at the worker kill {self.deferred_at_worker_kill} "
             f"(restarted after {self.worker_down_seconds:.0f} s); "
             f"failed waits {len(self.failed_waits)}; upstream jobs {self.jobs} "
             f"({self.jobs / self.videos:.2f} per video; "
@@ -360,6 +369,7 @@ def run_distributed(
     say: Callable[[str], None],
     worker_kill: str = "deferred",
     dag: str = DISTRIBUTED_DAG,
+    replace_triggerer: bool = False,
 ) -> DistributedRun:
     """The distributed batch: every job held until the kills; one triggerer SIGKILLed once
     half the waits are deferred (its peer takes over, no replacement), one Celery worker once
@@ -367,7 +377,8 @@ def run_distributed(
     while the other submits still go out (``"submitting"``: a submit killed after its POST
     left is then refused on its retry, rightly), restarted a few seconds later; then the jobs
     released.  ``dag``: :data:`DISTRIBUTED_DAG`, or :data:`ON_WORKER_DAG` for the same batch
-    resuming every finished wait on a worker."""
+    resuming every finished wait on a worker.  ``replace_triggerer``: the killed triggerer
+    started again at once, as a process supervisor would (its waits are then shared)."""
     if worker_kill not in ("deferred", "submitting"):
         raise ValueError(f"worker_kill is 'deferred' or 'submitting', not {worker_kill!r}")
     url = deployment.emulator_url
@@ -393,10 +404,13 @@ def run_distributed(
     result.deferred_at_triggerer_kill = deployment.count(dag, run_id, "deferred")
     pids = deployment.kill(victim)
     killed_at = time.monotonic()
+    if replace_triggerer:
+        deployment.restart(victim)
     say(
         f"deploy: SIGKILLed {victim} ({len(pids)} processes) at {killed_at - started:.0f} s "
         f"with {result.deferred_at_triggerer_kill} waits deferred, triggers held "
-        f"{result.triggers_before_kill}; no replacement"
+        f"{result.triggers_before_kill}; "
+        + ("a replacement started" if replace_triggerer else "no replacement")
     )
 
     # One worker once every wait is deferred (no wait is then running on a worker), or while
@@ -431,6 +445,7 @@ def run_distributed(
 
     wait_for(taken_over, 300, f"the triggers of {victim} to be taken over", deployment, 1)
     result.takeover_seconds = time.monotonic() - killed_at
+    result.triggers_at_release = deployment.triggers_per_triggerer()
     released = deployment.release_jobs(url)
     say(
         f"deploy: {victim}'s triggers taken over after {result.takeover_seconds:.0f} s; "
@@ -544,3 +559,155 @@ def _end_to_success(
         if values
     )
     return percentile(delays, 95), max(delays), f"p50 {percentile(delays, 50):.1f} s; {split}"
+
+
+# -- each ending of a wait, in a deployment ------------------------------------------------------
+
+ENDINGS_DAG = "grokvideo_deploy_endings"
+#: Its generate tasks, one upstream job each: a retry polls its first try's job.
+ENDINGS_JOBS = 7
+#: The waits that their trigger ends, and how.
+ENDED_BY_THE_TRIGGER = {
+    "generate_and_wait": "success",
+    "wait": "success",
+    "fails_then_retries": "failed",
+    "fails": "failed",
+    "skips": "skipped",
+}
+#: The twins that resume on a worker (``end_from_trigger=False``), whose XComs those of the
+#: ended ones must equal.
+TWINS = {"generate_and_wait": "generate_and_wait_on_worker", "wait": "wait_on_worker"}
+
+
+@dataclass
+class Endings:
+    """What one run of :data:`ENDINGS_DAG` did."""
+
+    run_id: str
+    state: str
+    states: dict[str, str]
+    tries: dict[str, int]
+    #: Worker starts of each task (over all its tries).
+    starts: dict[str, int]
+    #: xAI jobs made during the run.
+    jobs: int
+    #: Each task's XComs as Airflow's REST API reads them (``deserialize=true``), by key.
+    xcoms: dict[str, dict[str, Any]]
+    #: The callbacks that ran: (callback, task, try, process).
+    callbacks: list[tuple[str, str, int, str]]
+    #: The log of ``fails``' only try, as the UI shows it.
+    fails_log: str
+
+
+def _xai_jobs(deployment: Deployment) -> int:
+    stats = deployment.emulator_stats(deployment.emulator_url)
+    return int(stats["upstreams"]["xai"]["submissions"])
+
+
+def _task_xcoms(deployment: Deployment, run_id: str, task_id: str) -> dict[str, Any]:
+    response = deployment.api.get(
+        f"/dags/{ENDINGS_DAG}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries"
+    )
+    response.raise_for_status()
+    keys = [entry["key"] for entry in response.json()["xcom_entries"]]
+    return {key: deployment.xcom(ENDINGS_DAG, run_id, task_id, key) for key in keys}
+
+
+def _callbacks(deployment: Deployment) -> list[tuple[str, str, int, str]]:
+    path = deployment.home / "callbacks.jsonl"
+    lines = path.read_text().splitlines() if path.exists() else []
+    notes = [json.loads(line) for line in lines]
+    return sorted(
+        (note["callback"], note["task_id"], note["try_number"], note["process"]) for note in notes
+    )
+
+
+def run_endings(deployment: Deployment, say: Callable[[str], None]) -> Endings:
+    """One run of :data:`ENDINGS_DAG`, and what it did once its three callbacks have run (the
+    DAG processor runs those of the tasks ended by their trigger, after the run may be over)."""
+    deployment.wait_for_dags(ENDINGS_DAG)
+    # Whatever an earlier test left (an outage, a fault, a hold): gone; its jobs are over.
+    deployment.reset_emulator(deployment.emulator_url)
+    jobs_before = _xai_jobs(deployment)
+    run_id = deployment.trigger(ENDINGS_DAG)
+    state = deployment.wait_for_run(ENDINGS_DAG, run_id, 900)
+    wait_for(lambda: len(_callbacks(deployment)) >= 3, 300, "three callbacks to run", deployment, 1)
+    tis = deployment.task_instances(ENDINGS_DAG, run_id)
+    by_id = {str(ti["id"]): ti["task_id"] for ti in tis}
+    endings = Endings(
+        run_id=run_id,
+        state=state,
+        states={ti["task_id"]: ti["state"] for ti in tis},
+        tries={ti["task_id"]: int(ti["try_number"]) for ti in tis},
+        starts={by_id[ti_id]: n for ti_id, n in worker_starts(deployment, tis).items()},
+        jobs=_xai_jobs(deployment) - jobs_before,
+        xcoms={ti["task_id"]: _task_xcoms(deployment, run_id, ti["task_id"]) for ti in tis},
+        callbacks=_callbacks(deployment),
+        fails_log=deployment.task_log_of(ENDINGS_DAG, run_id, "fails", 1),
+    )
+    say(
+        f"deploy: endings: run {state}; states {endings.states}; tries {endings.tries}; "
+        f"worker starts {endings.starts}; xAI jobs {endings.jobs}; callbacks {endings.callbacks}"
+    )
+    return endings
+
+
+def comparable(xcoms: dict[str, Any], run_id: str) -> dict[str, Any]:
+    """A task's XComs with what differs between two tasks of one run replaced: the job's id
+    and the times."""
+    record = xcoms.get("grokvideo") or {}
+    text = json.dumps(xcoms, sort_keys=True).replace(str(record.get("generation_id")), "<id>")
+    text = re.sub(r"run_id=[^&\"]+", "run_id=<run>", text.replace(run_id, "<run>"))
+
+    def scrub(item: Any) -> Any:
+        if isinstance(item, dict):
+            return {
+                key: "<time>" if re.search(r"_at(_utc)?$", key) else scrub(sub)
+                for key, sub in item.items()
+            }
+        if isinstance(item, list):
+            return [scrub(sub) for sub in item]
+        return item
+
+    return dict(scrub(json.loads(text)))
+
+
+def check_endings(endings: Endings) -> None:
+    """What a deployment must show of the waits that their trigger ends: each outcome, with the
+    XComs of a worker's ending, one worker start per try, no second job for a retry, and the
+    callbacks run by the DAG processor."""
+    assert endings.state == "failed", endings.states  # two waits fail, on purpose
+    for task_id, state in ENDED_BY_THE_TRIGGER.items():
+        assert endings.states[task_id] == state, (task_id, endings.states)
+        tries = endings.tries[task_id]
+        assert endings.starts[task_id] == tries, (task_id, "resumed on a worker", endings.starts)
+    for twin in TWINS.values():
+        assert endings.states[twin] == "success" and endings.starts[twin] == 2, endings.starts
+    # The retry read its first try's job: no second job (its try 2 fails on its first read).
+    assert endings.tries["fails_then_retries"] == 2
+    assert endings.jobs == ENDINGS_JOBS, f"{endings.jobs} jobs for {ENDINGS_JOBS} generate tasks"
+    for ended, twin in TWINS.items():
+        mine, theirs = endings.xcoms[ended], endings.xcoms[twin]
+        assert sorted(mine) == sorted(theirs), (ended, sorted(mine), sorted(theirs))
+        assert comparable(mine, endings.run_id) == comparable(theirs, endings.run_id), ended
+        assert mine["return_value"]["status"] == "succeeded" and mine["return_value"]["cost_usd"]
+        assert mine["_link_GrokVideoLink"].startswith("http"), mine["_link_GrokVideoLink"]
+    for task_id in ("fails", "fails_then_retries"):
+        record = endings.xcoms[task_id]["grokvideo"]
+        assert record["status"] == "failed" and record["error"], record
+        assert "return_value" not in endings.xcoms[task_id]
+    assert endings.xcoms["skips"]["grokvideo"]["status"] == "timeout"
+    # The upstream's failure, in the failed task's log as the UI shows it (the trigger's part).
+    generation_id = endings.xcoms["fails"]["grokvideo"]["generation_id"]
+    assert f"generation {generation_id} failed" in endings.fails_log, endings.fails_log[-2000:]
+    assert "the task ends failed here" in endings.fails_log, endings.fails_log[-2000:]
+    # Up for retry and failed from the triggerer: the DAG processor ran those callbacks; the
+    # retry's failure, on its worker.
+    ran = {(kind, task, tries): process for kind, task, tries, process in endings.callbacks}
+    assert sorted(ran) == [
+        ("failure", "fails", 1),
+        ("failure", "fails_then_retries", 2),
+        ("retry", "fails_then_retries", 1),
+    ], endings.callbacks
+    assert ran[("failure", "fails", 1)] == ran[("retry", "fails_then_retries", 1)], ran
+    assert "dag-processor" in ran[("failure", "fails", 1)], ran

@@ -42,10 +42,12 @@ from deploy.redis_server import RedisServer
 from deploy.scenarios import (
     ENDS_IN_TRIGGERER,
     HeldBudget,
+    check_endings,
     describe_calls,
     describe_starts,
     execution_api_calls,
     metadata_writes,
+    run_endings,
     task_starts,
     wait_deferred,
 )
@@ -333,3 +335,13 @@ def _task_processes(pid: int) -> dict[int, str]:
     titles = {proc.pid: " ".join(proc.cmdline())[:80] for proc in (supervisor, task) if proc}
     assert supervisor is not None and "LocalExecutor" in titles[supervisor.pid], titles
     return titles
+
+
+@pytest.mark.skipif(not ENDS_IN_TRIGGERER, reason="this Airflow resumes every wait on a worker")
+def test_each_ending_of_a_wait_in_the_triggerer_local(
+    dags: Deployment, request: pytest.FixtureRequest
+) -> None:
+    """Under the LocalExecutor: success, failure, up for retry (whose retry reads the same job),
+    and a soft-fail skip, each ended by the trigger with a worker's XComs and callbacks
+    (``deploy.scenarios.check_endings``)."""
+    check_endings(run_endings(dags, lambda text: say(request, text)))

@@ -28,8 +28,10 @@ from deploy.redis_server import RedisServer
 from deploy.scenarios import (
     ENDS_IN_TRIGGERER,
     LIMITED_UPSTREAM,
+    check_endings,
     distributed_deployment,
     run_distributed,
+    run_endings,
 )
 
 pytestmark = pytest.mark.deploy
@@ -133,3 +135,13 @@ def test_two_workers_never_spend_past_the_connections_budget(
     spent = sum(int(v) for k, v in fields.items() if k.startswith("spent:day:"))
     reserved = [k for k in fields if k.startswith("r:")]
     assert spent == fits * 2_500_000_000 and not reserved, fields
+
+
+@pytest.mark.skipif(not ENDS_IN_TRIGGERER, reason="this Airflow resumes every wait on a worker")
+def test_each_ending_of_a_wait_in_the_triggerer_celery(
+    celery_deployment: Deployment, request: pytest.FixtureRequest
+) -> None:
+    """Under the CeleryExecutor, one triggerer left: success, failure, up for retry (whose
+    retry reads the same job), and a soft-fail skip, each ended by the trigger with a worker's
+    XComs and callbacks (``deploy.scenarios.check_endings``)."""
+    check_endings(run_endings(celery_deployment, lambda text: say(request, text)))
