@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from xcom_support import comparable
 
 from airflow_provider_grokvideo import compat
 from deploy.airflow_deployment import Deployment, celery_settings, running_deployment, wait_for
@@ -574,6 +575,15 @@ ENDED_BY_THE_TRIGGER = {
     "fails": "failed",
     "skips": "skipped",
 }
+#: The waits held deferred until the emulator lets their jobs end (``skips`` times out alone).
+DEFERRED_BEFORE_THE_END = (
+    "generate_and_wait",
+    "wait",
+    "fails_then_retries",
+    "fails",
+    "generate_and_wait_on_worker",
+    "wait_on_worker",
+)
 #: The twins that resume on a worker (``end_from_trigger=False``), whose XComs those of the
 #: ended ones must equal.
 TWINS = {"generate_and_wait": "generate_and_wait_on_worker", "wait": "wait_on_worker"}
@@ -627,9 +637,21 @@ def run_endings(deployment: Deployment, say: Callable[[str], None]) -> Endings:
     DAG processor runs those of the tasks ended by their trigger, after the run may be over)."""
     deployment.wait_for_dags(ENDINGS_DAG)
     # Whatever an earlier test left (an outage, a fault, a hold): gone; its jobs are over.
-    deployment.reset_emulator(deployment.emulator_url)
+    url = deployment.emulator_url
+    deployment.reset_emulator(url)
     jobs_before = _xai_jobs(deployment)
+    # No job ends until every wait that must end in the triggerer has deferred: on a busy
+    # machine a wait started late would otherwise find its job over and end on its worker.
+    deployment.hold_jobs(url)
     run_id = deployment.trigger(ENDINGS_DAG)
+
+    def all_deferred() -> bool:
+        tis = deployment.task_instances(ENDINGS_DAG, run_id)
+        states = {ti["task_id"]: ti["state"] for ti in tis}
+        return all(states.get(task_id) == "deferred" for task_id in DEFERRED_BEFORE_THE_END)
+
+    wait_for(all_deferred, 600, "the waits to defer", deployment, 1)
+    deployment.release_jobs(url)
     state = deployment.wait_for_run(ENDINGS_DAG, run_id, 900)
     wait_for(lambda: len(_callbacks(deployment)) >= 3, 300, "three callbacks to run", deployment, 1)
     tis = deployment.task_instances(ENDINGS_DAG, run_id)
@@ -652,24 +674,10 @@ def run_endings(deployment: Deployment, say: Callable[[str], None]) -> Endings:
     return endings
 
 
-def comparable(xcoms: dict[str, Any], run_id: str) -> dict[str, Any]:
-    """A task's XComs with what differs between two tasks of one run replaced: the job's id
-    and the times."""
+def _comparable(xcoms: dict[str, Any], run_id: str) -> Any:
+    """A task's XComs with its job's id, the run's id and the times made equal."""
     record = xcoms.get("grokvideo") or {}
-    text = json.dumps(xcoms, sort_keys=True).replace(str(record.get("generation_id")), "<id>")
-    text = re.sub(r"run_id=[^&\"]+", "run_id=<run>", text.replace(run_id, "<run>"))
-
-    def scrub(item: Any) -> Any:
-        if isinstance(item, dict):
-            return {
-                key: "<time>" if re.search(r"_at(_utc)?$", key) else scrub(sub)
-                for key, sub in item.items()
-            }
-        if isinstance(item, list):
-            return [scrub(sub) for sub in item]
-        return item
-
-    return dict(scrub(json.loads(text)))
+    return comparable(xcoms, str(record.get("generation_id")), run_id)
 
 
 def check_endings(endings: Endings) -> None:
@@ -689,7 +697,7 @@ def check_endings(endings: Endings) -> None:
     for ended, twin in TWINS.items():
         mine, theirs = endings.xcoms[ended], endings.xcoms[twin]
         assert sorted(mine) == sorted(theirs), (ended, sorted(mine), sorted(theirs))
-        assert comparable(mine, endings.run_id) == comparable(theirs, endings.run_id), ended
+        assert _comparable(mine, endings.run_id) == _comparable(theirs, endings.run_id), ended
         assert mine["return_value"]["status"] == "succeeded" and mine["return_value"]["cost_usd"]
         assert mine["_link_GrokVideoLink"].startswith("http"), mine["_link_GrokVideoLink"]
     for task_id in ("fails", "fails_then_retries"):

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from dag_bundles import dag_module
+from xcom_support import comparable
 
 from airflow_provider_grokvideo import compat
 from airflow_provider_grokvideo.emulator import Emulator
@@ -93,27 +94,6 @@ def ui_link(run: Any, task_id: str, key: str) -> str:
 
     ti_key = TaskInstanceKey(run.dag_id, task_id, run.run_id, 1, -1)
     return XComOperatorLink(name=key, xcom_key=key).get_link(None, ti_key=ti_key)  # type: ignore[arg-type]
-
-
-def comparable(value: Any, generation_id: str, run_id: str) -> Any:
-    """``value`` with what differs between two runs of the same DAG replaced: the job's id, the
-    DAG run's id and the times."""
-    text = json.dumps(value, sort_keys=True)
-    text = text.replace(generation_id, "<id>").replace(run_id, "<run>")
-    text = re.sub(r"run_id=[^&\"]+", "run_id=<run>", text)
-    data = json.loads(text)
-
-    def scrub(item: Any) -> Any:
-        if isinstance(item, dict):
-            return {
-                key: "<time>" if re.search(r"_at(_utc)?$", key) else scrub(sub)
-                for key, sub in item.items()
-            }
-        if isinstance(item, list):
-            return [scrub(sub) for sub in item]
-        return item
-
-    return scrub(data)
 
 
 def states(run: Any) -> dict[str, str]:

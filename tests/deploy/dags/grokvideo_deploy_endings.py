@@ -31,7 +31,7 @@ from airflow_provider_grokvideo.sensors.video import GrokVideoSensor
 
 CONN_ID = "grokvideo_xai_default"
 POLL = {"poll_interval": 1.0, "min_poll_interval": 0.5, "max_poll_interval": 2.0}
-#: Long enough that every wait defers (the check before deferring sees the job run).
+#: The jobs' length once the test releases them (it holds them until every wait deferred).
 JOB = "[emulator:seconds=4]"
 
 
