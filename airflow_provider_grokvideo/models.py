@@ -26,7 +26,6 @@ CostSource = Literal["billed", "estimated"]
 COST_SOURCES: tuple[CostSource, ...] = ("billed", "estimated")
 
 
-
 @dataclass(frozen=True)
 class VideoRequest:
     """What a user asks for, in the neutral vocabulary every hook accepts.

@@ -2,10 +2,10 @@
 
 1. A throw-away ``AIRFLOW_HOME`` with a SQLite metadata database; the main example DAG runs
    once for real on the emulator (``dag.test()``), which leaves one DAG run with its task
-   instances and its three records (generate, wait, download) in XCom.
+   instances and its XComs: the records of generate and download, the wait's result.
 2. That run is copied ``--generations - 1`` times in bulk (new DAG run, task instances and
    records, each with its own generation id; one in ten failed upstream, so it has no stored
-   copy): the same rows real runs write, 10,000 generations, ~30,000 records.
+   copy): the same rows real runs write, 10,000 generations, ~30,000 records and results.
 3. Airflow's own API app (the one ``airflow api-server`` serves: its auth manager, JWT check
    and the plugin mounted) answers the page over ASGI, with a Bearer token: the first page, a
    status filter, a DAG filter and the last page, each ``--repeat`` times (median and worst).
@@ -137,11 +137,21 @@ def copy_run(run: Any, copies: int) -> None:
                     if failed and xcom["task_id"] == "download":
                         continue
                     value = _renamed(xcom["value"], original_id, generation_id)
-                    if failed and xcom["key"] == "grokvideo" and xcom["task_id"] == "wait":
-                        value = {**value, "status": "failed", "rank": 32, "error": "rejected"}
+                    key = xcom["key"]
+                    if failed and key == "return_value" and xcom["task_id"] == "wait":
+                        # A failed wait returns nothing and records its failure.
+                        key = "grokvideo"
+                        value = {
+                            "generation_id": generation_id,
+                            "stage": "finished",
+                            "status": "failed",
+                            "rank": 32,
+                            "error": "rejected",
+                        }
                     new_xcoms.append(
                         {
                             **xcom,
+                            "key": key,
                             "run_id": run_id,
                             "dag_run_id": ids[run_id],
                             "value": value,

@@ -1,13 +1,16 @@
 """The "Grok videos" page's data: recent generations, read from the records in XCom.
 
 Each task pushes a small record per generation under the XCom key ``grokvideo``
-(``tasks/catalog.py``).  A page is two queries on the metadata database, whatever the number of
-generations:
+(``tasks/catalog.py``), except a wait's success: its return value (``WaitResult``, recognized
+by its ``generation_id``, ``status`` ``succeeded`` and ``conn_id``) is that record, one XCom
+less per video (``tasks.ending.success_needs_record``).  A page is two queries on the metadata
+database, whatever the number of generations:
 
-1. group the records by (DAG run, ``generation_id``), with each group's highest ``rank`` (its
-   status) and first timestamp (when it was submitted), filter by DAG / run / status in SQL,
-   order newest first, and take one page; a window count gives the total in the same pass;
-2. read the records of that page's generations only, and merge each generation's records.
+1. group the records and the wait results by (DAG run, ``generation_id``), with each group's
+   highest ``rank`` (its status; a wait result ranks ``succeeded``) and first timestamp (when
+   it was submitted), filter by DAG / run / status in SQL, order newest first, and take one
+   page; a window count gives the total in the same pass;
+2. read the records and wait results of that page's generations only, and merge them.
 
 The JSON fields are read with SQLAlchemy's JSON indexing, which each database compiles its own
 way (SQLite ``JSON_EXTRACT``, PostgreSQL ``->>``, MySQL ``JSON_EXTRACT``); the ``xcom`` table's
@@ -28,6 +31,7 @@ from airflow_provider_grokvideo.tasks.catalog import (
     STATUS_RANKS,
     XCOM_KEY,
     merge_records,
+    result_record,
 )
 
 if TYPE_CHECKING:
@@ -110,13 +114,44 @@ class Page:
         return max(1, -(-self.total // self.filters.page_size))
 
 
-def _columns() -> tuple[Any, Any]:
+def _rows() -> Any:
+    """The page's rows, a subquery: every ``grokvideo`` record, and every XCom return value
+    that is a succeeded wait's result (``catalog.is_wait_result``, in SQL), each with its
+    ``generation_id``, ``rank`` and row identity."""
     from airflow.models.xcom import XComModel
+    from sqlalchemy import Integer, and_, literal_column, select, union_all
 
-    return (
-        XComModel.value["generation_id"].as_string(),
-        XComModel.value["rank"].as_integer(),
+    identity = (
+        XComModel.dag_run_id,
+        XComModel.dag_id,
+        XComModel.run_id,
+        XComModel.task_id,
+        XComModel.map_index,
+        XComModel.key,
+        XComModel.timestamp,
+        XComModel.value,
     )
+    generation_id = XComModel.value["generation_id"].as_string()
+    records = select(
+        *identity,
+        generation_id.label("generation_id"),
+        XComModel.value["rank"].as_integer().label("rank"),
+    ).where(XComModel.key == XCOM_KEY)
+    results = select(
+        *identity,
+        generation_id.label("generation_id"),
+        literal_column(str(STATUS_RANKS["succeeded"]), Integer).label("rank"),
+    ).where(
+        and_(
+            XComModel.key == "return_value",
+            # Only in runs with a record: other DAGs' return values are never decoded.
+            XComModel.dag_run_id.in_(select(XComModel.dag_run_id).where(XComModel.key == XCOM_KEY)),
+            XComModel.value["status"].as_string() == "succeeded",
+            generation_id.is_not(None),
+            XComModel.value["conn_id"].as_string().is_not(None),
+        )
+    )
+    return union_all(records, results).subquery("grokvideo_rows")
 
 
 def list_generations(
@@ -128,28 +163,30 @@ def list_generations(
 
     if readable_dags is not None and not readable_dags:
         return Page([], 0, filters)
-    generation_id, rank = _columns()
+    xcoms = _rows()
     groups = select(
-        XComModel.dag_run_id.label("dag_run_id"),
-        generation_id.label("generation_id"),
-        func.max(rank).label("rank"),
-        func.min(XComModel.timestamp).label("submitted"),
-    ).where(XComModel.key == XCOM_KEY)
+        xcoms.c.dag_run_id,
+        xcoms.c.generation_id,
+        func.max(xcoms.c.rank).label("rank"),
+        func.min(xcoms.c.timestamp).label("submitted"),
+    )
     if filters.dag_id:
-        groups = groups.where(XComModel.dag_id == filters.dag_id)
+        groups = groups.where(xcoms.c.dag_id == filters.dag_id)
     if readable_dags is not None:
-        groups = groups.where(XComModel.dag_id.in_(sorted(readable_dags)))
+        groups = groups.where(xcoms.c.dag_id.in_(sorted(readable_dags)))
     if filters.run_id:
-        groups = groups.where(XComModel.run_id == filters.run_id)
+        groups = groups.where(xcoms.c.run_id == filters.run_id)
     if filters.generation_id:
-        groups = groups.where(generation_id == filters.generation_id)
-    groups = groups.group_by(XComModel.dag_run_id, generation_id)
+        groups = groups.where(xcoms.c.generation_id == filters.generation_id)
+    groups = groups.group_by(xcoms.c.dag_run_id, xcoms.c.generation_id)
     if filters.status:
-        groups = groups.having(func.max(rank) == STATUS_RANKS[filters.status])
+        groups = groups.having(func.max(xcoms.c.rank) == STATUS_RANKS[filters.status])
     offset = (filters.page - 1) * filters.page_size
     rows = session.execute(
         groups.add_columns(func.count().over().label("total"))
-        .order_by(func.min(XComModel.timestamp).desc(), XComModel.dag_run_id.desc(), generation_id)
+        .order_by(
+            func.min(xcoms.c.timestamp).desc(), xcoms.c.dag_run_id.desc(), xcoms.c.generation_id
+        )
         .limit(filters.page_size)
         .offset(offset)
     ).all()
@@ -160,25 +197,28 @@ def list_generations(
         return Page([], int(total or 0), filters)
 
     wanted = {(row.dag_run_id, row.generation_id): row for row in rows}
-    records = session.execute(
+    # The page's runs only, by the xcom table's primary key (its first column): a filter on
+    # the union above would decode every run's rows again.
+    parts_found = session.execute(
         select(
             XComModel.dag_run_id,
             XComModel.dag_id,
             XComModel.run_id,
             XComModel.task_id,
             XComModel.map_index,
+            XComModel.key,
+            XComModel.timestamp,
             XComModel.value,
         ).where(
-            XComModel.key == XCOM_KEY,
             XComModel.dag_run_id.in_({row.dag_run_id for row in rows}),
-            generation_id.in_({row.generation_id for row in rows}),
+            XComModel.key.in_((XCOM_KEY, "return_value")),
         )
     ).all()
-    found: dict[tuple[int, str], list[Any]] = defaultdict(list)
-    for record in records:
-        value = record.value
-        if isinstance(value, dict) and (record.dag_run_id, value.get("generation_id")) in wanted:
-            found[(record.dag_run_id, value["generation_id"])].append(record)
+    found: dict[tuple[int, str], list[tuple[Any, dict[str, Any]]]] = defaultdict(list)
+    for part in parts_found:
+        record = _as_record(part)
+        if record is not None and (part.dag_run_id, record["generation_id"]) in wanted:
+            found[(part.dag_run_id, record["generation_id"])].append((part, record))
 
     generations = []
     for key, row in wanted.items():
@@ -186,19 +226,31 @@ def list_generations(
         if not parts:
             continue
         generation = Generation(
-            dag_id=parts[0].dag_id,
-            run_id=parts[0].run_id,
+            dag_id=parts[0][0].dag_id,
+            run_id=parts[0][0].run_id,
             generation_id=row.generation_id,
             submitted=row.submitted,
-            record=merge_records([part.value for part in parts]),
+            record=merge_records([record for _, record in parts]),
         )
         generation.record["status"] = RANK_STATUSES.get(row.rank, generation.status)
-        for part in parts:
-            generation.tasks[str(part.value.get("stage"))] = TaskRef(
+        for part, record in parts:
+            generation.tasks[str(record.get("stage"))] = TaskRef(
                 part.dag_id, part.run_id, part.task_id, part.map_index
             )
         generations.append(generation)
     return Page(generations, int(rows[0].total), filters)
+
+
+def _as_record(row: Any) -> dict[str, Any] | None:
+    """A row of the page as a record: a ``grokvideo`` record as pushed, a wait result as the
+    finished record it stands for (finished when it was pushed)."""
+    value = row.value
+    if not isinstance(value, dict) or not value.get("generation_id"):
+        return None
+    if row.key == XCOM_KEY:
+        return value
+    finished = row.timestamp.timestamp() if row.timestamp is not None else None
+    return result_record(value, finished)
 
 
 def dag_ids_with_generations(

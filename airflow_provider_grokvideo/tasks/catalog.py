@@ -2,8 +2,9 @@
 
 Every task that learns something about a generation pushes a record under the XCom key
 :data:`XCOM_KEY` (``"grokvideo"``): the generate task the request (prompt, upstream, model,
-duration...) and its cost estimate, the sensor the upstream's answer (status, expiry,
-thumbnail...), the download task the stored copies.
+duration...) and its cost estimate, a wait that did not succeed the upstream's answer
+(status, expiry, error...), the download task the stored copies; a wait that succeeded, its
+return value.
 
 The generate task says each fact once: this record (its id, what was asked, the estimate) and
 its return value (the id, what a sensor is mapped over; the finished generation with
@@ -12,6 +13,9 @@ a call to the API server and a row in the metadata database (docs/outputs.md lis
 
 The page (``plugins/``) merges the records of one generation in one DAG run
 (same ``generation_id``), the furthest stage winning, so each task writes only what it knows.
+A wait's success writes no record: its return value says all of it, and the page reads it as
+the finished record (:func:`result_record`); one XCom less per video, written by the
+triggerer when the trigger ends the task (``tasks.ending.success_needs_record``).
 
 Why XCom and not a table of our own: Airflow 3 workers have no metadata database (tasks talk to
 the API server), so a table could only be filled by copying what tasks push through XCom anyway;
@@ -192,6 +196,38 @@ def generation_record(
         cost_estimate=dict(cost_estimate) if cost_estimate else None,
         prompt=prompt,
         file_output=_file_output(generation.get("file_output")),
+    )
+
+
+def result_record(result: Mapping[str, Any], finished_at: float | None) -> dict[str, Any] | None:
+    """A succeeded wait's finished record, read from its return value (``WaitResult``): a wait
+    pushes no record of its own success, since everything the record says is in that value
+    (see :func:`is_wait_result`).  ``finished_at``: when the value was pushed (its XCom row's
+    time).  ``None`` for a value that is not a succeeded wait's result."""
+    if not is_wait_result(result):
+        return None
+    try:
+        record = generation_record(result, status="succeeded")
+    except Exception as exc:  # data another task wrote: never let it break a page
+        log.warning("unreadable wait result %s: %s", result.get("generation_id"), exc)
+        return None
+    record.pop("finished_at", None)
+    record.pop("finished_at_utc", None)
+    if finished_at is not None:
+        record["finished_at"] = finished_at
+        record["finished_at_utc"] = utc_text(finished_at)
+    return record
+
+
+def is_wait_result(value: Any) -> bool:
+    """Whether an XCom value is a succeeded wait's return value (``WaitResult.to_xcom()``): the
+    generation's id, ``status`` ``succeeded`` and the connection polled.  The page's SQL reads
+    the same three (``plugins/generations.py``)."""
+    return (
+        isinstance(value, Mapping)
+        and bool(value.get("generation_id"))
+        and value.get("status") == "succeeded"
+        and isinstance(value.get("conn_id"), str)
     )
 
 

@@ -9,7 +9,8 @@ here:
 - the return value: the finished generation with its cost and the connection polled
   (:func:`wait_result`);
 - the ``grokvideo`` record read by the "Grok videos" page
-  (:func:`~airflow_provider_grokvideo.tasks.catalog.generation_record`);
+  (:func:`~airflow_provider_grokvideo.tasks.catalog.generation_record`), for an ending other
+  than success: a success's record is its return value (:func:`success_needs_record`);
 - the task's extra links (``_link_<class name>``), which a worker computes at the task's end:
   the page link is pushed by the worker at the deferral (it needs the DAG run and the
   ``[api] base_url`` of the worker's configuration, not the trigger's; emptied here if the
@@ -48,6 +49,26 @@ def wait_result(generation: Mapping[str, Any], cost_estimate: Any, conn_id: str)
     return WaitResult.from_xcom(result).to_xcom()
 
 
+def success_needs_record(task: Any) -> bool:
+    """Whether a succeeded wait pushes a finished ``grokvideo`` record beside its return value.
+
+    Mostly not: the page reads a success from the return value itself
+    (``catalog.result_record``), which says everything that record would.  One value less per
+    video matters most where the triggerer ends the task: its supervisor writes a trigger's
+    values one request per pass of its loop, and a thousand videos ending within a minute
+    queue there.  The record stays where the value does not land in the ``xcom`` table as its
+    JSON, for the page's SQL to read: ``do_xcom_push=False``, or a custom XCom backend (which
+    may keep it elsewhere, an object store).  The record of the wait's start (the generate
+    task's, pushed at its submit) stays in every case.
+    """
+    if not getattr(task, "do_xcom_push", True):
+        return True
+    from airflow.sdk.bases.xcom import BaseXCom
+    from airflow.sdk.execution_time.xcom import XCom
+
+    return XCom.serialize_value is not BaseXCom.serialize_value
+
+
 def recorded_status(event_status: Any) -> str | None:
     """The page's status for a trigger event: its own, ``timeout``, or (error) none."""
     return event_status if event_status in ENDED_STATUSES else None
@@ -81,6 +102,7 @@ def task_end_spec(
     video_links: list[str],
     task: Mapping[str, Any],
     record_prompt: str | None = None,
+    record_success: bool = False,
 ) -> dict[str, Any]:
     """What the trigger needs to end the task as its worker would (its ``task_end`` kwarg).
 
@@ -97,6 +119,8 @@ def task_end_spec(
         one-task wait; at most ``tasks.wait.RECORD_PROMPT_CHARS``).
     :param task: the task instance the XComs are pushed for: ``dag_id``, ``task_id``,
         ``run_id``, ``map_index``.
+    :param record_success: a success pushes its ``grokvideo`` record too
+        (:func:`success_needs_record`).
     """
     from airflow_provider_grokvideo.pricing import read_estimate
 
@@ -109,6 +133,7 @@ def task_end_spec(
         "record_estimate": dict(record_estimate) if record_estimate else None,
         "record_prompt": record_prompt,
         "skip_on_failure": bool(skip_on_failure),
+        "record_success": bool(record_success),
         "page_links": dict(page_links),
         "video_links": list(video_links),
         "task": {name: task[name] for name in ("dag_id", "task_id", "run_id", "map_index")},
@@ -223,7 +248,7 @@ def task_end(
     message = str(payload.get("message") or "")
     xcoms: dict[str, Any] = {}
     record = wait_record(generation, status, message, own, spec.get("record_prompt"))
-    if record is not None:
+    if record is not None and (status != "succeeded" or spec.get("record_success")):
         xcoms[XCOM_KEY] = record
     # A worker computes the links of a task that did not succeed too: empty.
     links = {key: "" for key in (*spec.get("page_links", {}), *spec.get("video_links", []))}

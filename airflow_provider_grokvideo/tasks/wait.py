@@ -296,8 +296,9 @@ class GenerationWaitMixin:
     ) -> dict[str, Any] | None:
         """The task's return value when ``generation`` succeeded, ``None`` while it runs; a
         generation that ended otherwise raises :class:`GrokVideoGenerationFailed`.  An ended
-        generation is recorded for the "Grok videos" page (when the task's context is given)."""
-        if generation.is_terminal and context is not None:
+        generation is recorded for the "Grok videos" page (when the task's context is given; a
+        success by its return value, see ``tasks.ending.success_needs_record``)."""
+        if generation.is_terminal and context is not None and self._records(generation.status):
             from airflow_provider_grokvideo.tasks.catalog import record_generation
 
             record_generation(
@@ -362,7 +363,7 @@ class GenerationWaitMixin:
             self._skips_on_failure and getattr(self, "on_skipped_callback", None)
         ):
             return None
-        from airflow_provider_grokvideo.tasks.ending import task_end_spec
+        from airflow_provider_grokvideo.tasks.ending import success_needs_record, task_end_spec
         from airflow_provider_grokvideo.tasks.links import (
             GrokVideoLink,
             GrokVideoUpstreamLink,
@@ -386,6 +387,7 @@ class GenerationWaitMixin:
             record_estimate=self._own_estimate(),
             record_prompt=self._own_prompt(),
             skip_on_failure=self._skips_on_failure,
+            record_success=success_needs_record(self),
             page_links=page_links,
             video_links=video_links,
             task={
@@ -467,17 +469,17 @@ class GenerationWaitMixin:
         from airflow_provider_grokvideo.tasks.catalog import record_generation
         from airflow_provider_grokvideo.tasks.ending import recorded_status
 
-        # For the "Grok videos" page, whatever the outcome.
-        problem = None if status == "succeeded" else message
-        record_generation(
-            context,
-            generation,
-            status=recorded_status(status),
-            error=problem,
-            cost_estimate=self._own_estimate(),
-            prompt=self._own_prompt(),
-        )
+        # For the "Grok videos" page, whatever the outcome (a success: its return value).
         succeeded = isinstance(generation, dict) and generation.get("status") == "succeeded"
+        if self._records("succeeded" if status == "succeeded" and succeeded else status):
+            record_generation(
+                context,
+                generation,
+                status=recorded_status(status),
+                error=None if status == "succeeded" else message,
+                cost_estimate=self._own_estimate(),
+                prompt=self._own_prompt(),
+            )
         if status == "succeeded" and succeeded:
             if cost_estimate is not None:
                 self.cost_estimate = cost_estimate
@@ -547,6 +549,13 @@ class GenerationWaitMixin:
     @property
     def _checks_on_worker(self) -> bool:
         return bool(getattr(self, "deliver_to", None))
+
+    def _records(self, status: Any) -> bool:
+        """Whether an ending of ``status`` pushes a ``grokvideo`` record: all but a success,
+        which the page reads from the return value (``tasks.ending.success_needs_record``)."""
+        from airflow_provider_grokvideo.tasks.ending import success_needs_record
+
+        return status != "succeeded" or success_needs_record(self)
 
     def _after_success(self, result: dict[str, Any], context: Context | None) -> dict[str, Any]:
         """What a succeeded wait does before returning ``result`` (nothing here)."""

@@ -676,7 +676,8 @@ def run_endings(deployment: Deployment, say: Callable[[str], None]) -> Endings:
 
 def _comparable(xcoms: dict[str, Any], run_id: str) -> Any:
     """A task's XComs with its job's id, the run's id and the times made equal."""
-    record = xcoms.get("grokvideo") or {}
+    # A success's record is its return value (a sensor has no other); a failure's, its record.
+    record = xcoms.get("return_value") or xcoms.get("grokvideo") or {}
     return comparable(xcoms, str(record.get("generation_id")), run_id)
 
 

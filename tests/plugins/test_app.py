@@ -211,13 +211,28 @@ def test_stored_files_are_streamed_with_ranges(client: Any, runs: dict) -> None:
 
 
 def test_records_carry_readable_times_and_no_upstream_url(runs: dict) -> None:
+    from airflow.utils.session import create_session
+
+    from airflow_provider_grokvideo.plugins.generations import Filters, list_generations
+
     good = runs["good"]
-    submitted, finished, stored = (record_of(good, t) for t in ("generate", "wait", "download"))
+    submitted, stored = (record_of(good, t) for t in ("generate", "download"))
     assert submitted["stage"] == "submitted" and submitted["upstream"] == "xcompute"
     assert submitted["prompt"] == "A <b>paper</b> boat & a duck" and submitted["duration"] == 6
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", submitted["submitted_at_utc"])
-    assert finished["status"] == "succeeded" and finished["expires_at_utc"].endswith("Z")
     assert stored["videos"][0].startswith("file://")
+    # A succeeded wait pushes no record: its return value is read as one.
+    with pytest.raises(ValueError):
+        record_of(good, "wait")
+    with create_session() as session:
+        page = list_generations(
+            session, Filters(run_id=good.run_id, generation_id=submitted["generation_id"])
+        )
+    [generation] = page.generations
+    assert generation.tasks["finished"].task_id == "wait"
+    finished = generation.record
+    assert finished["status"] == "succeeded" and finished["expires_at_utc"].endswith("Z")
+    assert finished["finished_at_utc"].endswith("Z") and finished["video_host"]
     for record in (submitted, finished, stored):
         assert runs["emulator_url"] not in str(record) and LEAK_KEY not in str(record)
 
@@ -337,7 +352,7 @@ def test_markup_in_a_forged_record_stays_text(client: Any, runs: dict, forged: A
     good = runs["good"]
     attack = '<script>alert("prompt")</script><img src=x onerror="alert(1)">'
     forged("generate", prompt=attack, model='"><svg onload=alert(2)>')
-    forged("wait", error="<iframe src=javascript:alert(3)>")
+    forged("download", error="<iframe src=javascript:alert(3)>")
     page = client.get("/grokvideo/", headers=as_admin()).text
     card = cards(page)[record_of(good, "generate")["generation_id"]]
     assert "<script>alert" not in page and "<img src=x" not in page and "<svg" not in page

@@ -83,3 +83,56 @@ def test_a_tasks_record_is_read_back(runs: dict[str, Any]) -> None:
 def test_what_a_page_may_ask_for(filters: dict[str, Any], words: str) -> None:
     with pytest.raises(ValueError, match=words):
         Filters(**filters)
+
+
+def test_a_succeeded_waits_return_value_is_its_finished_record(runs: dict[str, Any]) -> None:
+    good = runs["good"]
+    [made] = page(dag_id=good.dag_id, run_id=good.run_id, status="succeeded").generations
+    # The wait pushed no record of its success: its return value stands for it.
+    finished = made.tasks["finished"]
+    assert finished.task_id == "wait" and made.record["finished_at_utc"].endswith("Z")
+    assert made.record["video_host"] and made.record["expires_at_utc"].endswith("Z")
+
+
+def test_only_wait_results_of_runs_with_records_are_read(runs: dict[str, Any]) -> None:
+    """Within one transaction, rolled back: the failed run's records removed, then return
+    values of every shape pushed; only a wait's result in a run with a record is listed."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import delete
+
+    bad = runs["bad"]
+    result = {"generation_id": "gen-x", "status": "succeeded", "conn_id": "grokvideo_xai_default"}
+
+    def push(task_id: str, value: Any, session: Any) -> None:
+        XComModel.set(
+            key="return_value",
+            value=value,
+            dag_id=bad.dag_id,
+            task_id=task_id,
+            run_id=bad.run_id,
+            serialize=False,  # stored as the Execution API stores a worker's value
+            session=session,
+        )
+
+    def listed(session: Any) -> set[str]:
+        found = list_generations(session, Filters(run_id=bad.run_id, page_size=MAX_PAGE_SIZE))
+        return {generation.generation_id for generation in found.generations}
+
+    with create_session() as session:
+        try:
+            before = listed(session)
+            push("download", "gen-text", session)  # not a dict
+            push("generate", {**result, "generation_id": "gen-failed", "status": "failed"}, session)
+            push("wait", {"generation_id": "gen-no-conn", "status": "succeeded"}, session)
+            assert listed(session) == before
+            push("wait", result, session)
+            assert listed(session) == before | {"gen-x"}
+            session.execute(
+                delete(XComModel).where(
+                    XComModel.run_id == bad.run_id, XComModel.key == "grokvideo"
+                )
+            )
+            assert listed(session) == set()  # no record left in the run: nothing is read
+        finally:
+            session.rollback()

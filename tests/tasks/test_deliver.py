@@ -12,6 +12,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow_provider_grokvideo.emulator import Emulator
 from airflow_provider_grokvideo.media.probe import probe
 from airflow_provider_grokvideo.operators.generate import GrokVideoGenerateOperator
+from airflow_provider_grokvideo.tasks.catalog import result_record
 
 FAST = {"poll_interval": 0.1, "min_poll_interval": 0.05, "max_poll_interval": 0.2}
 
@@ -178,6 +179,9 @@ def test_xais_files_copy_reaches_the_result_record_and_asset_event(emulator: Emu
     result = task.execute(context=context)  # type: ignore[arg-type]
     output = result["file_output"]
     assert output["file_id"].startswith("file_") and output["filename"] == "kept.mp4"
-    assert context.pushed["grokvideo"]["file_output"]["file_id"] == output["file_id"]
-    assert context.pushed["grokvideo"]["file_output"]["expires_at_utc"]
+    # The page reads a succeeded wait's record from its return value.
+    assert context.pushed["grokvideo"]["stage"] == "submitted"
+    record = result_record(result, None)
+    assert record is not None and record["file_output"]["file_id"] == output["file_id"]
+    assert record["file_output"]["expires_at_utc"]
     assert context["outlet_events"][asset].extra["file_output"] == output

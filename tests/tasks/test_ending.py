@@ -126,6 +126,17 @@ def run_db_callbacks(run: Any, dag: Any) -> list[str]:
     return kinds
 
 
+def page_generations(run: Any, generation_id: str) -> list[Any]:
+    """The generations the "Grok videos" page lists for ``generation_id`` of ``run``."""
+    from airflow.utils.session import create_session
+
+    from airflow_provider_grokvideo.plugins.generations import Filters, list_generations
+
+    with create_session() as session:
+        filters = Filters(run_id=run.run_id, generation_id=generation_id)
+        return list_generations(session, filters).generations
+
+
 def noted(path: Path) -> list[tuple[str, str, int]]:
     if not path.exists():
         return []
@@ -158,7 +169,7 @@ def test_a_succeeded_wait_ends_in_the_triggerer_with_a_workers_xcoms(
             run = dag.test(run_conf=run_conf(f"a heron {SLOW}"))
         assert str(run.state) == "success", states(run)
         xcoms = task_xcoms(run, task_id)
-        generation_id = xcoms["grokvideo"]["generation_id"]
+        generation_id = xcoms["return_value"]["generation_id"]
         seen[in_triggerer] = comparable(xcoms, generation_id, run.run_id)
         assert [type(event) for event in ended] == [TaskSuccessEvent] * in_triggerer
         # What the UI shows: each link as Airflow's own link reader reads it.
@@ -167,13 +178,19 @@ def test_a_succeeded_wait_ends_in_the_triggerer_with_a_workers_xcoms(
         # Stored as a worker stores them (JSON objects, which the page's SQL reads), not as
         # JSON text (what Airflow's handler makes of an event's own XComs).
         assert all(isinstance(value, dict) for value in stored_values(run, task_id)), run
-    # The generate task's record keeps its estimate, as a worker's resume does in a deployment
-    # (dag.test() resumes with the event alone, without the deferral's kwargs that carry it).
-    if task_id == "generate":
-        assert seen[True]["grokvideo"].pop("cost_estimate")["cost_source"] == "estimated"
     # The return value, the "grokvideo" record, every link: as the worker left them.
     assert seen[True] == seen[False]
-    assert {"return_value", "grokvideo", "_link_GrokVideoLink"} <= set(seen[True])
+    assert {"return_value", "_link_GrokVideoLink"} <= set(seen[True])
+    # A success pushes no record of its own: the page reads the return value as one. The
+    # one-task wait keeps the record of its submit (with its estimate); a sensor has none.
+    if task_id == "generate":
+        assert seen[True]["grokvideo"]["stage"] == "submitted"
+        assert seen[True]["grokvideo"]["cost_estimate"]["cost_source"] == "estimated"
+    else:
+        assert "grokvideo" not in seen[True]
+    [generation] = page_generations(run, xcoms["return_value"]["generation_id"])
+    assert generation.status == "succeeded" and generation.tasks["finished"].task_id == task_id
+    assert generation.record["video_host"] and generation.record["finished_at_utc"]
     assert seen[True]["return_value"]["status"] == "succeeded"
     assert seen[True]["return_value"]["cost_source"] == "billed"
     assert seen[True]["return_value"]["conn_id"] == "grokvideo_xai_default"
@@ -203,8 +220,12 @@ def test_the_generate_tasks_estimate_reaches_the_result_and_record_from_the_trig
     xcoms = task_xcoms(run, "generate")
     video, record = xcoms["return_value"], xcoms["grokvideo"]
     assert video["cost_source"] == "estimated" and video["conn_id"] == "grokvideo_priced"
-    assert record["status"] == "succeeded"
+    assert record["stage"] == "submitted"
     assert record["cost_estimate"]["cost_usd"] == video["cost_usd"]
+    # What the page shows of it: the return value read as the finished record, merged.
+    [generation] = page_generations(run, video["generation_id"])
+    assert generation.status == "succeeded" and generation.tasks["finished"].task_id == "generate"
+    assert generation.record["cost_estimate"]["cost_usd"] == video["cost_usd"]
 
 
 # -- failure: from the triggerer, retried on the same id, callbacks run ---------------------------
@@ -353,6 +374,63 @@ def test_the_trigger_kwargs_stay_small_and_an_error_resumes_on_a_worker() -> Non
     assert not isinstance(event, BaseTaskEndEvent) and event.payload == payload
     odd = {**payload, "status": "succeeded", "message": "no generation"}
     assert not isinstance(asyncio.run(trigger.event(odd)), BaseTaskEndEvent)
+
+
+def test_a_success_pushes_its_value_alone_unless_the_page_could_not_read_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One value per trigger-ended success (the page reads it as the finished record); the
+    record too where the value may not be in the ``xcom`` table (a custom XCom backend), or is
+    not pushed at all (``do_xcom_push=False``).  A failure always pushes its record."""
+    from airflow.sdk.bases.xcom import BaseXCom
+    from airflow.sdk.execution_time import xcom as xcom_module
+
+    from airflow_provider_grokvideo.tasks.catalog import result_record
+    from airflow_provider_grokvideo.tasks.ending import (
+        success_needs_record,
+        task_end,
+        task_end_spec,
+    )
+
+    def spec(record_success: bool) -> dict[str, Any]:
+        return task_end_spec(
+            cost_estimate=None,
+            record_estimate=None,
+            skip_on_failure=False,
+            page_links={},
+            video_links=[],
+            task={"dag_id": "d", "task_id": "t", "run_id": "r", "map_index": -1},
+            record_success=record_success,
+        )
+
+    done = {
+        "generation_id": "g1",
+        "status": "succeeded",
+        "video_urls": ["https://cdn.example/v.mp4"],
+        "expires_at": 1e10,
+    }
+    payload = {"status": "succeeded", "generation": done, "message": "", "conn_id": "c"}
+    end = task_end(payload, spec(False), "c")
+    assert end is not None and end[0] == "success" and set(end[1]) == {"return_value"}
+    record = result_record(end[1]["return_value"], 1e9)
+    assert record is not None and record["status"] == "succeeded"
+    assert record["video_host"] == "cdn.example" and record["finished_at"] == 1e9
+    end = task_end(payload, spec(True), "c")
+    assert end is not None and set(end[1]) == {"return_value", "grokvideo"}
+    failed = {**done, "status": "failed", "error_message": "no"}
+    end = task_end({**payload, "status": "failed", "generation": failed}, spec(False), "c")
+    assert end is not None and end[0] == "failed" and end[1]["grokvideo"]["error"] == "no"
+
+    assert not success_needs_record(SimpleNamespace(do_xcom_push=True))
+    assert success_needs_record(SimpleNamespace(do_xcom_push=False))
+
+    class ObjectStoreXCom(BaseXCom):
+        @staticmethod
+        def serialize_value(value: Any, **kwargs: Any) -> Any:
+            return "s3://bucket/xcom/1"
+
+    monkeypatch.setattr(xcom_module, "XCom", ObjectStoreXCom)
+    assert success_needs_record(SimpleNamespace(do_xcom_push=True))
 
 
 async def test_a_triggerer_sends_every_xcom_of_an_ending_at_once(
