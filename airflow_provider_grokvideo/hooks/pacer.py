@@ -32,10 +32,10 @@ has a pause; aiolimiter has no sync twin for the hook's sync path and reads ``lo
 served in order.  Under our fairness, learning and pause, what is left of a bucket is the one
 line in :meth:`Budget.take`.
 
-:class:`Budget` and :class:`Turns` are pure (time is passed in), so the unit tests drive them
-with an injected clock; :class:`AsyncPacer` and :class:`SyncPacer` only add the waiting (one
-timer per connection in the loop; a condition variable for threads) and, with a shared store,
-its calls.  No Airflow import; no I/O but the store's.
+:class:`Budget`, :class:`Turns` and :class:`Handout` are pure (time is passed in), so the unit
+tests drive them with an injected clock; :class:`AsyncPacer` and :class:`SyncPacer` only add the
+waiting (one timer per connection in the loop; a condition variable for threads) and, with a
+shared store, its calls.  No Airflow import; no I/O but the store's.
 
 :class:`JobDurations` remembers how long the connection's finished jobs took, which the
 trigger uses to place its polls (the key's runtime keeps one; pure, as the budget is).
@@ -252,6 +252,66 @@ class Turns:
         return max(heap[0][0], self.budget.earliest())
 
 
+class Handout:
+    """The turns a shared budget granted this loop, and the waits ready for them.  Pure.
+
+    The store grants turns at times (this process's clock) spaced by the key's rate; they go to
+    the ready waits in order.  A loop that wakes late (starved of CPU, a blocking call, a long
+    garbage collection) finds several turns overdue: handed out together they would be a burst
+    the budget never allowed, refused by the upstream or spending the key's budget of the
+    other processes.  So a turn leaves at its time or one spacing after the previous one,
+    whichever is later: after a stall the turns leave at the budget's pace from the moment the
+    loop woke.  They leave late, never early: each window holds no more than the rate allows,
+    and the upstream's bucket kept the tokens they did not use on time.
+    """
+
+    __slots__ = ("granted", "last_out", "ready", "spacing")
+
+    def __init__(self) -> None:
+        #: Waits due, in order, waiting for a turn: ``(due, item)``.
+        self.ready: deque[tuple[float, Any]] = deque()
+        #: The turns granted and not handed out yet (this process's clock), in order.
+        self.granted: deque[float] = deque()
+        #: The spacing of the store's turns (0: the key is unlimited, no spacing).
+        self.spacing = 0.0
+        #: When the last turn was handed out.
+        self.last_out = -math.inf
+
+    def grant(self, times: list[float], spacing: float, paused_until: float) -> None:
+        """The store granted turns at ``times``, ``spacing`` apart; the key is paused until
+        ``paused_until`` (turns granted before that pause began are dropped)."""
+        granted = self.granted
+        granted.extend(times)
+        self.spacing = spacing
+        while granted and granted[0] < paused_until:
+            granted.popleft()  # turns handed out before the key was paused
+
+    def release(self, now: float, alive: Callable[[Any], bool]) -> list[Any]:
+        """The ready items whose turn it is at ``now``, in order: at most one per spacing."""
+        ready, granted, out = self.ready, self.granted, []
+        while granted and granted[0] <= now:
+            while ready and not alive(ready[0][1]):
+                ready.popleft()
+            if not ready:
+                # A turn unused when nobody is ready is lost (the store counted it).
+                granted.popleft()
+                continue
+            if now < self.last_out + self.spacing:
+                break  # overdue, but the previous turn left less than a spacing ago
+            granted.popleft()
+            out.append(ready.popleft()[1])
+            self.last_out = now
+        while ready and not alive(ready[0][1]):
+            ready.popleft()
+        return out
+
+    def next_at(self) -> float | None:
+        """When the next turn may be handed out (``None``: no turn or nobody ready)."""
+        if not self.ready or not self.granted:
+            return None
+        return max(self.granted[0], self.last_out + self.spacing)
+
+
 class JobDurations:
     """How long the connection's recently finished jobs took (seconds), for poll placement.
 
@@ -292,16 +352,16 @@ class AsyncPacer:
     With a shared store (``shared``, see ``shared_budget.py``) the turns come from the key's
     one budget in Redis: the waits that fall due move to a ready queue, in order, and the
     pacer asks the store for as many turns at once (one call for many waits), then hands
-    them out in that order.  The local :class:`Budget` then mirrors the store's rate and pause
-    (so that :meth:`open` stays a cheap local check) and paces alone while the store is down.
+    them out in that order, never closer together than the key's spacing (:class:`Handout`).
+    The local :class:`Budget` then mirrors the store's rate and pause (so that :meth:`open`
+    stays a cheap local check) and paces alone while the store is down.
     """
 
     # No reference to its loop (its runtime lives in a registry weakly keyed by the loop):
     # every method runs in that loop and asks for it.
     __slots__ = (
         "_asking",
-        "_granted",
-        "_ready",
+        "_handout",
         "_sync_at",
         "_tasks",
         "_timer",
@@ -320,10 +380,9 @@ class AsyncPacer:
         self._timer_at = math.inf
         #: The key's budget shared with every process (``None``: this loop paces alone).
         self.shared = shared
-        # Shared mode: waits due, in order, waiting for a turn from the store; the turns it
-        # granted (loop times); whether a call is in flight; the next sync of an unlimited key.
-        self._ready: deque[tuple[float, asyncio.Future[float | None]]] = deque()
-        self._granted: deque[float] = deque()
+        # Shared mode: the waits due and the turns the store granted them; whether a call is in
+        # flight; the next sync of an unlimited key.
+        self._handout = Handout()
         self._asking = False
         self._sync_at = -math.inf
         self._tasks: set[asyncio.Task[None]] = set()
@@ -334,7 +393,7 @@ class AsyncPacer:
 
     def open(self) -> bool:
         """A request may leave now without a turn (the cheap path of an unlimited connection)."""
-        return self.turns.open(asyncio.get_running_loop().time()) and not self._ready
+        return self.turns.open(asyncio.get_running_loop().time()) and not self._handout.ready
 
     def now(self) -> float:
         return asyncio.get_running_loop().time()
@@ -349,7 +408,7 @@ class AsyncPacer:
         """
         loop = asyncio.get_running_loop()
         now = loop.time()
-        if self.turns.open(now) and not self._ready:
+        if self.turns.open(now) and not self._handout.ready:
             return asyncio.sleep(delay)
         future: asyncio.Future[float | None] = loop.create_future()
         self.turns.push(now + max(0.0, delay), future)
@@ -380,9 +439,9 @@ class AsyncPacer:
     # -- the one timer ----------------------------------------------------------------------
     def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
         at = self.turns.next_at(_waiting)
-        if self._ready and self._granted:
-            first = self._granted[0]
-            at = first if at is None else min(at, first)
+        handed = self._handout.next_at()
+        if handed is not None:
+            at = handed if at is None else min(at, handed)
         if at is None:
             if self._timer is not None:
                 self._timer.cancel()
@@ -407,17 +466,11 @@ class AsyncPacer:
 
     # -- shared mode ------------------------------------------------------------------------
     def _release_shared(self, loop: asyncio.AbstractEventLoop, now: float) -> None:
-        ready, granted = self._ready, self._granted
+        handout = self._handout
+        ready, granted = handout.ready, handout.granted
         ready.extend(self.turns.pop_due(now, _waiting))
-        while granted and granted[0] <= now:
-            granted.popleft()  # a turn unused when nobody is ready is lost (the store counted it)
-            while ready:
-                future = ready.popleft()[1]
-                if not future.done():
-                    future.set_result(now)
-                    break
-        while ready and ready[0][1].done():
-            ready.popleft()
+        for future in handout.release(now, _waiting):
+            future.set_result(now)
         if (
             ready
             and len(ready) > len(granted)
@@ -464,19 +517,17 @@ class AsyncPacer:
         if budget.configured is None:
             budget.rate = grant.rate
         budget.paused_until = max(budget.paused_until, grant.paused_until)
-        granted = self._granted
-        granted.extend(grant.times())
-        while granted and granted[0] < budget.paused_until:
-            granted.popleft()  # turns handed out before the key was paused
+        self._handout.grant(grant.times(), grant.spacing, budget.paused_until)
         self._release(loop)
 
     def _alone(self, loop: asyncio.AbstractEventLoop) -> None:
         """The store went away: the waits ready for its turns queue for the local budget."""
-        for due, future in self._ready:
+        handout = self._handout
+        for due, future in handout.ready:
             if not future.done():
                 self.turns.push(due, future)
-        self._ready.clear()
-        self._granted.clear()
+        handout.ready.clear()
+        handout.granted.clear()
         self._release(loop)
 
 
@@ -604,6 +655,7 @@ def _alive(ticket: list[float]) -> bool:
 __all__ = [
     "AsyncPacer",
     "Budget",
+    "Handout",
     "JobDurations",
     "SyncPacer",
     "Turns",

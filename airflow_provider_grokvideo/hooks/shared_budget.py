@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -63,6 +64,9 @@ RETRY_SECONDS = 5.0
 SOCKET_TIMEOUT = 1.0
 #: A budget hash unused this long disappears (the learned rate is forgotten).
 EXPIRE_SECONDS = 86_400
+#: How fast the store's clock and this process's may drift apart, in seconds per second: twice
+#: the most NTP slews a clock (500 ppm).
+CLOCK_DRIFT = 1e-3
 
 # The AIMD constants are hooks/budget_rules.py's (one place): passed to the script.
 # KEYS[1]: the budget hash.
@@ -290,6 +294,35 @@ class Grant:
         return [self.start + index * self.spacing for index in range(self.count)]
 
 
+class ClockOffset:
+    """The store's clock minus this process's, from the calls' round trips.  Pure.
+
+    The server reads its clock somewhere between ``before`` and ``after`` of a call, so a call
+    bounds the offset to an interval as wide as its round trip.  A call that waited in a busy
+    loop or a starved process has a long round trip, and its midpoint may be off by half of it,
+    which moves every turn it granted: turns converted too early are overdue on arrival, and
+    the pacer asks the store again too soon.  So the offset is the midpoint of the intersection
+    of the calls' intervals, each widened by the drift since: as good as the tightest recent
+    call.  An interval that misses it means a clock was stepped: it starts again from that one.
+    """
+
+    __slots__ = ("_at", "_high", "_low")
+
+    def __init__(self) -> None:
+        self._low, self._high, self._at = -math.inf, math.inf, -math.inf
+
+    def update(self, server_now: float, before: float, after: float) -> float:
+        """A call sent at ``before`` read the server's clock ``server_now`` and was answered at
+        ``after`` (this process's clock); return the offset."""
+        low, high = server_now - after, server_now - before
+        drift = CLOCK_DRIFT * max(0.0, before - self._at)
+        kept_low, kept_high = self._low - drift, self._high + drift
+        if kept_low <= high and low <= kept_high:
+            low, high = max(low, kept_low), min(high, kept_high)
+        self._low, self._high, self._at = low, high, after
+        return (low + high) / 2
+
+
 class _Store:
     """What the async and sync clients share: arguments, parsing, the up/down state."""
 
@@ -313,8 +346,9 @@ class _Store:
                 EXPIRE_SECONDS,
             )
         ]
-        #: Server time minus the caller's clock, from the last call (``None``: none yet).
+        #: Server time minus the caller's clock, from the calls so far (``None``: none yet).
         self.offset: float | None = None
+        self._clock = ClockOffset()
         #: The caller's clock before which the store is not tried (it failed).
         self.down_until = -float("inf")
         self.down = False
@@ -357,8 +391,7 @@ class _Store:
         )
         if int(epoch) != self.epoch:
             self.epoch, self.epoch_at = int(epoch), after
-        # The server read its clock between before and after: the midpoint is the best guess.
-        self.offset = float(now) - (before + after) / 2
+        self.offset = self._clock.update(float(now), before, after)
         if self.down:
             self.down = False
             log.warning(
@@ -548,6 +581,7 @@ __all__ = [
     "STORE_EXTRA",
     "SYNC_SECONDS",
     "AsyncStore",
+    "ClockOffset",
     "Grant",
     "StoreDown",
     "StoreSettings",
