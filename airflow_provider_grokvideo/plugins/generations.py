@@ -33,6 +33,7 @@ from airflow_provider_grokvideo.tasks.catalog import (
     merge_records,
     result_record,
 )
+from airflow_provider_grokvideo.tasks.ending import RETURN_VALUE_KEY
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -114,14 +115,11 @@ class Page:
         return max(1, -(-self.total // self.filters.page_size))
 
 
-def _rows() -> Any:
-    """The page's rows, a subquery: every ``grokvideo`` record, and every XCom return value
-    that is a succeeded wait's result (``catalog.is_wait_result``, in SQL), each with its
-    ``generation_id``, ``rank`` and row identity."""
+def _identity() -> tuple[Any, ...]:
+    """The columns that say which task instance's XCom a row is, and when it was pushed."""
     from airflow.models.xcom import XComModel
-    from sqlalchemy import Integer, and_, literal_column, select, union_all
 
-    identity = (
+    return (
         XComModel.dag_run_id,
         XComModel.dag_id,
         XComModel.run_id,
@@ -129,8 +127,18 @@ def _rows() -> Any:
         XComModel.map_index,
         XComModel.key,
         XComModel.timestamp,
-        XComModel.value,
     )
+
+
+def _rows() -> Any:
+    """The page's rows, a subquery: every ``grokvideo`` record, and every XCom return value
+    that is a succeeded wait's result (``catalog.is_wait_result``, in SQL), each with its
+    ``generation_id``, ``rank`` and row identity (not its value: the page reads the values of
+    its own runs only, :func:`list_generations`)."""
+    from airflow.models.xcom import XComModel
+    from sqlalchemy import Integer, and_, literal_column, select, union_all
+
+    identity = _identity()
     generation_id = XComModel.value["generation_id"].as_string()
     records = select(
         *identity,
@@ -143,7 +151,7 @@ def _rows() -> Any:
         literal_column(str(STATUS_RANKS["succeeded"]), Integer).label("rank"),
     ).where(
         and_(
-            XComModel.key == "return_value",
+            XComModel.key == RETURN_VALUE_KEY,
             # Only in runs with a record: other DAGs' return values are never decoded.
             XComModel.dag_run_id.in_(select(XComModel.dag_run_id).where(XComModel.key == XCOM_KEY)),
             XComModel.value["status"].as_string() == "succeeded",
@@ -200,18 +208,9 @@ def list_generations(
     # The page's runs only, by the xcom table's primary key (its first column): a filter on
     # the union above would decode every run's rows again.
     parts_found = session.execute(
-        select(
-            XComModel.dag_run_id,
-            XComModel.dag_id,
-            XComModel.run_id,
-            XComModel.task_id,
-            XComModel.map_index,
-            XComModel.key,
-            XComModel.timestamp,
-            XComModel.value,
-        ).where(
+        select(*_identity(), XComModel.value).where(
             XComModel.dag_run_id.in_({row.dag_run_id for row in rows}),
-            XComModel.key.in_((XCOM_KEY, "return_value")),
+            XComModel.key.in_((XCOM_KEY, RETURN_VALUE_KEY)),
         )
     ).all()
     found: dict[tuple[int, str], list[tuple[Any, dict[str, Any]]]] = defaultdict(list)

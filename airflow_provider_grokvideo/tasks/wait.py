@@ -298,7 +298,8 @@ class GenerationWaitMixin:
         generation that ended otherwise raises :class:`GrokVideoGenerationFailed`.  An ended
         generation is recorded for the "Grok videos" page (when the task's context is given; a
         success by its return value, see ``tasks.ending.success_needs_record``)."""
-        if generation.is_terminal and context is not None and self._records(generation.status):
+        succeeded = generation.status == "succeeded"
+        if generation.is_terminal and context is not None and self._pushes_record(succeeded):
             from airflow_provider_grokvideo.tasks.catalog import record_generation
 
             record_generation(
@@ -307,7 +308,7 @@ class GenerationWaitMixin:
                 cost_estimate=self._own_estimate(),
                 prompt=self._own_prompt(),
             )
-        if generation.status == "succeeded":
+        if succeeded:
             return self._after_success(self._succeeded(generation.to_dict()), context)
         if generation.is_terminal:
             raise GrokVideoGenerationFailed.from_generation(generation)
@@ -470,8 +471,12 @@ class GenerationWaitMixin:
         from airflow_provider_grokvideo.tasks.ending import recorded_status
 
         # For the "Grok videos" page, whatever the outcome (a success: its return value).
-        succeeded = isinstance(generation, dict) and generation.get("status") == "succeeded"
-        if self._records("succeeded" if status == "succeeded" and succeeded else status):
+        succeeded = (
+            status == "succeeded"
+            and isinstance(generation, dict)
+            and generation.get("status") == "succeeded"
+        )
+        if self._pushes_record(succeeded):
             record_generation(
                 context,
                 generation,
@@ -480,7 +485,7 @@ class GenerationWaitMixin:
                 cost_estimate=self._own_estimate(),
                 prompt=self._own_prompt(),
             )
-        if status == "succeeded" and succeeded:
+        if succeeded:
             if cost_estimate is not None:
                 self.cost_estimate = cost_estimate
             return self._after_success(self._succeeded(generation), context)
@@ -550,12 +555,12 @@ class GenerationWaitMixin:
     def _checks_on_worker(self) -> bool:
         return bool(getattr(self, "deliver_to", None))
 
-    def _records(self, status: Any) -> bool:
-        """Whether an ending of ``status`` pushes a ``grokvideo`` record: all but a success,
-        which the page reads from the return value (``tasks.ending.success_needs_record``)."""
+    def _pushes_record(self, succeeded: bool) -> bool:
+        """Whether an ending pushes a ``grokvideo`` record: all but a success, which the page
+        reads from the return value (``tasks.ending.success_needs_record``)."""
         from airflow_provider_grokvideo.tasks.ending import success_needs_record
 
-        return status != "succeeded" or success_needs_record(self)
+        return not succeeded or success_needs_record(self)
 
     def _after_success(self, result: dict[str, Any], context: Context | None) -> dict[str, Any]:
         """What a succeeded wait does before returning ``result`` (nothing here)."""

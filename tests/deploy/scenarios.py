@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from page_support import cards
 from xcom_support import comparable
 
 from airflow_provider_grokvideo import compat
@@ -608,6 +609,16 @@ class Endings:
     callbacks: list[tuple[str, str, int, str]]
     #: The log of ``fails``' only try, as the UI shows it.
     fails_log: str
+    #: The "Grok videos" page of the run, as the API server serves it (PostgreSQL's SQL).
+    page: str
+
+
+def _page_of(deployment: Deployment, run_id: str) -> str:
+    response = deployment.api.get(
+        f"{deployment.api_url}/grokvideo/", params={"run_id": run_id, "page_size": 50}
+    )
+    response.raise_for_status()
+    return response.text
 
 
 def _xai_jobs(deployment: Deployment) -> int:
@@ -667,6 +678,7 @@ def run_endings(deployment: Deployment, say: Callable[[str], None]) -> Endings:
         xcoms={ti["task_id"]: _task_xcoms(deployment, run_id, ti["task_id"]) for ti in tis},
         callbacks=_callbacks(deployment),
         fails_log=deployment.task_log_of(ENDINGS_DAG, run_id, "fails", 1),
+        page=_page_of(deployment, run_id),
     )
     say(
         f"deploy: endings: run {state}; states {endings.states}; tries {endings.tries}; "
@@ -707,6 +719,15 @@ def check_endings(endings: Endings) -> None:
         assert record["status"] == "failed" and record["error"], record
         assert "return_value" not in endings.xcoms[task_id]
     assert endings.xcoms["skips"]["grokvideo"]["status"] == "timeout"
+    # The page, on PostgreSQL: each success read from its return value (the ended ones pushed
+    # no record of it), each failure from its record.
+    shown = cards(endings.page)
+    for task_id in (*TWINS, *TWINS.values()):
+        generation_id = endings.xcoms[task_id]["return_value"]["generation_id"]
+        assert ">succeeded<" in shown[generation_id], (task_id, shown.get(generation_id))
+    for task_id in ("fails", "fails_then_retries"):
+        generation_id = endings.xcoms[task_id]["grokvideo"]["generation_id"]
+        assert ">failed<" in shown[generation_id], (task_id, shown.get(generation_id))
     # The upstream's failure, in the failed task's log as the UI shows it (the trigger's part).
     generation_id = endings.xcoms["fails"]["grokvideo"]["generation_id"]
     assert f"generation {generation_id} failed" in endings.fails_log, endings.fails_log[-2000:]

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from page_support import cards
 
 from airflow_provider_grokvideo.plugins.storage_roots import ENV_VAR as ROOTS_VAR
 from plugins.conftest import LEAK_KEY
@@ -49,16 +50,6 @@ def token(role: str | None = "admin", name: str = "admin") -> str:
 
 def as_admin() -> dict[str, str]:
     return {"Authorization": f"Bearer {token()}"}
-
-
-def cards(page: str) -> dict[str, str]:
-    """Each generation card of the page by its generation id."""
-    found = re.findall(
-        r'<article class="card[^"]*" id="[^"]*" data-generation-id="([^"]+)"(.*?)</article>',
-        page,
-        re.S,
-    )
-    return {gid: body for gid, body in found}
 
 
 def record_of(run: Any, task_id: str) -> dict[str, Any]:
