@@ -5,7 +5,8 @@ with ``.ci/floor-constraints.txt``), with the provider installed from a wheel, n
 ``make test-32`` runs the same on the newest Airflow 3.2 (``.venv-32``,
 ``.ci/airflow-3.2-constraints.txt``).
 It runs the pytest selection below (every example DAG under ``dag.test()`` on the bundled
-emulator, the trigger executed; the import-cost check; the compat shims; the deferral guard)
+emulator, the trigger executed; the import-cost check; the compat shims; the deferral guard;
+the task links as the API server reads them)
 and prints the Airflow version, then one line per DAG run: the DAG, its connection, its
 state, its tasks' states and the events its triggers fired.  Exits with pytest's status.
 
@@ -33,6 +34,8 @@ SELECTION = (
     "tests/test_import_cost.py",
     "tests/test_compat.py",
     "tests/integration/test_deferral_guard.py",
+    # The page link, given by the plugin to our operators' tasks as the API server reads them.
+    "tests/tasks/test_links.py",
 )
 
 

@@ -27,7 +27,6 @@ from airflow_provider_grokvideo.delivery.download import (
     thumbnail_file_name,
     video_file_names,
 )
-from airflow_provider_grokvideo.tasks.links import GrokVideoLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
@@ -73,7 +72,7 @@ class GrokVideoDownloadOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("generation", "destination", "file_name", "expect")
     template_fields_renderers: ClassVar[dict[str, str]] = {"generation": "json"}
-    operator_extra_links = (GrokVideoLink(),)
+    # Its "Grok video" link is the API server's (tasks/links.py): nothing pushed for it.
     ui_color = "#e8f1ff"
 
     def __init__(
@@ -107,7 +106,6 @@ class GrokVideoDownloadOperator(BaseOperator):
         from airflow.sdk import ObjectStoragePath
 
         generation = parse_generation(self.generation)
-        self._grokvideo_generation_id = generation.generation_id  # the link, without a read
         destination = ObjectStoragePath(self.destination)
         names = video_file_names(
             self.file_name or DEFAULT_FILE_NAME,

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_grokvideo.compat import deferral_blocked
-from airflow_provider_grokvideo.tasks.links import GrokVideoLink
 from airflow_provider_grokvideo.tasks.rendered import as_urls, blank_to_none
 from airflow_provider_grokvideo.tasks.wait import (
     DEFAULT_MAX_POLL_INTERVAL,
@@ -145,7 +144,7 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
         "keyframes",
         "deliver_to",
     )
-    operator_extra_links = (GrokVideoLink(),)
+    # Its "Grok video" link is the API server's (tasks/links.py): nothing pushed for it.
     ui_color = "#f4e6d7"
     _estimate_is_own = True
 
@@ -223,7 +222,6 @@ class GrokVideoGenerateOperator(GenerationWaitMixin, BaseOperator):
             context, self, submitted.hook, submitted.generation_id, reattached=submitted.reattached
         )
         generation_id = submitted.generation_id
-        self._grokvideo_generation_id = generation_id  # for the task's link, without a read
         if not self.wait_for_completion:
             return generation_id
         if self.deferrable and not deferral_blocked(self.log):

@@ -110,6 +110,8 @@ def create_app() -> FastAPI:
         run_id: str | None = None,
         status: str | None = None,
         generation_id: str | None = None,
+        task_id: str | None = None,
+        map_index: Annotated[int, Query(ge=-1)] = -1,
         page: Annotated[int, Query(ge=1)] = 1,
     ) -> HTMLResponse:
         from airflow.utils.session import create_session
@@ -128,6 +130,8 @@ def create_app() -> FastAPI:
                 run_id=run_id or None,
                 status=status or None,
                 generation_id=generation_id or None,
+                task_id=task_id or None,
+                map_index=map_index,
                 page=page,
             )
         except ValueError as exc:

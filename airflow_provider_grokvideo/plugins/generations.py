@@ -51,10 +51,15 @@ class Filters:
     run_id: str | None = None
     status: str | None = None
     generation_id: str | None = None
+    #: One task instance's generations (its "Grok video" link): those it has a row of.
+    task_id: str | None = None
+    map_index: int = -1
     page: int = 1
     page_size: int = PAGE_SIZE
 
     def __post_init__(self) -> None:
+        if self.task_id is not None and not (self.dag_id and self.run_id):
+            raise ValueError("task_id needs dag_id and run_id")
         if self.status is not None and self.status not in STATUS_RANKS:
             raise ValueError(
                 f"status must be one of {', '.join(STATUS_RANKS)}, not {self.status!r}"
@@ -167,7 +172,7 @@ def list_generations(
 ) -> Page:
     """One page of generations, newest first; ``readable_dags`` limits them (None: all)."""
     from airflow.models.xcom import XComModel
-    from sqlalchemy import func, select
+    from sqlalchemy import and_, case, func, select
 
     if readable_dags is not None and not readable_dags:
         return Page([], 0, filters)
@@ -187,6 +192,9 @@ def list_generations(
     if filters.generation_id:
         groups = groups.where(xcoms.c.generation_id == filters.generation_id)
     groups = groups.group_by(xcoms.c.dag_run_id, xcoms.c.generation_id)
+    if filters.task_id:
+        of_task = and_(xcoms.c.task_id == filters.task_id, xcoms.c.map_index == filters.map_index)
+        groups = groups.having(func.max(case((of_task, 1), else_=0)) == 1)
     if filters.status:
         groups = groups.having(func.max(xcoms.c.rank) == STATUS_RANKS[filters.status])
     offset = (filters.page - 1) * filters.page_size

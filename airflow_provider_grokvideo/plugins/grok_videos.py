@@ -5,6 +5,8 @@
   roots the API server allows) and an icon.
 - An ``external_views`` entry: a "Grok videos" item in the UI's navigation, which shows the page
   inside Airflow's UI (``/plugin/grok-videos``).
+- The "Grok video" link of our operators' tasks (``tasks/links.py``), computed by the API server
+  from the task instance's key when the UI asks: no task pushes it.
 
 Airflow's task runner integrates every installed plugin at each task start
 (``get_template_context`` -> ``integrate_macros_plugins``), so this module is imported in every
@@ -20,6 +22,7 @@ when ``[core] lazy_discover_providers`` is off) and as an ``airflow.plugins`` en
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -40,19 +43,31 @@ def fastapi_apps() -> list[dict[str, Any]]:
     return [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "Grok videos"}]
 
 
-class _BuiltWhenRead:
-    """``fastapi_apps`` as a class attribute built on first read (of the class or an instance),
-    so that loading the plugin, as every task start does, builds nothing."""
+@cache
+def operator_extra_links() -> list[Any]:
+    """The "Grok video" link, which the API server gives our operators' tasks."""
+    from airflow_provider_grokvideo.tasks.links import GrokVideoLink
 
-    def __get__(self, instance: object, owner: type | None = None) -> list[dict[str, Any]]:
-        return fastapi_apps()
+    return [GrokVideoLink()]
+
+
+class _BuiltWhenRead:
+    """A class attribute built on first read (of the class or an instance), so that loading
+    the plugin, as every task start does, builds and imports nothing."""
+
+    def __init__(self, build: Callable[[], list[Any]]) -> None:
+        self.build = build
+
+    def __get__(self, instance: object, owner: type | None = None) -> list[Any]:
+        return self.build()
 
 
 class GrokVideosPlugin(AirflowPlugin):
     """Adds the "Grok videos" page (and its navigation entry) to Airflow's UI."""
 
     name = PLUGIN_NAME
-    fastapi_apps = _BuiltWhenRead()  # type: ignore[assignment]
+    fastapi_apps = _BuiltWhenRead(fastapi_apps)  # type: ignore[assignment]
+    operator_extra_links = _BuiltWhenRead(operator_extra_links)  # type: ignore[assignment]
     external_views = [  # noqa: RUF012
         {
             "name": "Grok videos",

@@ -73,9 +73,17 @@ def render_page(
             ("status", filters.status),
             ("run_id", filters.run_id),
             ("generation_id", filters.generation_id),
+            ("task_id", filters.task_id),
         )
         if value
     }
+    if filters.task_id and filters.map_index >= 0:
+        query["map_index"] = str(filters.map_index)
+
+    # The card asked for: by its id, or the one generation of a task (its "Grok video" link).
+    focus = filters.generation_id
+    if focus is None and filters.task_id and len(page.generations) == 1:
+        focus = page.generations[0].generation_id
 
     def page_url(number: int) -> str:
         return f"{base}/?{urlencode({**query, 'page': number})}"
@@ -88,9 +96,7 @@ def render_page(
         statuses=list(STATUS_RANKS),
         cards=[
             {
-                **_card(
-                    g, base=base, ui_base=ui_base, now=now, focus=filters.generation_id, roots=roots
-                ),
+                **_card(g, base=base, ui_base=ui_base, now=now, focus=focus, roots=roots),
                 "review": reviews.get((g.dag_id, g.run_id, g.generation_id)),
             }
             for g in page.generations

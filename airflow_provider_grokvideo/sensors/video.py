@@ -25,7 +25,7 @@ from airflow_provider_grokvideo.compat import (
     deferral_blocked,
 )
 from airflow_provider_grokvideo.statuses import FAILED_STATUSES
-from airflow_provider_grokvideo.tasks.links import GrokVideoLink, GrokVideoUpstreamLink
+from airflow_provider_grokvideo.tasks.links import GrokVideoUpstreamLink
 from airflow_provider_grokvideo.tasks.wait import (
     DEFAULT_MAX_POLL_INTERVAL,
     DEFAULT_MIN_POLL_INTERVAL,
@@ -92,7 +92,9 @@ class GrokVideoSensor(GenerationWaitMixin, BaseSensorOperator):
     """
 
     template_fields: Sequence[str] = ("conn_id", "generation_id", "cost_estimate")
-    operator_extra_links = (GrokVideoLink(), GrokVideoUpstreamLink())
+    # The upstream's URL is in the return value (pushed at the end); the "Grok video" link is
+    # the API server's (tasks/links.py).
+    operator_extra_links = (GrokVideoUpstreamLink(),)
     ui_color = "#d7e9f7"
 
     def __init__(

@@ -11,10 +11,9 @@ here:
 - the ``grokvideo`` record read by the "Grok videos" page
   (:func:`~airflow_provider_grokvideo.tasks.catalog.generation_record`), for an ending other
   than success: a success's record is its return value (:func:`success_needs_record`);
-- the task's extra links (``_link_<class name>``), which a worker computes at the task's end:
-  the page link is pushed by the worker at the deferral (it needs the DAG run and the
-  ``[api] base_url`` of the worker's configuration, not the trigger's; emptied here if the
-  generation fails, as a worker would), the upstream's video URL from the result.
+- the task's extra links that a worker computes at the task's end (``_link_<class name>``):
+  the upstream's video URL, from the result.  The page link is the API server's
+  (``tasks.links.GrokVideoLink``): nobody pushes it.
 
 The deferring task describes the ending in a small, secret-free mapping (the trigger's
 ``task_end`` kwarg, :func:`task_end_spec`); :func:`task_end` turns the trigger's final payload
@@ -98,7 +97,6 @@ def task_end_spec(
     cost_estimate: Any,
     record_estimate: Mapping[str, Any] | None,
     skip_on_failure: bool,
-    page_links: Mapping[str, str],
     video_links: list[str],
     task: Mapping[str, Any],
     record_prompt: str | None = None,
@@ -113,7 +111,6 @@ def task_end_spec(
     :param record_estimate: the task's own estimate, kept in its record (the one-task wait).
     :param skip_on_failure: a sensor's ``soft_fail`` / ``never_fail``: a failed generation or a
         timeout skips the task instead of failing it.
-    :param page_links: XCom key -> the task's link to the "Grok videos" page.
     :param video_links: XCom keys of the links to the upstream's video URL.
     :param record_prompt: the start of the task's own prompt, kept in its record (the
         one-task wait; at most ``tasks.wait.RECORD_PROMPT_CHARS``).
@@ -134,7 +131,6 @@ def task_end_spec(
         "record_prompt": record_prompt,
         "skip_on_failure": bool(skip_on_failure),
         "record_success": bool(record_success),
-        "page_links": dict(page_links),
         "video_links": list(video_links),
         "task": {name: task[name] for name in ("dag_id", "task_id", "run_id", "map_index")},
     }
@@ -250,14 +246,14 @@ def task_end(
     record = wait_record(generation, status, message, own, spec.get("record_prompt"))
     if record is not None and (status != "succeeded" or spec.get("record_success")):
         xcoms[XCOM_KEY] = record
-    # A worker computes the links of a task that did not succeed too: empty.
-    links = {key: "" for key in (*spec.get("page_links", {}), *spec.get("video_links", []))}
+    # A worker computes the links of a task that did not succeed too: empty.  (A spec of the
+    # provider before 2026-12-08 also names page links: they were pushed at the deferral.)
+    links = dict.fromkeys(spec.get("video_links", []), "")
     if status != "succeeded":
         state = "skipped" if spec.get("skip_on_failure") else "failed"
         return state, {**xcoms, **links}
     assert isinstance(generation, Mapping)
     result = wait_result(generation, spec.get("cost_estimate"), conn_id)
-    # The page links were pushed at the deferral (``tasks.links.GrokVideoLink``): the video
-    # links alone are new, one XCom less for the triggerer's one writer.
+    # The page link is the API server's (``tasks.links.GrokVideoLink``): the video links alone.
     links = dict.fromkeys(spec.get("video_links", []), upstream_video_link(result))
     return "success", {RETURN_VALUE_KEY: result, **xcoms, **links}

@@ -1,23 +1,29 @@
 """Operator extra links: buttons on a task that open its video.
 
-- :class:`GrokVideoLink` ("Grok video"), on the download task and the sensor: the video on the
-  provider's "Grok videos" page (``{[api] base_url}/grokvideo/?...``), which plays the stored
-  copy and says when the upstream's URL expires.  Airflow 3.3's UI draws only http(s), mailto
-  and same-site links, so a stored URI itself (``file://``, ``s3://``) would never show.
+- :class:`GrokVideoLink` ("Grok video"), on every generate, edit, extend, sensor and download
+  task: the task's generations on the provider's "Grok videos" page
+  (``{[api] base_url}/grokvideo/?dag_id=...&run_id=...&task_id=...``), which plays the stored
+  copy, says when the upstream's URL expires, and shows a wait or a failure as it stands.
+  Airflow 3.3's UI draws only http(s), mailto and same-site links, so a stored URI itself
+  (``file://``, ``s3://``) would never show.
 - :class:`GrokVideoUpstreamLink` ("Upstream video URL (expires ~24 h)"), on the sensor: the
   upstream's own CDN URL, which stops working about a day after the video was made (HTTP 410);
   the page shows the exact time.
 
-- the download task (``GrokVideoDownloadOperator``) returns the list of stored URIs: the link
-  is the first one (``file:///...``, ``s3://...``);
-- the sensor (``GrokVideoSensor``) and the generate operator with ``wait_for_completion=True``
-  return a ``VideoGeneration.to_dict()`` dict: the link is the first of its ``video_urls``
-  (the upstream's CDN URL, valid about 24 hours); the generate operator without it returns a
-  bare id, which points at no video (an empty link).
+Where each is computed:
 
-In Airflow 3 the worker computes the link when the task finishes and stores it in XCom
-(``_link_<class name>``), which the UI reads; a task without a video gets an empty link.
-This module imports nothing heavy: DAG files import it through the operators on every parse.
+- The page link needs nothing a task knows: the task instance's own key makes it.  The API
+  server computes it when the UI asks (the plugin registers it for our operators,
+  ``plugins/grok_videos.py``), so no task pushes it: a link XCom less at each task's end and
+  at each deferral, and the link is there from the task's first second.  A subclass of our
+  operators (the plugin matches classes by name) lists ``GrokVideoLink()`` in its own
+  ``operator_extra_links``: its worker then pushes the same link, as Airflow does for any link.
+- The upstream's URL is in the sensor's return value: the worker computes it at the task's
+  end and stores it in XCom (``_link_<class name>``), which the UI reads; a trigger ending
+  the task carries it on its task-end event.
+
+This module imports nothing heavy: DAG files import it through the operators on every parse,
+and the plugin at every task start.
 """
 
 from __future__ import annotations
@@ -72,21 +78,40 @@ def video_link_from_xcom(value: Any) -> str:
     return ""
 
 
-def page_link(dag_id: str, run_id: str, generation_id: str | None, base_url: str) -> str:
-    """The "Grok videos" page showing one generation (or one DAG run's)."""
-    query = {"dag_id": dag_id, "run_id": run_id}
+def page_link(
+    dag_id: str,
+    run_id: str,
+    generation_id: str | None,
+    base_url: str,
+    *,
+    task_id: str | None = None,
+    map_index: int = -1,
+) -> str:
+    """The "Grok videos" page showing one DAG run's generations: one generation's, or one
+    task instance's (a mapped one's by its ``map_index``)."""
+    query: dict[str, str | int] = {"dag_id": dag_id, "run_id": run_id}
     if generation_id:
         query["generation_id"] = generation_id
+    if task_id:
+        query["task_id"] = task_id
+        if map_index >= 0:
+            query["map_index"] = map_index
     return f"{base_url.rstrip('/')}{PAGE_PATH}?{urlencode(query)}"
 
 
-def configured_page_link(dag_id: str, run_id: str, generation_id: str | None) -> str:
-    """:func:`page_link` under this process's ``[api] base_url``: a worker's (at the task's
-    end, or at its deferral for a task that the triggerer ends)."""
+def configured_page_link(
+    dag_id: str,
+    run_id: str,
+    generation_id: str | None = None,
+    *,
+    task_id: str | None = None,
+    map_index: int = -1,
+) -> str:
+    """:func:`page_link` under this process's ``[api] base_url``."""
     from airflow_provider_grokvideo.compat import conf
 
     base_url = conf.get("api", "base_url", fallback=DEFAULT_BASE_URL) or DEFAULT_BASE_URL
-    return page_link(dag_id, run_id, generation_id, base_url)
+    return page_link(dag_id, run_id, generation_id, base_url, task_id=task_id, map_index=map_index)
 
 
 def upstream_video_link(value: Any) -> str:
@@ -94,12 +119,6 @@ def upstream_video_link(value: Any) -> str:
     only http(s) links)."""
     link = video_link_from_xcom(value)
     return link if urlsplit(link).scheme in ("http", "https") else ""
-
-
-def _generation_id(value: Any) -> str | None:
-    if isinstance(value, Mapping) and value.get("generation_id"):
-        return str(value["generation_id"])
-    return None
 
 
 def _finished(ti_key: TaskInstanceKey) -> bool:
@@ -114,41 +133,40 @@ def _finished(ti_key: TaskInstanceKey) -> bool:
     return state is None or state == TaskInstanceState.SUCCESS
 
 
-def _deferred(ti_key: TaskInstanceKey) -> bool:
-    from airflow.utils.state import TaskInstanceState
+class _OurOperators:
+    """``GrokVideoLink.operators``: the operators the plugin gives the link to, imported when
+    the API server first reads them (never at a task start, which loads the plugin)."""
 
-    return getattr(ti_key, "state", None) == TaskInstanceState.DEFERRED
+    def __get__(self, instance: object, owner: type | None = None) -> list[type]:
+        from airflow_provider_grokvideo.operators.download import GrokVideoDownloadOperator
+        from airflow_provider_grokvideo.operators.edit import GrokVideoEditOperator
+        from airflow_provider_grokvideo.operators.extend import GrokVideoExtendOperator
+        from airflow_provider_grokvideo.operators.generate import GrokVideoGenerateOperator
+        from airflow_provider_grokvideo.sensors.video import GrokVideoSensor
+
+        return [
+            GrokVideoGenerateOperator,
+            GrokVideoEditOperator,
+            GrokVideoExtendOperator,
+            GrokVideoSensor,
+            GrokVideoDownloadOperator,
+        ]
 
 
 class GrokVideoLink(BaseOperatorLink):
-    """The task's video on the "Grok videos" page (an http(s) link the UI draws)."""
+    """The task's generations on the "Grok videos" page (an http(s) link the UI draws),
+    made from the task instance's key alone: nothing read, nothing pushed."""
 
     name = "Grok video"
+    operators = _OurOperators()  # type: ignore[assignment]
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
-        # Imported here: resolving the XCom backend and the configuration, which a DAG parse
-        # importing this module must not pay for.
-        from airflow.sdk.execution_time import xcom
-
-        from airflow_provider_grokvideo.tasks.catalog import XCOM_KEY
-
-        # The task that has just run knows its id: no call to the API server to read it back.
-        generation_id = getattr(operator, "_grokvideo_generation_id", None)
-        if _deferred(ti_key) and generation_id is not None:
-            # Waiting: the page already shows the generation (running, then its end), and the
-            # trigger that ends the task has one XCom less to write.
-            return configured_page_link(ti_key.dag_id, ti_key.run_id, generation_id)
-        if not _finished(ti_key):
-            return ""
-        if generation_id is None:
-            generation_id = _generation_id(xcom.XCom.get_value(ti_key=ti_key, key=XCOM_KEY))
-        if generation_id is None:
-            # A task of an older provider version: its return value may still name it.
-            value = xcom.XCom.get_value(ti_key=ti_key, key=RETURN_VALUE_KEY)
-            generation_id = _generation_id(value)
-            if generation_id is None and not video_link_from_xcom(value):
-                return ""
-        return configured_page_link(ti_key.dag_id, ti_key.run_id, generation_id)
+        return configured_page_link(
+            ti_key.dag_id,
+            ti_key.run_id,
+            task_id=ti_key.task_id,
+            map_index=getattr(ti_key, "map_index", -1),
+        )
 
 
 class GrokVideoUpstreamLink(BaseOperatorLink):

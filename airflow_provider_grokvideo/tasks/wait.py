@@ -365,23 +365,16 @@ class GenerationWaitMixin:
         ):
             return None
         from airflow_provider_grokvideo.tasks.ending import success_needs_record, task_end_spec
-        from airflow_provider_grokvideo.tasks.links import (
-            GrokVideoLink,
-            GrokVideoUpstreamLink,
-            configured_page_link,
-        )
+        from airflow_provider_grokvideo.tasks.links import GrokVideoLink, GrokVideoUpstreamLink
 
-        page_links: dict[str, str] = {}
         video_links: list[str] = []
         dag_id, run_id = getattr(ti, "dag_id", None), getattr(ti, "run_id", None)
         if not dag_id or not run_id:
             return None
         for link in getattr(self, "operator_extra_links", ()):
-            if type(link) is GrokVideoLink:
-                page_links[link.xcom_key] = configured_page_link(dag_id, run_id, generation_id)
-            elif type(link) is GrokVideoUpstreamLink:
+            if type(link) is GrokVideoUpstreamLink:
                 video_links.append(link.xcom_key)
-            else:
+            elif type(link) is not GrokVideoLink:  # a subclass's page link: pushed at deferral
                 return None  # a link of the user's: computed by a worker at the task's end
         return task_end_spec(
             cost_estimate=self.cost_estimate,
@@ -389,7 +382,6 @@ class GenerationWaitMixin:
             record_prompt=self._own_prompt(),
             skip_on_failure=self._skips_on_failure,
             record_success=success_needs_record(self),
-            page_links=page_links,
             video_links=video_links,
             task={
                 "dag_id": dag_id,
@@ -410,13 +402,12 @@ class GenerationWaitMixin:
             "ends the task" if task_end is not None else "resumes the task on a worker",
         )
         # Airflow pushes every extra link's XCom as a worker stops, at a deferral too.  The
-        # page link is known now (pushed here, by the worker, the trigger has one XCom less to
-        # write at the end); the upstream's video URL is not (no video yet: it would be an
-        # empty XCom pushed for nothing).  This copy of the operator (``prepare_for_execution``'s,
-        # gone with the process) keeps the links worth pushing.
+        # upstream's video URL is not known yet (no video: it would be an empty XCom pushed for
+        # nothing); a page link that a subclass lists is (the same at every stage).  This copy
+        # of the operator (``prepare_for_execution``'s, gone with the process) keeps the links
+        # worth pushing.
         from airflow_provider_grokvideo.tasks.links import GrokVideoLink
 
-        self._grokvideo_generation_id = generation_id
         self.operator_extra_links = tuple(
             link for link in self.operator_extra_links if type(link) is GrokVideoLink
         )
@@ -572,8 +563,7 @@ class GenerationWaitMixin:
         from airflow_provider_grokvideo.tasks.ending import wait_result
 
         data = wait_result(generation, self.cost_estimate, self._wait_conn_id)
-        # The task's links are made from these at its end, without reading XCom back.
-        self._grokvideo_generation_id = data.get("generation_id")
+        # The upstream link is made from it at the task's end, without reading XCom back.
         self._grokvideo_result = data
         urls = data.get("video_urls") or []
         cost = data.get("cost_usd")

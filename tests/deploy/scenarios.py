@@ -611,6 +611,8 @@ class Endings:
     fails_log: str
     #: The "Grok videos" page of the run, as the API server serves it (PostgreSQL's SQL).
     page: str
+    #: Each task's extra links as the UI reads them (Airflow's extra-links route).
+    links: dict[str, dict[str, str | None]]
 
 
 def _page_of(deployment: Deployment, run_id: str) -> str:
@@ -619,6 +621,14 @@ def _page_of(deployment: Deployment, run_id: str) -> str:
     )
     response.raise_for_status()
     return response.text
+
+
+def _links_of(deployment: Deployment, run_id: str, task_id: str) -> dict[str, str | None]:
+    response = deployment.api.get(
+        f"/dags/{ENDINGS_DAG}/dagRuns/{run_id}/taskInstances/{task_id}/links"
+    )
+    response.raise_for_status()
+    return dict(response.json()["extra_links"])
 
 
 def _xai_jobs(deployment: Deployment) -> int:
@@ -679,6 +689,7 @@ def run_endings(deployment: Deployment, say: Callable[[str], None]) -> Endings:
         callbacks=_callbacks(deployment),
         fails_log=deployment.task_log_of(ENDINGS_DAG, run_id, "fails", 1),
         page=_page_of(deployment, run_id),
+        links={ti["task_id"]: _links_of(deployment, run_id, ti["task_id"]) for ti in tis},
     )
     say(
         f"deploy: endings: run {state}; states {endings.states}; tries {endings.tries}; "
@@ -713,7 +724,12 @@ def check_endings(endings: Endings) -> None:
         assert sorted(mine) == sorted(theirs), (ended, sorted(mine), sorted(theirs))
         assert _comparable(mine, endings.run_id) == _comparable(theirs, endings.run_id), ended
         assert mine["return_value"]["status"] == "succeeded" and mine["return_value"]["cost_usd"]
-        assert mine["_link_GrokVideoLink"].startswith("http"), mine["_link_GrokVideoLink"]
+        # The page link: the API server's, from the plugin (no task pushed it), to the task's
+        # generation on the page.
+        assert "_link_GrokVideoLink" not in mine, sorted(mine)
+        for task_id in (ended, twin):
+            link = endings.links[task_id]["Grok video"] or ""
+            assert link.startswith("http") and f"task_id={task_id}" in link, endings.links
     for task_id in ("fails", "fails_then_retries"):
         record = endings.xcoms[task_id]["grokvideo"]
         assert record["status"] == "failed" and record["error"], record

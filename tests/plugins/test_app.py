@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from page_support import cards
@@ -142,25 +142,32 @@ def test_the_page_filters_by_status_dag_and_generation(client: Any, runs: dict) 
     assert client.get("/grokvideo/?status=nonsense", headers=as_admin()).status_code == 400
 
 
-def test_the_download_tasks_link_opens_its_generation_on_the_page(client: Any, runs: dict) -> None:
+@pytest.mark.parametrize("task_id", ["generate", "wait", "download"])
+def test_each_tasks_link_opens_its_generation_on_the_page(
+    client: Any, runs: dict, task_id: str
+) -> None:
+    """The "Grok video" link as the UI reads it (Airflow's extra-links route): made by the API
+    server from the plugin (no task pushed it), it opens the task's generation."""
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
     good = runs["good"]
-    with create_session() as session:
-        [row] = session.scalars(
-            XComModel.get_many(
-                run_id=good.run_id,
-                dag_ids=good.dag_id,
-                task_ids="download",
-                key="_link_GrokVideoLink",
-            )
-        ).all()
-        link = XComModel.deserialize_value(row)
+    route = (
+        f"/api/v2/dags/{good.dag_id}/dagRuns/{quote(good.run_id, safe='')}"
+        f"/taskInstances/{task_id}/links"
+    )
+    answer = client.get(route, headers=as_admin())
+    assert answer.status_code == 200, answer.text
+    link = answer.json()["extra_links"]["Grok video"]
     assert link.startswith("http://")
     target = urlsplit(link)
     page = client.get(f"{target.path}?{target.query}", headers=as_admin()).text
     assert list(cards(page)) == [record_of(good, "generate")["generation_id"]]
+    with create_session() as session:
+        pushed = session.scalars(
+            XComModel.get_many(run_id=good.run_id, dag_ids=good.dag_id, task_ids=task_id)
+        ).all()
+    assert "_link_GrokVideoLink" not in {row.key for row in pushed}
 
 
 def test_stored_files_are_streamed_with_ranges(client: Any, runs: dict) -> None:

@@ -78,11 +78,29 @@ def test_a_tasks_record_is_read_back(runs: dict[str, Any]) -> None:
         ({"status": "lost"}, "status must be one of"),
         ({"page": 0}, "page must be 1 or more"),
         ({"page_size": MAX_PAGE_SIZE + 1}, f"page_size must be within 1..{MAX_PAGE_SIZE}"),
+        ({"task_id": "wait", "dag_id": "d"}, "task_id needs dag_id and run_id"),
     ],
 )
 def test_what_a_page_may_ask_for(filters: dict[str, Any], words: str) -> None:
     with pytest.raises(ValueError, match=words):
         Filters(**filters)
+
+
+def test_a_task_instances_generations_are_its_links_page(runs: dict[str, Any]) -> None:
+    """The "Grok video" link of a task (``tasks.links.GrokVideoLink``) asks for its task
+    instance: each task of a run lists the generation it has a row of (the submit record, the
+    wait's result or failure record, the stored copy), and a task without one lists none."""
+    good, bad = runs["good"], runs["bad"]
+    [made] = page(dag_id=good.dag_id, run_id=good.run_id).generations
+    for task_id in ("generate", "wait", "download"):
+        found = page(dag_id=good.dag_id, run_id=good.run_id, task_id=task_id)
+        assert [g.generation_id for g in found.generations] == [made.generation_id], task_id
+        # The whole generation, not the task's row alone: the page shows where it stands.
+        assert found.generations[0].record == made.record
+    [failed] = page(dag_id=bad.dag_id, run_id=bad.run_id, task_id="wait").generations
+    assert failed.status == "failed"
+    assert page(dag_id=bad.dag_id, run_id=bad.run_id, task_id="download").total == 0
+    assert page(dag_id=good.dag_id, run_id=good.run_id, task_id="wait", map_index=0).total == 0
 
 
 def test_a_succeeded_waits_return_value_is_its_finished_record(runs: dict[str, Any]) -> None:

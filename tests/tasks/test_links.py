@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 from unittest import mock
 
 import pytest
+from airflow.models.taskinstancekey import TaskInstanceKey
 from airflow.sdk import DAG, BaseOperator
 from airflow.sdk.execution_time import xcom
-from airflow.sdk.types import TaskInstanceKey
 
 from airflow_provider_grokvideo.models import VideoGeneration
 from airflow_provider_grokvideo.operators.download import GrokVideoDownloadOperator
@@ -58,8 +58,10 @@ def test_link_is_named_grok_video() -> None:
     assert GrokVideoLink().xcom_key == "_link_GrokVideoLink"
 
 
-def _ti_key(task_id: str) -> TaskInstanceKey:
-    return TaskInstanceKey(dag_id="d", task_id=task_id, run_id="r", try_number=1, map_index=-1)
+def _ti_key(task_id: str, map_index: int = -1) -> TaskInstanceKey:
+    return TaskInstanceKey(
+        dag_id="d", task_id=task_id, run_id="r", try_number=1, map_index=map_index
+    )
 
 
 def _values(**by_key: object) -> object:
@@ -67,52 +69,51 @@ def _values(**by_key: object) -> object:
     return lambda *, ti_key, key: by_key.get(key)
 
 
-RECORD = {"generation_id": "task_01", "stage": "stored", "status": "succeeded", "rank": 31}
-
-
-def test_download_link_opens_the_video_on_the_page_over_http() -> None:
-    operator = GrokVideoDownloadOperator(
-        task_id="download", generation=SENSOR_VALUE, destination="file:///data"
-    )
-    key = _ti_key("download")
-    values = _values(grokvideo=RECORD, return_value=DOWNLOAD_VALUE)
-    with mock.patch.object(xcom.XCom, "get_value", side_effect=values):
-        link = GrokVideoLink().get_link(operator, ti_key=key)
+@pytest.mark.parametrize("state", [None, "running", "deferred", "failed", "success"])
+def test_page_link_is_made_from_the_task_instance_alone(state: str | None) -> None:
+    """Whatever the task's state, on the API server (a ``TaskInstanceKey``) or a worker (the
+    running task instance), the link opens the task instance's generations on the page, and
+    nothing is read to make it."""
+    running = mock.Mock(dag_id="d", task_id="wait", run_id="r", map_index=-1, state=state)
+    with mock.patch.object(xcom.XCom, "get_value") as get_value:
+        link = GrokVideoLink().get_link(BaseOperator(task_id="wait"), ti_key=running)
+        served = GrokVideoLink().get_link(BaseOperator(task_id="wait"), ti_key=_ti_key("wait"))
+    get_value.assert_not_called()
     # Airflow's UI draws http(s) links only (never file:// or s3://): the page plays the copy.
-    assert link == "http://localhost:8080/grokvideo/?dag_id=d&run_id=r&generation_id=task_01"
+    assert link == served == "http://localhost:8080/grokvideo/?dag_id=d&run_id=r&task_id=wait"
+
+
+def test_page_link_of_a_mapped_task_names_its_map_index() -> None:
+    link = GrokVideoLink().get_link(BaseOperator(task_id="dl"), ti_key=_ti_key("dl", 3))
+    assert link.endswith("/grokvideo/?dag_id=d&run_id=r&task_id=dl&map_index=3")
 
 
 def test_page_link_follows_the_api_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRFLOW__API__BASE_URL", "https://airflow.example.com/team-a/")
-    values = _values(grokvideo=RECORD)
-    with mock.patch.object(xcom.XCom, "get_value", side_effect=values):
-        link = GrokVideoLink().get_link(BaseOperator(task_id="t"), ti_key=_ti_key("t"))
-    assert link.startswith("https://airflow.example.com/team-a/grokvideo/?dag_id=d&run_id=r")
+    link = GrokVideoLink().get_link(BaseOperator(task_id="t"), ti_key=_ti_key("t"))
+    assert link == "https://airflow.example.com/team-a/grokvideo/?dag_id=d&run_id=r&task_id=t"
     assert (
         page_link("d a", "r/1", None, "http://h:1")
         == "http://h:1/grokvideo/?dag_id=d+a&run_id=r%2F1"
     )
+    assert page_link("d", "r", None, "http://h", task_id="a&b=c").endswith("task_id=a%26b%3Dc")
 
 
-def test_sensor_links_the_page_and_the_expiring_upstream_url() -> None:
+def test_sensor_pushes_only_the_expiring_upstream_url() -> None:
     names = [link.name for link in GrokVideoSensor.operator_extra_links]
-    assert names == ["Grok video", "Upstream video URL (expires ~24 h)"]
+    assert names == ["Upstream video URL (expires ~24 h)"]
     key = _ti_key("wait")
-    # A sensor of an older version pushed no record: its return value names the generation.
     with mock.patch.object(xcom.XCom, "get_value", side_effect=_values(return_value=SENSOR_VALUE)):
-        page = GrokVideoLink().get_link(BaseOperator(task_id="wait"), ti_key=key)
         upstream = GrokVideoUpstreamLink().get_link(BaseOperator(task_id="wait"), ti_key=key)
-    assert page.endswith("/grokvideo/?dag_id=d&run_id=r&generation_id=task_01")
     assert upstream == "https://cdn.example/f/video/a.mp4"
 
 
 @pytest.mark.parametrize("state", ["deferred", "failed", "up_for_retry"])
-def test_link_of_a_task_stopping_without_success_asks_no_xcom(state: str) -> None:
+def test_upstream_link_of_a_task_stopping_without_success_asks_no_xcom(state: str) -> None:
     # As the worker computes links when a task stops, ti_key is the running task instance.
     running = mock.Mock(dag_id="d", task_id="wait", run_id="r", map_index=-1, state=state)
     with mock.patch.object(xcom.XCom, "get_value") as get_value:
-        for link in (GrokVideoLink(), GrokVideoUpstreamLink()):
-            assert link.get_link(BaseOperator(task_id="wait"), ti_key=running) == ""
+        assert GrokVideoUpstreamLink().get_link(BaseOperator(task_id="wait"), ti_key=running) == ""
     get_value.assert_not_called()
     running.state = "success"
     with mock.patch.object(xcom.XCom, "get_value", side_effect=_values(return_value=SENSOR_VALUE)):
@@ -120,23 +121,8 @@ def test_link_of_a_task_stopping_without_success_asks_no_xcom(state: str) -> Non
     assert link == "https://cdn.example/f/video/a.mp4"
 
 
-def test_a_deferring_wait_links_its_page_at_once_without_reading_an_xcom() -> None:
-    """At the deferral the worker pushes the page link (the page shows the running video), so
-    that the trigger ending the task has one XCom less to write; the upstream URL stays empty."""
-    deferring = mock.Mock(dag_id="d", task_id="wait", run_id="r", map_index=-1, state="deferred")
-    waiting = BaseOperator(task_id="wait")
-    waiting._grokvideo_generation_id = "task_01"  # type: ignore[attr-defined]
-    with mock.patch.object(xcom.XCom, "get_value") as get_value:
-        page = GrokVideoLink().get_link(waiting, ti_key=deferring)
-        upstream = GrokVideoUpstreamLink().get_link(waiting, ti_key=deferring)
-    get_value.assert_not_called()
-    assert page.endswith("/grokvideo/?dag_id=d&run_id=r&generation_id=task_01")
-    assert upstream == ""
-
-
-def test_get_link_without_xcom_is_empty() -> None:
+def test_upstream_link_without_xcom_is_empty() -> None:
     with mock.patch.object(xcom.XCom, "get_value", return_value=None):
-        assert GrokVideoLink().get_link(BaseOperator(task_id="t"), ti_key=_ti_key("t")) == ""
         assert (
             GrokVideoUpstreamLink().get_link(BaseOperator(task_id="t"), ti_key=_ti_key("t")) == ""
         )
@@ -149,23 +135,52 @@ def test_upstream_link_is_never_a_non_http_uri() -> None:
         )
 
 
-def test_download_operator_declares_the_link_and_it_survives_serialization() -> None:
-    from airflow.serialization.serialized_objects import DagSerialization
+def test_no_operator_pushes_the_page_link() -> None:
+    """Our operators do not list the page link: no worker pushes it, at a deferral or an end."""
+    for operator in GrokVideoLink.operators:
+        assert not any(isinstance(link, GrokVideoLink) for link in operator.operator_extra_links)
 
-    assert any(
-        isinstance(link, GrokVideoLink) for link in GrokVideoDownloadOperator.operator_extra_links
-    )
+
+def test_the_api_server_gives_our_tasks_the_page_link_from_the_plugin() -> None:
+    """Deserialized as the API server does (plugins loaded), every task of ours, mapped or
+    not, has the "Grok video" link, the plugin's (computed there, from the key), beside the
+    sensor's own XCom link; another operator's task has none."""
+    from airflow.providers.standard.operators.empty import EmptyOperator
+    from airflow.serialization import serialized_objects
+
+    # Airflow 3.1's name for it is SerializedDAG.
+    serialization = getattr(serialized_objects, "DagSerialization", None)
+    if serialization is None:
+        serialization = serialized_objects.SerializedDAG
+
+    from airflow_provider_grokvideo.operators.edit import GrokVideoEditOperator
+    from airflow_provider_grokvideo.operators.generate import GrokVideoGenerateOperator
+
     with DAG(
         "links_serialization", schedule=None, start_date=datetime(2025, 1, 1, tzinfo=timezone.utc)
     ) as dag:
+        GrokVideoGenerateOperator(task_id="generate", prompt="p", conn_id="c")
+        GrokVideoEditOperator(
+            task_id="edit", prompt="p", conn_id="c", video_url="https://v.example/a.mp4"
+        )
+        GrokVideoSensor(task_id="wait", generation_id="g", conn_id="c")
         GrokVideoDownloadOperator(
             task_id="download", generation=SENSOR_VALUE, destination="file:///data"
         )
         GrokVideoDownloadOperator.partial(task_id="download_many", destination="file:///d").expand(
             generation=[SENSOR_VALUE]
         )
-    restored = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
-    for task_id in ("download", "download_many"):
+        EmptyOperator(task_id="other")
+    restored = serialization.deserialize_dag(serialization.serialize_dag(dag))
+    for task_id in ("generate", "edit", "wait", "download", "download_many"):
         task = restored.get_task(task_id)
-        assert "Grok video" in task.extra_links
-        assert task.operator_extra_link_dict["Grok video"].xcom_key == "_link_GrokVideoLink"
+        assert "Grok video" in task.extra_links, task_id
+        link = task.operator_extra_link_dict["Grok video"]
+        assert isinstance(link, GrokVideoLink), task_id
+        ti = mock.Mock(key=_ti_key(task_id))
+        assert task.get_extra_links(ti, "Grok video").endswith(f"&task_id={task_id}")
+    wait = restored.get_task("wait")
+    assert wait.operator_extra_link_dict["Upstream video URL (expires ~24 h)"].xcom_key == (
+        "_link_GrokVideoUpstreamLink"
+    )
+    assert restored.get_task("other").extra_links == []
