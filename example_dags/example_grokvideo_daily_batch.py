@@ -39,9 +39,7 @@ MIN_POLL_INTERVAL = float(os.environ.get("GROKVIDEO_MIN_POLL_INTERVAL", "5"))
 MAX_POLL_INTERVAL = float(os.environ.get("GROKVIDEO_MAX_POLL_INTERVAL", "120"))
 WAIT_TIMEOUT = float(os.environ.get("GROKVIDEO_WAIT_TIMEOUT", "3600"))
 #: The generate task's estimate, for the videos whose upstream bills nothing it reports.
-COST_ESTIMATE = (
-    "{{ ti.xcom_pull(task_ids='generate', key='grokvideo', map_indexes=ti.map_index) }}"
-)
+COST_ESTIMATE = "{{ ti.xcom_pull(task_ids='generate', key='grokvideo', map_indexes=ti.map_index) }}"
 DESTINATION = os.environ.get(
     "GROKVIDEO_DESTINATION", (Path(tempfile.gettempdir()) / "grokvideo-videos").as_uri()
 )

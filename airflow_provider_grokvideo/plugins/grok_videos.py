@@ -43,12 +43,32 @@ def fastapi_apps() -> list[dict[str, Any]]:
     return [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "Grok videos"}]
 
 
+def our_operators() -> list[type]:
+    """The operators whose tasks get the "Grok video" link from the API server.  Airflow
+    matches a task to them by class name and module: a subclass lists the link itself."""
+    from airflow_provider_grokvideo.operators.download import GrokVideoDownloadOperator
+    from airflow_provider_grokvideo.operators.edit import GrokVideoEditOperator
+    from airflow_provider_grokvideo.operators.extend import GrokVideoExtendOperator
+    from airflow_provider_grokvideo.operators.generate import GrokVideoGenerateOperator
+    from airflow_provider_grokvideo.sensors.video import GrokVideoSensor
+
+    return [
+        GrokVideoGenerateOperator,
+        GrokVideoEditOperator,
+        GrokVideoExtendOperator,
+        GrokVideoSensor,
+        GrokVideoDownloadOperator,
+    ]
+
+
 @cache
 def operator_extra_links() -> list[Any]:
     """The "Grok video" link, which the API server gives our operators' tasks."""
     from airflow_provider_grokvideo.tasks.links import GrokVideoLink
 
-    return [GrokVideoLink()]
+    link = GrokVideoLink()
+    link.operators = our_operators()  # type: ignore[misc]  # the SDK types it a ClassVar
+    return [link]
 
 
 class _BuiltWhenRead:

@@ -13,9 +13,9 @@
 Where each is computed:
 
 - The page link needs nothing a task knows: the task instance's own key makes it.  The API
-  server computes it when the UI asks (the plugin registers it for our operators,
-  ``plugins/grok_videos.py``), so no task pushes it: a link XCom less at each task's end and
-  at each deferral, and the link is there from the task's first second.  A subclass of our
+  server computes it when the UI asks (the plugin registers it for our operators, which
+  ``plugins/grok_videos.py`` names), so no task pushes it: a link XCom less at each task's
+  end and at each deferral, and the link is there from the task's first second.  A subclass of our
   operators (the plugin matches classes by name) lists ``GrokVideoLink()`` in its own
   ``operator_extra_links``: its worker then pushes the same link, as Airflow does for any link.
 - The upstream's URL is in the sensor's return value: the worker computes it at the task's
@@ -133,32 +133,11 @@ def _finished(ti_key: TaskInstanceKey) -> bool:
     return state is None or state == TaskInstanceState.SUCCESS
 
 
-class _OurOperators:
-    """``GrokVideoLink.operators``: the operators the plugin gives the link to, imported when
-    the API server first reads them (never at a task start, which loads the plugin)."""
-
-    def __get__(self, instance: object, owner: type | None = None) -> list[type]:
-        from airflow_provider_grokvideo.operators.download import GrokVideoDownloadOperator
-        from airflow_provider_grokvideo.operators.edit import GrokVideoEditOperator
-        from airflow_provider_grokvideo.operators.extend import GrokVideoExtendOperator
-        from airflow_provider_grokvideo.operators.generate import GrokVideoGenerateOperator
-        from airflow_provider_grokvideo.sensors.video import GrokVideoSensor
-
-        return [
-            GrokVideoGenerateOperator,
-            GrokVideoEditOperator,
-            GrokVideoExtendOperator,
-            GrokVideoSensor,
-            GrokVideoDownloadOperator,
-        ]
-
-
 class GrokVideoLink(BaseOperatorLink):
     """The task's generations on the "Grok videos" page (an http(s) link the UI draws),
     made from the task instance's key alone: nothing read, nothing pushed."""
 
     name = "Grok video"
-    operators = _OurOperators()  # type: ignore[assignment]
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
         return configured_page_link(

@@ -14,8 +14,9 @@ from state_store_support import DictStore
 from airflow_provider_grokvideo.emulator import UPSTREAMS, Emulator
 from airflow_provider_grokvideo.exceptions import InvalidVideoRequest, SubmitOutcomeUnknown
 from airflow_provider_grokvideo.operators.generate import GrokVideoGenerateOperator
+from airflow_provider_grokvideo.plugins.grok_videos import our_operators
 from airflow_provider_grokvideo.sensors.video import GrokVideoSensor
-from airflow_provider_grokvideo.tasks.links import GrokVideoLink, video_link_from_xcom
+from airflow_provider_grokvideo.tasks.links import video_link_from_xcom
 from airflow_provider_grokvideo.tasks.wait import (
     GenerationWaitMixin,
     GrokVideoGenerationFailed,
@@ -345,5 +346,5 @@ def test_wait_mode_refuses_inverted_poll_bounds() -> None:
 
 def test_the_page_link_is_the_api_servers() -> None:
     # The plugin gives it (tests/tasks/test_links.py): no worker pushes it.
-    assert GrokVideoGenerateOperator in GrokVideoLink.operators
+    assert GrokVideoGenerateOperator in our_operators()
     assert not GrokVideoGenerateOperator.operator_extra_links

@@ -20,8 +20,9 @@ from hook_support import submit
 
 from airflow_provider_grokvideo.emulator import UPSTREAMS, Emulator
 from airflow_provider_grokvideo.exceptions import GenerationFailed
+from airflow_provider_grokvideo.plugins.grok_videos import our_operators
 from airflow_provider_grokvideo.sensors.video import GrokVideoGenerationFailed, GrokVideoSensor
-from airflow_provider_grokvideo.tasks.links import GrokVideoLink, GrokVideoUpstreamLink
+from airflow_provider_grokvideo.tasks.links import GrokVideoUpstreamLink
 from airflow_provider_grokvideo.triggers.video import GrokVideoTrigger
 
 CONTEXT: Any = {}
@@ -184,7 +185,7 @@ def test_missing_generation_id_fails_at_once(bad: Any) -> None:
 def test_template_fields_and_link() -> None:
     assert set(GrokVideoSensor.template_fields) == {"conn_id", "generation_id", "cost_estimate"}
     # The page link is the API server's (tests/tasks/test_links.py); the upstream URL is pushed.
-    assert GrokVideoSensor in GrokVideoLink.operators
+    assert GrokVideoSensor in our_operators()
     assert [type(link) for link in GrokVideoSensor.operator_extra_links] == [GrokVideoUpstreamLink]
 
 

@@ -13,6 +13,7 @@ from airflow.sdk.execution_time import xcom
 
 from airflow_provider_grokvideo.models import VideoGeneration
 from airflow_provider_grokvideo.operators.download import GrokVideoDownloadOperator
+from airflow_provider_grokvideo.plugins.grok_videos import our_operators
 from airflow_provider_grokvideo.sensors.video import GrokVideoSensor
 from airflow_provider_grokvideo.tasks.links import (
     GrokVideoLink,
@@ -137,7 +138,7 @@ def test_upstream_link_is_never_a_non_http_uri() -> None:
 
 def test_no_operator_pushes_the_page_link() -> None:
     """Our operators do not list the page link: no worker pushes it, at a deferral or an end."""
-    for operator in GrokVideoLink.operators:
+    for operator in our_operators():
         assert not any(isinstance(link, GrokVideoLink) for link in operator.operator_extra_links)
 
 
