@@ -230,8 +230,13 @@ def main() -> int:
                 (f"dag_id={DAG_ID}", f"/grokvideo/?dag_id={DAG_ID}"),
                 (f"last page (page {pages})", f"/grokvideo/?page={pages}"),
                 (
-                    "one generation (the download link)",
+                    "one generation, by its id",
                     f"/grokvideo/?generation_id=task_bench_{args.generations // 2:06d}",
+                ),
+                (
+                    'one task\'s (its "Grok video" link)',
+                    f"/grokvideo/?dag_id={DAG_ID}&run_id=bench__{args.generations // 2 + 1:06d}"
+                    "&task_id=download",
                 ),
             ):
                 times, answer = timed(client, url, headers, args.repeat)
