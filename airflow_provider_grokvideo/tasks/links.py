@@ -22,8 +22,7 @@ Where each is computed:
   end and stores it in XCom (``_link_<class name>``), which the UI reads; a trigger ending
   the task carries it on its task-end event.
 
-This module imports nothing heavy: DAG files import it through the operators on every parse,
-and the plugin at every task start.
+This module imports nothing heavy: DAG files import it through the operators on every parse.
 """
 
 from __future__ import annotations
