@@ -142,6 +142,26 @@ def test_the_page_filters_by_status_dag_and_generation(client: Any, runs: dict) 
     assert client.get("/grokvideo/?status=nonsense", headers=as_admin()).status_code == 400
 
 
+def test_a_task_without_a_generation_says_so_and_bad_task_filters_are_refused(
+    client: Any, runs: dict
+) -> None:
+    bad = runs["bad"]
+    # The failed run's download never ran: its link opens a page that says why it is empty.
+    params = {"dag_id": bad.dag_id, "run_id": bad.run_id, "task_id": "download"}
+    empty = client.get("/grokvideo/", params=params, headers=as_admin())
+    assert empty.status_code == 200 and not cards(empty.text)
+    assert "No generation yet from task download" in empty.text
+    # Its page keeps the task in the form, so that "Show" does not drop it.
+    assert 'name="task_id" value="download"' in empty.text
+    for refused in (
+        {"task_id": "download"},  # no run: a task id alone names no task instance
+        {"dag_id": bad.dag_id, "run_id": bad.run_id, "task_id": "t", "map_index": -2},
+        {"dag_id": bad.dag_id, "run_id": bad.run_id, "task_id": "t", "map_index": "x"},
+    ):
+        answer = client.get("/grokvideo/", params=refused, headers=as_admin())
+        assert answer.status_code in (400, 422), (refused, answer.status_code)
+
+
 @pytest.mark.parametrize("task_id", ["generate", "wait", "download"])
 def test_each_tasks_link_opens_its_generation_on_the_page(
     client: Any, runs: dict, task_id: str
