@@ -32,7 +32,7 @@ test-deploy: install
 	$(PY) -m pytest -m deploy tests/deploy tests/browser
 
 # The oldest supported Airflow (.ci/floor-constraints.txt, with the pins it needs) in a venv of
-# its own; the provider from a wheel, not editable; the example DAGs, import cost and shims.
+# its own; the provider from a wheel, not editable; the example DAGs, import cost, links, shims.
 FLOOR_VENV ?= .venv-floor
 FLOOR_PY := $(FLOOR_VENV)/bin/python
 
